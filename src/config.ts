@@ -1,0 +1,95 @@
+/**
+ * Process-wide settings: default publishers, the error handler, test-mode switches and the context
+ * backend. Experiments read them at each run, so `configure()` may be called before or after they
+ * are built.
+ */
+import { asyncLocalStorageContext } from "./context/als-backend";
+import { setContextBackend } from "./context/slot";
+import type { ExperimentError } from "./errors";
+import type { ContextBackend } from "./types/context";
+import type { Publisher } from "./types/operate";
+
+/** What `configure()` accepts; every key is optional and only the given keys change. */
+export interface ConfigureOptions {
+  /** Publishers for experiments that do not set `publish`. @default [] */
+  publishers?: Publisher[];
+  /** Handler for failures inside experiments. @default a `PenumbraWarning` through `process.emitWarning` */
+  onError?: (error: ExperimentError) => void;
+  /** Test mode: sequential `run` throws reported errors, `settled()` / `flush()` reject with them. @default false */
+  strict?: boolean;
+  /** Default for experiments that do not set `throwOnMismatch`. @default false */
+  throwOnMismatch?: boolean;
+  /** The async-context backend, shared by every copy of penumbra in the process. @default AsyncLocalStorage */
+  context?: ContextBackend;
+}
+
+interface Settings {
+  publishers: readonly Publisher[];
+  onError: ((error: ExperimentError) => void) | undefined;
+  strict: boolean;
+  throwOnMismatch: boolean;
+}
+
+const DEFAULTS: Settings = Object.freeze({ publishers: [], onError: undefined, strict: false, throwOnMismatch: false });
+const CONFIG_KEYS: readonly string[] = ["publishers", "onError", "strict", "throwOnMismatch", "context"];
+const settings: Settings = { ...DEFAULTS };
+
+/**
+ * Sets process-wide defaults. Safe to call more than once; only the keys given change, and a key
+ * given as `undefined` goes back to its default.
+ *
+ * @example
+ * ```ts
+ * configure({ publishers: [jsonlPublisher("results.jsonl")], onError: (e) => log.warn(e) });
+ * // in a test suite:
+ * configure({ strict: true, throwOnMismatch: true });
+ * ```
+ */
+export function configure(options: ConfigureOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`penumbra: configure() takes an options object, got ${String(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!CONFIG_KEYS.includes(key)) throw new TypeError(`penumbra: configure() has no option '${key}'`);
+  }
+  // Validate everything first, so a bad call changes nothing.
+  const { publishers, onError, strict, throwOnMismatch, context } = options;
+  if (publishers !== undefined && (!Array.isArray(publishers) || !publishers.every(isPublisher))) {
+    throw new TypeError("penumbra: option 'publishers' must be an array of publishers (functions or { publish })");
+  }
+  if (onError !== undefined && typeof onError !== "function") {
+    throw new TypeError(`penumbra: option 'onError' must be a function, got ${typeof onError}`);
+  }
+  if (strict !== undefined) requireBoolean("strict", strict);
+  if (throwOnMismatch !== undefined) requireBoolean("throwOnMismatch", throwOnMismatch);
+  if (context !== undefined && !isContextBackend(context)) {
+    throw new TypeError("penumbra: option 'context' must be a ContextBackend with run, get and bind");
+  }
+  // A key given as undefined goes back to its default.
+  if ("publishers" in options) settings.publishers = publishers ? [...publishers] : DEFAULTS.publishers;
+  if ("onError" in options) settings.onError = onError;
+  if ("strict" in options) settings.strict = strict ?? DEFAULTS.strict;
+  if ("throwOnMismatch" in options) settings.throwOnMismatch = throwOnMismatch ?? DEFAULTS.throwOnMismatch;
+  if ("context" in options) setContextBackend(context ?? asyncLocalStorageContext());
+}
+
+/** The current process-wide settings (read-only view). */
+export function currentSettings(): Readonly<Settings> {
+  return settings;
+}
+
+/** True for a function or an object with a `publish` method. */
+export function isPublisher(value: unknown): value is Publisher {
+  if (typeof value === "function") return true;
+  return typeof value === "object" && value !== null && typeof (value as { publish?: unknown }).publish === "function";
+}
+
+function requireBoolean(name: string, value: unknown): void {
+  if (typeof value !== "boolean") throw new TypeError(`penumbra: option '${name}' must be a boolean, got ${String(value)}`);
+}
+
+function isContextBackend(value: unknown): value is ContextBackend {
+  if (typeof value !== "object" || value === null) return false;
+  const c = value as Partial<ContextBackend>;
+  return typeof c.run === "function" && typeof c.get === "function" && typeof c.bind === "function";
+}

@@ -1,0 +1,38 @@
+/**
+ * A run frame: what penumbra keeps in the async context while a behaviour runs. Guards and the
+ * tripwire read it; every copy of penumbra in the process must agree on its shape, so it is plain
+ * data with a version field and grows only by adding fields.
+ */
+import type { RunInfo } from "../types/context";
+import type { Effect, Leak } from "../types/results";
+import { contextBackend } from "./slot";
+
+export interface RunFrame {
+  readonly penumbraFrame: 1;
+  readonly info: RunInfo;
+  /** True while the behaviour must not touch the outside world. */
+  readonly shadow: boolean;
+  /** Effects recorded while the behaviour runs; closed once its observation is taken. */
+  readonly effects: Effect[];
+  readonly leaks: Leak[];
+  /** False once the behaviour has settled or timed out: later effects are not on its observation. */
+  open: boolean;
+  /** Told of leaks that arrive after the frame closed (the leak guardrail still hears of them). */
+  readonly onLateLeak: ((leak: Leak) => void) | undefined;
+  /** The frame this one was started inside, if any. */
+  readonly parent: RunFrame | undefined;
+}
+
+/** The frame of the run the current code belongs to, if any. */
+export function currentFrame(): RunFrame | undefined {
+  const store = contextBackend().get();
+  if (typeof store === "object" && store !== null && (store as Partial<RunFrame>).penumbraFrame === 1) {
+    return store as RunFrame;
+  }
+  return undefined;
+}
+
+/** Runs `fn` inside `frame`. */
+export function runInFrame<T>(frame: RunFrame, fn: () => T): T {
+  return contextBackend().run(frame, fn);
+}
