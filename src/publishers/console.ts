@@ -1,0 +1,85 @@
+/**
+ * A publisher that prints one human-readable line per result, for development and small services.
+ */
+import { inspect } from "node:util";
+import type { TripEvent } from "../types/operate";
+import type { Observation, Result } from "../types/results";
+
+/** Options of {@link consolePublisher}. */
+export interface ConsolePublisherOptions {
+  /** Where the lines go. @default process.stderr */
+  stream?: NodeJS.WritableStream;
+  /**
+   * `"all"` prints every result and every overload skip; `"mismatches"` prints only mismatched
+   * results (a skip happens once per call under overload, so printing it would add to the load).
+   * Guardrail trips are printed either way. @default "all"
+   */
+  only?: "all" | "mismatches";
+}
+
+/** What {@link consolePublisher} returns: a `Publisher` whose methods are bound (destructuring works). */
+export interface ConsolePublisher {
+  publish(result: Result<unknown>): void;
+  skipped(experiment: string, reason: "overload"): void;
+  trip(event: TripEvent): void;
+}
+
+/**
+ * Creates a publisher that writes one line per result, e.g.
+ * `penumbra order-total 1f3e9a2b mismatched candidate: total=49.9 vs 51.4 (control 1.2 ms, candidate 3.4 ms)`.
+ *
+ * @example
+ * ```ts
+ * configure({ publishers: [consolePublisher({ only: "mismatches" })] });
+ * ```
+ */
+export function consolePublisher(options: ConsolePublisherOptions = {}): ConsolePublisher {
+  const stream = options.stream ?? process.stderr;
+  const only = options.only ?? "all";
+  if (only !== "all" && only !== "mismatches") {
+    throw new TypeError(`consolePublisher: only must be "all" or "mismatches", got ${inspect(only)}`);
+  }
+  const print = (line: string): void => {
+    stream.write(`penumbra ${line}\n`);
+  };
+  return {
+    publish(result: Result<unknown>): void {
+      if (only === "mismatches" && !result.mismatched) return;
+      print(formatResult(result));
+    },
+    skipped(experiment: string, reason: "overload"): void {
+      if (only === "all") print(`${oneLine(experiment)} skipped: ${reason} (no free slot, candidates not run)`);
+    },
+    trip(event: TripEvent): void {
+      print(
+        `${oneLine(event.experiment)} tripped: ${event.reason} ${event.value} > ${event.threshold}, candidates disabled`,
+      );
+    },
+  };
+}
+
+/** Names and summaries come from user data; a newline in one would forge a second log line. */
+function oneLine(text: string): string {
+  return String(text).replace(/[\r\n\u2028\u2029]+/g, " ");
+}
+
+function ms(observation: Observation<unknown>): string {
+  const { durationMs } = observation;
+  const time = typeof durationMs === "number" && Number.isFinite(durationMs) ? `${durationMs.toFixed(1)} ms` : "? ms";
+  return `${oneLine(observation.name)} ${time}${observation.timedOut ? " timed out" : ""}`;
+}
+
+function formatResult(result: Result<unknown>): string {
+  const verdict = result.mismatched
+    ? `mismatched ${result.mismatches.map((m) => `${oneLine(m.candidate)}: ${oneLine(m.summary)}`).join("; ")}`
+    : result.ignored
+      ? `ignored ${Object.keys(result.outcomes).filter((name) => result.outcomes[name] === "ignored").map(oneLine).join(", ")}`
+      : "matched";
+  const extras: string[] = [];
+  if (result.noise.length > 0) extras.push(`${result.noise.length} noise diff${result.noise.length === 1 ? "" : "s"}`);
+  if (result.servedBy !== "control") extras.push(`served by ${oneLine(result.servedBy)}`);
+  const timings = [result.control, ...result.candidates].map(ms).join(", ");
+  const runId = oneLine(result.runId).slice(0, 8);
+  const extra = extras.length > 0 ? ` [${extras.join(", ")}]` : "";
+  return `${oneLine(result.experiment)} ${runId} ${verdict}${extra} (${timings})`;
+}
