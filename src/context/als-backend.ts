@@ -17,6 +17,6 @@ export function asyncLocalStorageContext(): ContextBackend {
     name: "AsyncLocalStorage",
     run: (store, fn) => storage.run(store, fn),
     get: () => storage.getStore(),
-    bind: (fn) => AsyncResource.bind(fn),
+    bind: <F extends (...args: never[]) => unknown>(fn: F): F => AsyncResource.bind(fn as unknown as (...args: unknown[]) => unknown) as unknown as F,
   };
 }

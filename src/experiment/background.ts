@@ -1,0 +1,90 @@
+/**
+ * Background mode, the default: the caller gets the control's outcome as soon as it settles; the
+ * candidates start on a later turn of the event loop, on the argument snapshot, and are compared
+ * and published after the caller has its answer.
+ */
+import { nextTurn } from "../util/turn";
+import type { Outcome } from "./behaviour";
+import { callBeforeRun } from "./before-run";
+import { runAllCandidates } from "./candidates";
+import { concludeRun, publish } from "./conclude";
+import { callControl, controlFrame, type ControlSettled } from "./control";
+import { asyncGateSaysYes } from "./gate";
+import { internalFault } from "./internal-fault";
+import { argsPerCandidate, type AdmittedRun } from "./prepare";
+
+/** Runs an admitted call in background mode and returns exactly what the control returns. */
+export function runInBackground(run: AdmittedRun): unknown {
+  const call = callControl(run, controlFrame(run), false);
+  if (call.sync) {
+    run.core.tracker.track(finishInBackground(run, call));
+    if (call.threw) throw call.raw;
+    return call.raw;
+  }
+  if (call.settled === undefined) {
+    abandonUnobservable(run);
+  } else {
+    run.core.tracker.track(finishInBackground(run, call.settled));
+  }
+  return call.returned;
+}
+
+/**
+ * Everything after the control: the async gate's answer, `beforeRun`, the candidates, comparison
+ * and publishing, each step off the caller's path. `beforeRunDone` is given when `beforeRun` was
+ * already called (sequential mode falling back to background).
+ */
+export async function finishInBackground(
+  run: AdmittedRun,
+  control: ControlSettled | Promise<ControlSettled>,
+  beforeRunDone?: Promise<boolean>,
+): Promise<void> {
+  const { core } = run;
+  const report = (operation: Parameters<typeof core.report>[0], cause: unknown): void => {
+    core.report(operation, cause);
+  };
+  let holdsSlot = true;
+  const release = (): void => {
+    if (holdsSlot) core.releaseSlot();
+    holdsSlot = false;
+  };
+  try {
+    const settled = await control;
+    await nextTurn();
+    if (run.asyncGate !== undefined && !(await asyncGateSaysYes(core, run.asyncGate))) return;
+    if (!(await (beforeRunDone ?? callBeforeRun(core, report)))) return;
+    let argLists: unknown[][];
+    try {
+      argLists = argsPerCandidate(run);
+    } catch (error) {
+      report("isolate", error);
+      return;
+    }
+    const candidates: Outcome[] = await runAllCandidates(run, argLists);
+    release();
+    // Compare and publish on a turn of their own, not in the last candidate's.
+    await nextTurn();
+    await publish(run, concludeRun(run, settled.outcome, candidates, report));
+  } catch (fault) {
+    internalFault(fault);
+  } finally {
+    release();
+  }
+}
+
+const warnedUnobservable = new WeakSet<object>();
+
+function abandonUnobservable(run: AdmittedRun): void {
+  const { core } = run;
+  core.releaseSlot();
+  if (run.asyncGate !== undefined) Promise.resolve(run.asyncGate).catch(() => undefined);
+  if (warnedUnobservable.has(core)) return;
+  warnedUnobservable.add(core);
+  core.report(
+    "isolate",
+    new TypeError("the control returned a thenable that is not a native Promise"),
+    "the control returned a thenable that is not a native Promise; observing it would call its then() a second time " +
+      "(a query builder would run twice), so this experiment's background runs are skipped. Return a native promise " +
+      "(e.g. wrap the control in an async function) to shadow it.",
+  );
+}

@@ -1,0 +1,137 @@
+/**
+ * Runs one behaviour (the control or a candidate) inside its run frame and records what it did:
+ * value or error, wall time on a monotonic clock, CPU time where it can be attributed, and whether
+ * a candidate ran out of its budget.
+ */
+import { performance } from "node:perf_hooks";
+import { CandidateTimeoutError } from "../errors";
+import { runInFrame, type RunFrame } from "../context/frame";
+import type { RunInfo } from "../types/context";
+import type { Effect, Leak, Role } from "../types/results";
+import { isThenable } from "../util/thenable";
+
+/** A registered behaviour. */
+export interface Behaviour {
+  readonly name: string;
+  readonly fn: (...args: never[]) => unknown;
+}
+
+/** What one behaviour did, before it is frozen into an `Observation`. */
+export interface Outcome {
+  name: string;
+  role: Role;
+  threw: boolean;
+  value?: unknown;
+  error?: unknown;
+  durationMs: number;
+  cpuMs?: number;
+  timedOut: boolean;
+  isolated: boolean;
+  effects: Effect[];
+  leaks: Leak[];
+}
+
+const NEVER_ABORTS = new AbortController().signal;
+
+/** Builds the frame a behaviour runs in. */
+export function makeFrame(
+  base: Omit<RunInfo, "role" | "candidate" | "signal">,
+  role: Role,
+  shadow: boolean,
+  parent: RunFrame | undefined,
+  signal?: AbortSignal,
+  candidate?: string,
+  onLateLeak?: (leak: Leak) => void,
+): RunFrame {
+  const info: RunInfo = { ...base, role, signal: signal ?? NEVER_ABORTS };
+  if (candidate !== undefined) info.candidate = candidate;
+  return { penumbraFrame: 1, info: Object.freeze(info), shadow, effects: [], leaks: [], open: true, onLateLeak, parent };
+}
+
+/** Closes the frame and turns what was recorded into an outcome. */
+export function settle(
+  frame: RunFrame,
+  name: string,
+  isolated: boolean,
+  result: { threw: boolean; value?: unknown; error?: unknown; timedOut?: boolean },
+  durationMs: number,
+  cpuMs?: number,
+): Outcome {
+  frame.open = false;
+  const outcome: Outcome = {
+    name,
+    role: frame.info.role,
+    threw: result.threw,
+    durationMs,
+    timedOut: result.timedOut === true,
+    isolated,
+    effects: frame.effects.slice(),
+    leaks: frame.leaks.slice(),
+  };
+  if (result.threw || result.timedOut) outcome.error = result.error;
+  else outcome.value = result.value;
+  if (cpuMs !== undefined) outcome.cpuMs = cpuMs;
+  return outcome;
+}
+
+/**
+ * Runs a candidate. Returns its outcome synchronously when it did not return a promise, else a
+ * promise of it that resolves at the latest `timeoutMs` later (the slot is freed then, even if the
+ * candidate's code goes on running).
+ */
+export function runCandidate(
+  behaviour: Behaviour,
+  frame: RunFrame,
+  controller: AbortController,
+  thisArg: unknown,
+  args: readonly unknown[],
+  isolated: boolean,
+  timeoutMs: number,
+): Outcome | Promise<Outcome> {
+  const started = performance.now();
+  const cpuBefore = process.cpuUsage();
+  let returned: unknown;
+  try {
+    returned = runInFrame(frame, () => Reflect.apply(behaviour.fn, thisArg, args));
+  } catch (error) {
+    return settle(frame, behaviour.name, isolated, { threw: true, error }, elapsed(started), cpuSince(cpuBefore));
+  }
+  if (!isThenable(returned)) {
+    return settle(frame, behaviour.name, isolated, { threw: false, value: returned }, elapsed(started), cpuSince(cpuBefore));
+  }
+  const pending = returned;
+  return new Promise<Outcome>((resolve) => {
+    let done = false;
+    const finish = (result: { threw: boolean; value?: unknown; error?: unknown; timedOut?: boolean }): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve(settle(frame, behaviour.name, isolated, result, elapsed(started)));
+    };
+    const timer = setTimeout(() => {
+      const error = new CandidateTimeoutError(frame.info.experiment, behaviour.name, timeoutMs);
+      finish({ threw: false, error, timedOut: true });
+      controller.abort(error);
+    }, timeoutMs);
+    // The wait for a hung candidate must not keep a process alive on its own; settled() does that.
+    timer.unref();
+    try {
+      pending.then(
+        (value) => finish({ threw: false, value }),
+        (error: unknown) => finish({ threw: true, error }),
+      );
+    } catch (error) {
+      finish({ threw: true, error });
+    }
+  });
+}
+
+/** Milliseconds since `started` on the monotonic clock. */
+export function elapsed(started: number): number {
+  return performance.now() - started;
+}
+
+function cpuSince(before: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}

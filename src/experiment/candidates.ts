@@ -1,0 +1,22 @@
+/** Starts candidates in shadow frames, each on its own copy of the arguments. */
+import { makeFrame, runCandidate, type Behaviour, type Outcome } from "./behaviour";
+import type { AdmittedRun } from "./prepare";
+
+/** Runs one candidate in a fresh shadow frame with its own abort signal and timeout. */
+export function startCandidate(run: AdmittedRun, behaviour: Behaviour, args: unknown[]): Outcome | Promise<Outcome> {
+  const controller = new AbortController();
+  const frame = makeFrame(
+    { experiment: run.core.name, runId: run.runId, context: run.context },
+    "candidate",
+    true,
+    run.parentFrame,
+    controller.signal,
+    behaviour.name,
+  );
+  return runCandidate(behaviour, frame, controller, run.thisArg, args, run.argsIsolated, run.core.options.timeoutMs);
+}
+
+/** Starts every candidate at once (background mode) and waits until each settled or timed out. */
+export function runAllCandidates(run: AdmittedRun, argLists: unknown[][]): Promise<Outcome[]> {
+  return Promise.all(run.core.candidates.map((behaviour, i) => startCandidate(run, behaviour, argLists[i] ?? run.args)));
+}

@@ -1,0 +1,100 @@
+/**
+ * Runs the control for an admitted call and observes it without touching what the caller gets:
+ * a sync control's value or error goes back as it is; an async control's very promise is returned,
+ * and penumbra's reaction to it, registered before the caller can register one, snapshots the value
+ * before the caller's continuation can mutate it.
+ */
+import { performance } from "node:perf_hooks";
+import { runInFrame, type RunFrame } from "../context/frame";
+import { snapshot } from "../isolation/snapshot";
+import { isThenable } from "../util/thenable";
+import { elapsed, makeFrame, settle, type Outcome } from "./behaviour";
+import type { ExperimentCore } from "./core";
+import type { AdmittedRun } from "./prepare";
+
+/** How the control settled: its outcome (value snapshotted) and what the caller gets (the raw value or error). */
+export interface ControlSettled {
+  readonly outcome: Outcome;
+  readonly threw: boolean;
+  /** The control's own value, or the error it threw: exactly what the caller gets. */
+  readonly raw: unknown;
+}
+
+/**
+ * The control's call: settled already (sync), a native promise the caller gets as it is, or a thenable
+ * that is not a native promise, which penumbra does not observe (see `callControl`).
+ */
+export type ControlCall =
+  | ({ readonly sync: true } & ControlSettled)
+  | { readonly sync: false; readonly returned: Promise<unknown>; readonly settled: Promise<ControlSettled> }
+  | { readonly sync: false; readonly returned: PromiseLike<unknown>; readonly settled: undefined };
+
+/** The frame the control runs in: not a shadow, recording effects for comparison. */
+export function controlFrame(run: AdmittedRun): RunFrame {
+  return makeFrame({ experiment: run.core.name, runId: run.runId, context: run.context }, "control", false, run.parentFrame);
+}
+
+/**
+ * Calls the control in its frame and observes it. A returned thenable that is not a native promise
+ * (a query builder, say) is not observed: calling its `then` a second time could run it twice, so
+ * the call goes back to the caller untouched and the run is abandoned — unless `adoptThenables`
+ * (sequential mode, where the caller gets penumbra's own promise and the thenable's `then` runs once).
+ */
+export function callControl(run: AdmittedRun, frame: RunFrame, measureCpu: boolean, adoptThenables = false): ControlCall {
+  const { core } = run;
+  const fn = core.control.fn;
+  const started = performance.now();
+  const cpuBefore = measureCpu ? process.cpuUsage() : undefined;
+  let returned: unknown;
+  try {
+    returned = runInFrame(frame, () => Reflect.apply(fn, run.thisArg, run.args));
+  } catch (error) {
+    core.controlIsAsync ??= false;
+    const outcome = settle(frame, "control", true, { threw: true, error }, elapsed(started), cpuMs(cpuBefore));
+    return { sync: true, threw: true, raw: error, outcome };
+  }
+  if (!isThenable(returned)) {
+    core.controlIsAsync = false;
+    const copy = snapshotValue(core, returned);
+    const outcome = settle(frame, "control", copy.isolated, { threw: false, value: copy.value }, elapsed(started), cpuMs(cpuBefore));
+    return { sync: true, threw: false, raw: returned, outcome };
+  }
+  core.controlIsAsync = true;
+  if (!(returned instanceof Promise) && !adoptThenables) {
+    frame.open = false;
+    return { sync: false, returned, settled: undefined };
+  }
+  // Sequential mode hands the caller its own promise anyway, so it may adopt a thenable (one `then` call).
+  const pending = returned instanceof Promise ? returned : Promise.resolve(returned);
+  const settled = new Promise<ControlSettled>((resolve) => {
+    // Registered before the caller can register anything: this reaction runs first.
+    pending.then(
+      (value: unknown) => {
+        const copy = snapshotValue(core, value);
+        const outcome = settle(frame, "control", copy.isolated, { threw: false, value: copy.value }, elapsed(started));
+        resolve({ outcome, threw: false, raw: value });
+      },
+      (error: unknown) => {
+        resolve({ outcome: settle(frame, "control", true, { threw: true, error }, elapsed(started)), threw: true, raw: error });
+      },
+    );
+  });
+  return { sync: false, returned: pending, settled };
+}
+
+/** Copies the control's value by the isolation rule, so later mutation by the caller cannot fake a mismatch. */
+function snapshotValue(core: ExperimentCore, value: unknown): { value: unknown; isolated: boolean } {
+  if (core.options.isolate === false) return { value, isolated: false };
+  try {
+    return snapshot(value);
+  } catch (error) {
+    core.report("isolate", error);
+    return { value, isolated: false };
+  }
+}
+
+function cpuMs(before: NodeJS.CpuUsage | undefined): number | undefined {
+  if (before === undefined) return undefined;
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
+}

@@ -1,0 +1,29 @@
+/**
+ * The internal face of an experiment that the run flows work with. `Experiment` implements it; the
+ * flows never see the public class, so the data flows one way: gate → snapshot → behaviours →
+ * comparison → result → publishers.
+ */
+import type { ExperimentError, Operation } from "../errors";
+import type { Publisher } from "../types/operate";
+import type { Behaviour } from "./behaviour";
+import type { ResolvedOptions } from "./options";
+import type { RunTracker } from "./tracker";
+
+export interface ExperimentCore {
+  readonly name: string;
+  readonly options: ResolvedOptions<unknown[], unknown>;
+  readonly control: Behaviour;
+  readonly candidates: readonly Behaviour[];
+  readonly tracker: RunTracker;
+  /** Learned on the first run: does the control return a promise? Undefined until known. */
+  controlIsAsync: boolean | undefined;
+  /** Learned: does a plain-function `enabled` answer with a promise? */
+  enabledIsAsync: boolean;
+  acquireSlot(): boolean;
+  releaseSlot(): void;
+  /** Reports to onError; in strict mode the next settled()/flush() rejects with it. */
+  report(operation: Operation, cause: unknown, detail?: string): ExperimentError;
+  /** Reports to onError only (for errors thrown straight at a waiting caller). */
+  reportOnly(operation: Operation, cause: unknown, detail?: string): ExperimentError;
+  publishers(): readonly Publisher[];
+}

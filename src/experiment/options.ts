@@ -1,0 +1,150 @@
+/**
+ * Validation of experiment options. Every problem is a `TypeError` that names the option and the
+ * value, raised when the experiment is built — never on the request path.
+ */
+import { inspect } from "node:util";
+import { isPublisher } from "../config";
+import type { ExperimentOptions } from "../types/options";
+import type { Publisher } from "../types/operate";
+
+/** The defaults the contract fixes. */
+export const DEFAULT_TIMEOUT_MS = 5000;
+export const DEFAULT_MAX_CONCURRENT = 256;
+
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  "name", "mode", "enabled", "sample", "sampleBy", "runIf", "beforeRun", "context", "compare",
+  "compareErrors", "ignore", "clean", "buckets", "statusOf", "compareEffects", "timeoutMs",
+  "maxConcurrent", "isolate", "captureArgs", "publish", "onError", "throwOnMismatch", "guardrails",
+  "calibrate", "promote",
+]);
+
+const FUNCTION_OPTIONS = [
+  "sampleBy", "runIf", "beforeRun", "compare", "compareErrors", "clean", "statusOf", "onError",
+] as const;
+
+/** Options after validation, with the contract's defaults filled in. */
+export interface ResolvedOptions<A extends unknown[], R> extends ExperimentOptions<A, R> {
+  mode: "background" | "sequential";
+  sample: number;
+  timeoutMs: number;
+  maxConcurrent: number;
+  ignore: NonNullable<ExperimentOptions<A, R>["ignore"]>;
+  /** The experiment's own publishers, or undefined to use the configured ones. */
+  publishers: readonly Publisher[] | undefined;
+}
+
+/** Checks every option and returns them with defaults. Throws `TypeError` naming the bad option. */
+export function resolveOptions<A extends unknown[], R>(options: ExperimentOptions<A, R> | undefined): ResolvedOptions<A, R> {
+  if (options === undefined) options = {};
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`penumbra: experiment options must be an object, got ${show(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) throw new TypeError(`penumbra: unknown option '${key}'`);
+  }
+  const o = options;
+  if (o.name !== undefined && (typeof o.name !== "string" || o.name === "")) fail("name", o.name, "a non-empty string");
+  if (o.mode !== undefined && o.mode !== "background" && o.mode !== "sequential") {
+    fail("mode", o.mode, `"background" or "sequential"`);
+  }
+  if (o.enabled !== undefined && typeof o.enabled !== "boolean" && typeof o.enabled !== "function") {
+    fail("enabled", o.enabled, "a boolean or a function");
+  }
+  if (o.sample !== undefined && !(typeof o.sample === "number" && o.sample >= 0 && o.sample <= 1)) {
+    fail("sample", o.sample, "a number from 0 to 1");
+  }
+  for (const key of FUNCTION_OPTIONS) {
+    if (o[key] !== undefined && typeof o[key] !== "function") fail(key, o[key], "a function");
+  }
+  if (o.context !== undefined && typeof o.context !== "function" && !isPlainRecord(o.context)) {
+    fail("context", o.context, "an object or a function");
+  }
+  if (o.ignore !== undefined && !(Array.isArray(o.ignore) && o.ignore.every((f) => typeof f === "function"))) {
+    fail("ignore", o.ignore, "an array of functions");
+  }
+  if (o.buckets !== undefined) checkBuckets(o.buckets);
+  if (o.compareEffects !== undefined && typeof o.compareEffects !== "boolean" && typeof o.compareEffects !== "function") {
+    fail("compareEffects", o.compareEffects, "a boolean or a function");
+  }
+  if (o.timeoutMs !== undefined && !(typeof o.timeoutMs === "number" && Number.isFinite(o.timeoutMs) && o.timeoutMs >= 0)) {
+    fail("timeoutMs", o.timeoutMs, "a finite number of milliseconds, 0 or more");
+  }
+  if (o.maxConcurrent !== undefined && !(Number.isInteger(o.maxConcurrent) && (o.maxConcurrent as number) > 0)) {
+    fail("maxConcurrent", o.maxConcurrent, "a positive integer");
+  }
+  if (o.isolate !== undefined && o.isolate !== false && typeof o.isolate !== "function") {
+    fail("isolate", o.isolate, "false or a function");
+  }
+  if (o.captureArgs !== undefined && typeof o.captureArgs !== "boolean") fail("captureArgs", o.captureArgs, "a boolean");
+  if (o.throwOnMismatch !== undefined && typeof o.throwOnMismatch !== "boolean") {
+    fail("throwOnMismatch", o.throwOnMismatch, "a boolean");
+  }
+  const publishers = o.publish === undefined ? undefined : Array.isArray(o.publish) ? o.publish : [o.publish];
+  if (publishers !== undefined && !publishers.every(isPublisher)) {
+    fail("publish", o.publish, "a publisher (a function or { publish }) or an array of them");
+  }
+  if (o.guardrails !== undefined) checkGuardrails(o.guardrails);
+  if (o.calibrate !== undefined) {
+    const runs = isPlainRecord(o.calibrate) ? o.calibrate.runs : undefined;
+    if (!(Number.isInteger(runs) && (runs as number) >= 0)) fail("calibrate", o.calibrate, "{ runs: a whole number, 0 or more }");
+  }
+  if (o.promote !== undefined && typeof o.promote !== "function" && !(typeof o.promote === "number" && o.promote >= 0 && o.promote <= 1)) {
+    fail("promote", o.promote, "a number from 0 to 1 or a function");
+  }
+  return {
+    ...o,
+    mode: o.mode ?? "background",
+    sample: o.sample ?? 1,
+    timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxConcurrent: o.maxConcurrent ?? DEFAULT_MAX_CONCURRENT,
+    ignore: o.ignore ?? [],
+    publishers: publishers === undefined ? undefined : Object.freeze([...publishers]),
+  };
+}
+
+function checkBuckets(buckets: unknown): void {
+  if (!Array.isArray(buckets)) fail("buckets", buckets, "an array of { name, match, noise? }");
+  buckets.forEach((rule: unknown, i) => {
+    const r = rule as { name?: unknown; match?: unknown; noise?: unknown } | null;
+    const ok = isPlainRecord(r) && typeof r.name === "string" && r.name !== "" && r.match !== undefined &&
+      (r.noise === undefined || typeof r.noise === "boolean");
+    if (!ok) fail(`buckets[${i}]`, rule, "{ name: string, match: a pattern or a predicate, noise?: boolean }");
+  });
+}
+
+function checkGuardrails(guardrails: unknown): void {
+  if (!isPlainRecord(guardrails)) fail("guardrails", guardrails, "an object");
+  const g = guardrails as Record<string, unknown>;
+  const rates = ["maxMismatchRate", "maxTimeoutRate"];
+  const known = new Set([...rates, "maxP95Ratio", "minRuns", "windowMs", "disableOnLeak", "onTrip"]);
+  for (const key of Object.keys(g)) if (!known.has(key)) throw new TypeError(`penumbra: unknown option 'guardrails.${key}'`);
+  for (const key of rates) {
+    const v = g[key];
+    if (v !== undefined && !(typeof v === "number" && v >= 0 && v <= 1)) fail(`guardrails.${key}`, v, "a number from 0 to 1");
+  }
+  const ratio = g.maxP95Ratio;
+  if (ratio !== undefined && !(typeof ratio === "number" && Number.isFinite(ratio) && ratio > 0)) {
+    fail("guardrails.maxP95Ratio", ratio, "a positive number");
+  }
+  if (g.minRuns !== undefined && !(Number.isInteger(g.minRuns) && (g.minRuns as number) >= 1)) {
+    fail("guardrails.minRuns", g.minRuns, "a positive integer");
+  }
+  if (g.windowMs !== undefined && !(typeof g.windowMs === "number" && Number.isFinite(g.windowMs) && g.windowMs > 0)) {
+    fail("guardrails.windowMs", g.windowMs, "a positive number of milliseconds");
+  }
+  if (g.disableOnLeak !== undefined && typeof g.disableOnLeak !== "boolean") fail("guardrails.disableOnLeak", g.disableOnLeak, "a boolean");
+  if (g.onTrip !== undefined && typeof g.onTrip !== "function") fail("guardrails.onTrip", g.onTrip, "a function");
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function fail(option: string, value: unknown, expected: string): never {
+  throw new TypeError(`penumbra: option '${option}' must be ${expected}, got ${show(value)}`);
+}
+
+/** A short rendering of a bad value for an error message. */
+export function show(value: unknown): string {
+  return inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 80 });
+}

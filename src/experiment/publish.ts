@@ -1,0 +1,60 @@
+/**
+ * Hands a result to the publishers. A publisher never delays the caller: its promise is only
+ * followed (for `settled()` / `flush()`), for at most 10 s, and its failures go to `onError`.
+ */
+import type { Operation } from "../errors";
+import type { Publisher } from "../types/operate";
+import type { Result } from "../types/results";
+import { isThenable } from "../util/thenable";
+
+/** How long `settled()` waits for a publisher's promise before reporting it and moving on. */
+export const PUBLISH_WAIT_MS = 10_000;
+
+type Report = (operation: Operation, cause: unknown, detail?: string) => void;
+
+/** Calls every publisher with `result`; resolves when their promises settled (or were given up on). */
+export function publishResult(result: Result<unknown>, publishers: readonly Publisher[], report: Report): Promise<void> {
+  const waits: Array<Promise<void>> = [];
+  for (const publisher of publishers) {
+    try {
+      const returned = typeof publisher === "function" ? publisher(result) : publisher.publish(result);
+      if (isThenable(returned)) waits.push(follow(returned, report));
+    } catch (error) {
+      report("publish", error);
+    }
+  }
+  return waits.length === 0 ? Promise.resolve() : Promise.all(waits).then(() => undefined);
+}
+
+/** Tells the publishers that implement `skipped` about a call skipped for lack of a free slot. */
+export function publishSkip(experiment: string, publishers: readonly Publisher[], report: Report): void {
+  for (const publisher of publishers) {
+    if (typeof publisher !== "object" || typeof publisher.skipped !== "function") continue;
+    try {
+      publisher.skipped(experiment, "overload");
+    } catch (error) {
+      report("publish", error);
+    }
+  }
+}
+
+function follow(pending: PromiseLike<unknown>, report: Report): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      report("publish", new Error(`publisher still pending after ${PUBLISH_WAIT_MS / 1000} s`), `a publisher's promise was still pending after ${PUBLISH_WAIT_MS / 1000} s and is no longer awaited`);
+      resolve();
+    }, PUBLISH_WAIT_MS);
+    timer.unref();
+    Promise.resolve(pending).then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        report("publish", error);
+        resolve();
+      },
+    );
+  });
+}

@@ -1,0 +1,37 @@
+/**
+ * penumbra: shadow experiments for Node.js. The old code answers every call; the new code runs
+ * silently on the same inputs; every difference is published, explained field by field.
+ */
+export { shadow } from "./experiment/shadow";
+export type { Shadowed } from "./experiment/shadow";
+export { Experiment } from "./experiment/experiment";
+export { flush } from "./flush";
+export { configure } from "./config";
+export type { ConfigureOptions } from "./config";
+export { isShadow, currentRun, bindShadow } from "./context/run-info";
+export { asyncLocalStorageContext } from "./context/als-backend";
+export { memoryPublisher } from "./publishers/memory";
+export { jsonlPublisher } from "./publishers/jsonl";
+export { consolePublisher } from "./publishers/console";
+export {
+  PenumbraError,
+  MismatchError,
+  ExperimentError,
+  ShadowBlockedError,
+  CandidateTimeoutError,
+} from "./errors";
+export type { Operation, PenumbraErrorCode } from "./errors";
+export type {
+  Effect,
+  FieldDiff,
+  Leak,
+  Mismatch,
+  MismatchKind,
+  Observation,
+  Outcome,
+  Result,
+  Role,
+} from "./types/results";
+export type { BucketRule, ExperimentOptions, Mode } from "./types/options";
+export type { Guardrails, Publisher, TripEvent } from "./types/operate";
+export type { ContextBackend, RunInfo } from "./types/context";

@@ -1,0 +1,92 @@
+/**
+ * Turns outcomes and verdicts into the frozen `Result` publishers receive. Penumbra's own objects
+ * are frozen; the user's values inside them are not.
+ */
+import type { Outcome } from "../experiment/behaviour";
+import type { Operation } from "../errors";
+import type { FieldDiff, Mismatch, Observation, Outcome as Verdict, Result } from "../types/results";
+import type { Evaluation } from "./evaluate";
+
+/** Everything a result is made of. */
+export interface ResultParts {
+  experiment: string;
+  runId: string;
+  startedAt: number;
+  context: Record<string, unknown>;
+  args: readonly unknown[] | undefined;
+  servedBy: string;
+  control: Outcome;
+  candidates: Array<{ outcome: Outcome; evaluation: Evaluation }>;
+  clean: ((value: never) => unknown) | undefined;
+  report(operation: Operation, cause: unknown): void;
+}
+
+/** Builds and freezes the result. */
+export function buildResult(parts: ResultParts): Result<unknown> {
+  const outcomes: Record<string, Verdict> = {};
+  const mismatches: Mismatch[] = [];
+  const noise: FieldDiff[] = [];
+  let ignored = false;
+  for (const { outcome, evaluation } of parts.candidates) {
+    outcomes[outcome.name] = evaluation.verdict;
+    if (evaluation.verdict === "mismatched" && evaluation.mismatch) mismatches.push(freezeMismatch(evaluation.mismatch));
+    if (evaluation.verdict === "ignored") ignored = true;
+    for (const d of evaluation.noise) noise.push(Object.freeze(d));
+  }
+  const result: Result<unknown> = {
+    experiment: parts.experiment,
+    runId: parts.runId,
+    startedAt: parts.startedAt,
+    context: parts.context,
+    servedBy: parts.servedBy,
+    control: observe(parts.control, parts),
+    candidates: Object.freeze(parts.candidates.map(({ outcome }) => observe(outcome, parts))) as Observation<unknown>[],
+    matched: mismatches.length === 0 && !ignored,
+    mismatched: mismatches.length > 0,
+    ignored,
+    outcomes: Object.freeze(outcomes),
+    mismatches: Object.freeze(mismatches) as Mismatch[],
+    noise: Object.freeze(noise) as FieldDiff[],
+  };
+  if (parts.args !== undefined) result.args = Object.freeze([...parts.args]) as unknown[];
+  return Object.freeze(result);
+}
+
+function observe(outcome: Outcome, parts: ResultParts): Observation<unknown> {
+  const observation: Observation<unknown> = {
+    name: outcome.name,
+    role: outcome.role,
+    threw: outcome.threw,
+    durationMs: outcome.durationMs,
+    timedOut: outcome.timedOut,
+    isolated: outcome.isolated,
+    effects: Object.freeze(outcome.effects.map((e) => Object.freeze(e))) as Observation["effects"],
+    leaks: Object.freeze(outcome.leaks.map((l) => Object.freeze(l))) as Observation["leaks"],
+  };
+  if (outcome.threw || outcome.timedOut) {
+    observation.error = outcome.error;
+  } else {
+    observation.value = outcome.value;
+    observation.cleanedValue = cleaned(outcome.value, parts);
+  }
+  if (outcome.cpuMs !== undefined) observation.cpuMs = outcome.cpuMs;
+  return Object.freeze(observation);
+}
+
+function cleaned(value: unknown, parts: ResultParts): unknown {
+  if (value === null || value === undefined || parts.clean === undefined) return value;
+  try {
+    return parts.clean(value as never);
+  } catch (error) {
+    parts.report("clean", error);
+    return value;
+  }
+}
+
+function freezeMismatch(m: Mismatch): Mismatch {
+  return Object.freeze({
+    ...m,
+    diffs: Object.freeze(m.diffs.map((d) => Object.freeze(d))) as FieldDiff[],
+    buckets: Object.freeze([...m.buckets]) as string[],
+  });
+}
