@@ -17,28 +17,37 @@ import { argsPerCandidate, type AdmittedRun } from "./prepare";
 export function runInBackground(run: AdmittedRun): unknown {
   const call = callControl(run, controlFrame(run), false);
   if (call.sync) {
-    run.core.tracker.track(finishInBackground(run, call));
+    continueInBackground(run, call);
     if (call.threw) throw call.raw;
     return call.raw;
   }
-  if (call.settled === undefined) {
-    abandonUnobservable(run);
-  } else {
-    run.core.tracker.track(finishInBackground(run, call.settled));
-  }
+  if (call.settled === undefined) abandonUnobservable(run);
+  else continueInBackground(run, call.settled);
   return call.returned;
 }
 
 /**
- * Everything after the control: the async gate's answer, `beforeRun`, the candidates, comparison
- * and publishing, each step off the caller's path. `beforeRunDone` is given when `beforeRun` was
+ * Schedules everything after the control on a later turn of the event loop (never inside the
+ * caller's call), counted for `settled()` from now. `beforeRunDone` is given when `beforeRun` was
  * already called (sequential mode falling back to background).
  */
-export async function finishInBackground(
+export function continueInBackground(
   run: AdmittedRun,
   control: ControlSettled | Promise<ControlSettled>,
   beforeRunDone?: Promise<boolean>,
-): Promise<void> {
+): void {
+  const ticket = run.core.tracker.begin();
+  const later = (settled: ControlSettled): void => {
+    setImmediate(() => {
+      finishInBackground(run, settled, beforeRunDone).then(ticket.done, ticket.done);
+    });
+  };
+  if (control instanceof Promise) control.then(later, ticket.done);
+  else later(control);
+}
+
+/** The async gate's answer, `beforeRun`, the candidates, comparison and publishing, off the caller's path. */
+async function finishInBackground(run: AdmittedRun, control: ControlSettled, beforeRunDone?: Promise<boolean>): Promise<void> {
   const { core } = run;
   const report = (operation: Parameters<typeof core.report>[0], cause: unknown): void => {
     core.report(operation, cause);
@@ -49,8 +58,6 @@ export async function finishInBackground(
     holdsSlot = false;
   };
   try {
-    const settled = await control;
-    await nextTurn();
     if (run.asyncGate !== undefined && !(await asyncGateSaysYes(core, run.asyncGate))) return;
     if (!(await (beforeRunDone ?? callBeforeRun(core, report)))) return;
     let argLists: unknown[][];
@@ -64,7 +71,7 @@ export async function finishInBackground(
     release();
     // Compare and publish on a turn of their own, not in the last candidate's.
     await nextTurn();
-    await publish(run, concludeRun(run, settled.outcome, candidates, report));
+    await publish(run, concludeRun(run, control.outcome, candidates, report));
   } catch (fault) {
     internalFault(fault);
   } finally {

@@ -35,7 +35,9 @@ const NEVER_ABORTS = new AbortController().signal;
 
 /** Builds the frame a behaviour runs in. */
 export function makeFrame(
-  base: Omit<RunInfo, "role" | "candidate" | "signal">,
+  experiment: string,
+  runId: string,
+  context: Record<string, unknown>,
   role: Role,
   shadow: boolean,
   parent: RunFrame | undefined,
@@ -43,8 +45,10 @@ export function makeFrame(
   candidate?: string,
   onLateLeak?: (leak: Leak) => void,
 ): RunFrame {
-  const info: RunInfo = { ...base, role, signal: signal ?? NEVER_ABORTS };
-  if (candidate !== undefined) info.candidate = candidate;
+  const info: RunInfo =
+    candidate === undefined
+      ? { experiment, runId, role, context, signal: signal ?? NEVER_ABORTS }
+      : { experiment, runId, role, candidate, context, signal: signal ?? NEVER_ABORTS };
   return { penumbraFrame: 1, info: Object.freeze(info), shadow, effects: [], leaks: [], open: true, onLateLeak, parent };
 }
 

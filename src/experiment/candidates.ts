@@ -6,7 +6,9 @@ import type { AdmittedRun } from "./prepare";
 export function startCandidate(run: AdmittedRun, behaviour: Behaviour, args: unknown[]): Outcome | Promise<Outcome> {
   const controller = new AbortController();
   const frame = makeFrame(
-    { experiment: run.core.name, runId: run.runId, context: run.context },
+    run.core.name,
+    run.runId,
+    run.context,
     "candidate",
     true,
     run.parentFrame,

@@ -31,7 +31,7 @@ export type ControlCall =
 
 /** The frame the control runs in: not a shadow, recording effects for comparison. */
 export function controlFrame(run: AdmittedRun): RunFrame {
-  return makeFrame({ experiment: run.core.name, runId: run.runId, context: run.context }, "control", false, run.parentFrame);
+  return makeFrame(run.core.name, run.runId, run.context, "control", false, run.parentFrame);
 }
 
 /**

@@ -8,6 +8,8 @@ import { currentFrame, type RunFrame } from "../context/frame";
 import { snapshot, snapshotArgs } from "../isolation/snapshot";
 import type { ExperimentCore } from "./core";
 
+const NO_CONTEXT: Record<string, unknown> = Object.freeze({});
+
 export interface AdmittedRun {
   readonly core: ExperimentCore;
   readonly thisArg: unknown;
@@ -59,10 +61,10 @@ export function prepareRun(
   } catch (error) {
     return abandon(core, asyncGate, "isolate", error);
   }
-  let runContext: Record<string, unknown>;
+  let runContext: Record<string, unknown> = NO_CONTEXT;
   try {
     const given = typeof context === "function" ? context(...(args as never[])) : context;
-    runContext = Object.freeze({ ...(given ?? {}) });
+    if (given !== undefined && given !== null) runContext = Object.freeze({ ...given });
   } catch (error) {
     return abandon(core, asyncGate, "context", error);
   }

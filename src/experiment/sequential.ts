@@ -13,7 +13,7 @@ import type { Result } from "../types/results";
 import { isAsyncFunction, isThenable } from "../util/thenable";
 import { shuffled } from "../util/shuffle";
 import type { Outcome } from "./behaviour";
-import { finishInBackground, runInBackground } from "./background";
+import { continueInBackground, runInBackground } from "./background";
 import { callBeforeRun } from "./before-run";
 import { startCandidate } from "./candidates";
 import { concludeRun, publish } from "./conclude";
@@ -44,7 +44,7 @@ export function runSequentially(run: AdmittedRun): unknown {
     reporter.report("sequential", new Error("beforeRun returned a promise"), fallbackDetail("beforeRun returned a promise"));
     const call = callControl(run, controlFrame(run), true, true);
     const settling = call.sync ? call : (call.settled as Promise<ControlSettled>);
-    core.tracker.track(finishInBackground(run, settling, beforeRun));
+    continueInBackground(run, settling, beforeRun);
     if (!call.sync) return answerLater(run, reporter, settling as Promise<ControlSettled>);
     return answer(run, reporter, call, undefined);
   }

@@ -1,0 +1,96 @@
+/**
+ * What a wrapped call costs the caller: a direct call against penumbra not sampled and penumbra
+ * 100% sampled in background mode, for a sync control (an order total over 20 lines) and an async
+ * control (~1 ms awaited). Every call is timed on its own; between calls the event loop gets a turn,
+ * so background candidates run and are compared outside the measured window — as in a server.
+ * Variants are shuffled every round; "direct (again)" measures the noise floor.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { shadow } from "../src/index";
+import { makeCart, orderTotal, type BenchCart, type BenchTotal } from "./fixtures";
+import { machineLine, percentile, shuffle } from "./machine";
+
+type Call = () => unknown;
+
+interface Variant {
+  name: string;
+  call: Call;
+}
+
+const noPublish = (): void => undefined;
+
+async function measure(variants: Variant[], rounds: number, callsPerRound: number, awaitEach: boolean): Promise<Map<string, number[]>> {
+  const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of shuffle(variants)) {
+      const bucket = samples.get(variant.name) as number[];
+      for (let i = 0; i < callsPerRound; i++) {
+        const started = process.hrtime.bigint();
+        const returned = variant.call();
+        if (awaitEach) await returned;
+        const ended = process.hrtime.bigint();
+        if (round > 0) bucket.push(Number(ended - started) / 1000);
+        // Let background candidates run, outside the measured window.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+  return samples;
+}
+
+function table(title: string, samples: Map<string, number[]>, baseline: string): string {
+  const base = percentile(samples.get(baseline) ?? [], 50);
+  const rows = [...samples].map(([name, values]) => {
+    const p50 = percentile(values, 50);
+    const p99 = percentile(values, 99);
+    return `| ${name} | ${p50.toFixed(2)} | ${p99.toFixed(2)} | ${(p50 / base).toFixed(3)}× |`;
+  });
+  return [`#### ${title}`, "", "| variant | p50 µs | p99 µs | p50 ÷ direct |", "|---|---:|---:|---:|", ...rows, ""].join("\n");
+}
+
+/** Runs the caller-path benchmark and returns a Markdown section. */
+export async function benchCallerPath(): Promise<string> {
+  const cart = makeCart(20);
+
+  const syncVariants: Variant[] = [
+    { name: "direct", call: () => orderTotal(cart) },
+    { name: "direct (again)", call: () => orderTotal(cart) },
+    { name: "penumbra, not sampled", call: wrapSync(0) },
+    { name: "penumbra, 100% background", call: wrapSync(1) },
+  ];
+  const sync = await measure(syncVariants, 11, 400, false);
+
+  const asyncControl = async (c: BenchCart): Promise<BenchTotal> => {
+    await sleep(1);
+    return orderTotal(c);
+  };
+  const asyncWrapped = (sample: number): Call => {
+    const w = shadow(asyncControl, asyncControl, { name: `async-${sample}`, sample, publish: noPublish });
+    return () => w(cart);
+  };
+  const asyncVariants: Variant[] = [
+    { name: "direct", call: () => asyncControl(cart) },
+    { name: "direct (again)", call: () => asyncControl(cart) },
+    { name: "penumbra, not sampled", call: asyncWrapped(0) },
+    { name: "penumbra, 100% background", call: asyncWrapped(1) },
+  ];
+  const asyncSamples = await measure(asyncVariants, 6, 60, true);
+
+  function wrapSync(sample: number): Call {
+    const wrapped = shadow(orderTotal, orderTotal, { name: `sync-${sample}`, sample, publish: noPublish });
+    return () => wrapped(cart);
+  }
+
+  return [
+    "### Caller path: direct call vs wrapped call",
+    "",
+    `Machine: ${machineLine()}. Each call timed alone with process.hrtime.bigint(); first round discarded as warm-up; variants shuffled every round.`,
+    "",
+    table("Sync control: order total over a 20-line cart", sync, "direct"),
+    table("Async control: ~1 ms awaited, then the order total", asyncSamples, "direct"),
+  ].join("\n");
+}
+
+if (require.main === module) {
+  benchCallerPath().then((text) => console.log(text));
+}
