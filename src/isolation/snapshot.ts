@@ -1,0 +1,581 @@
+/**
+ * The argument snapshot: a fast walk that copies data and shares handles (API.md, "Isolation: copy
+ * data, share handles"). It runs on the caller's path for every sampled call, so the hot path (plain
+ * objects, arrays, primitives) is written for V8: no closures, no per-node allocations besides the
+ * copy itself and the one property descriptor per key that accessor detection needs.
+ *
+ * What is data (copied):
+ * - primitives (symbols and bigints included), returned as they are;
+ * - plain objects (prototype `Object.prototype` or `null`, prototype kept): own enumerable
+ *   string-keyed properties. Symbol-keyed and non-enumerable properties of plain objects are **not
+ *   copied** (they are rare in request data, JSON cannot carry them, and finding them costs a
+ *   native call per object on the hot path);
+ * - arrays: elements copied, holes kept as holes; extra non-index properties are **not copied**;
+ *   an `Array` subclass keeps its prototype;
+ * - `Date`, `Map` (keys and values walked), `Set` (members walked), `RegExp` (source, flags,
+ *   `lastIndex`), typed arrays and `Buffer` (the viewed bytes copied into new memory, same prototype),
+ *   `ArrayBuffer` (bytes copied, resizability kept), `DataView` (viewed bytes copied). Extra own
+ *   properties of these are copied only on subclasses (by the class-instance rule below). Two views over
+ *   one buffer become two independent copies;
+ * - class instances whose own properties are all enumerable, string-keyed data properties that are
+ *   themselves not handles: a new object with the same prototype, those properties copied. No
+ *   getter and no constructor is ever invoked;
+ * - `Request` / `Response` (fetch globals) through their own `clone()` (a tee of the body, so both sides
+ *   can read it), `Headers`, `URL` and `URLSearchParams` through their constructors.
+ *
+ * What is a handle (shared by reference, the snapshot is then `isolated: false`):
+ * - functions, promises and thenables (anything with a `then` method), `EventEmitter`s (streams,
+ *   sockets, servers), `EventTarget`s (`AbortSignal`), `Error`s (they are thrown and compared by
+ *   identity, and a walk cannot copy their stack or internal slot), `WeakMap` / `WeakSet` / `WeakRef` /
+ *   `FinalizationRegistry`, boxed primitives, `SharedArrayBuffer`, iterators and generators, instances
+ *   of other native (built-in) classes, a `Response` / `Request` whose body was already read;
+ * - any object (plain or not) with an own accessor property: its getters are never invoked;
+ * - class instances with a handle-valued own property (clients), or with own symbol-keyed or
+ *   non-enumerable properties (their state could not be copied faithfully, so sharing them is the
+ *   honest answer);
+ * - any argument whose walk exceeds {@link SNAPSHOT_NODE_LIMIT} nodes (or the call stack): the walk
+ *   stops early and the whole argument is shared.
+ *
+ * Data around a shared value is copied, data inside it is not: a plain object holding a function is
+ * copied with the function shared; a class instance holding one is shared whole.
+ *
+ * Limits: ES `#private` fields and internal slots cannot be seen or copied by any walk, so an instance
+ * of a user class keeping its state there would be copied as an empty shell: such classes need the
+ * experiment's `isolate` option. Proxies are walked through their traps (a throwing trap makes the
+ * walk throw, which the engine reports as operation `isolate`).
+ */
+import { EventEmitter } from "node:events";
+
+/**
+ * A copy of a value, and whether the copy is fully isolated from the original.
+ *
+ * @example
+ * ```ts
+ * const { value, isolated } = snapshot({ total: 1 });
+ * // value is a new object; isolated === true
+ * ```
+ */
+export interface Snapshot<T> {
+  /** The copy: new objects for data, the original references for handles. */
+  readonly value: T;
+  /** False when anything had to be shared by reference (a handle, an accessor, the size bound). */
+  readonly isolated: boolean;
+}
+
+/**
+ * The most nodes one argument's walk may visit before the argument is shared whole. A node is every
+ * value the walk meets: the argument itself, each property value, array element, `Map` key and
+ * value and `Set` member (a repeated reference counts each time it is met; a typed array or buffer
+ * counts once, whatever its length).
+ *
+ * @example
+ * ```ts
+ * const big = Array.from({ length: SNAPSHOT_NODE_LIMIT }, (_, i) => i); // 10 001 nodes with the array
+ * snapshot(big).isolated; // false: shared, not copied
+ * ```
+ */
+export const SNAPSHOT_NODE_LIMIT = 10_000;
+// A local binding: compiled CommonJS would read `exports.SNAPSHOT_NODE_LIMIT` on every node otherwise.
+const LIMIT = SNAPSHOT_NODE_LIMIT;
+
+// ---------------------------------------------------------------------------------------------
+// Intrinsics, captured once so that user code patching prototypes cannot redirect the walk.
+
+const getProto = Object.getPrototypeOf;
+const setProto = Object.setPrototypeOf;
+const getOwnDesc = Object.getOwnPropertyDescriptor;
+const defineProp = Object.defineProperty;
+const objectCreate = Object.create;
+const ownKeys = Reflect.ownKeys;
+const isArray = Array.isArray;
+const lookupGetter = (Object.prototype as unknown as { __lookupGetter__: (this: unknown, key: PropertyKey) => unknown })
+  .__lookupGetter__;
+
+const ObjectProto = Object.prototype;
+const ArrayProto = Array.prototype;
+const DateProto = Date.prototype;
+const MapProto = Map.prototype;
+const SetProto = Set.prototype;
+const RegExpProto = RegExp.prototype;
+const ArrayBufferProto = ArrayBuffer.prototype;
+const DataViewProto = DataView.prototype;
+const TypedArrayProto: object = getProto(Uint8Array.prototype) as object;
+const BufferProto = Buffer.prototype;
+
+const dateGetTime = DateProto.getTime;
+const mapForEach = MapProto.forEach;
+const mapSet = MapProto.set;
+const setForEach = SetProto.forEach;
+const setAdd = SetProto.add;
+
+function intrinsicGetter(proto: object, key: string): (this: unknown) => unknown {
+  const d = getOwnDesc(proto, key);
+  if (d === undefined || d.get === undefined) throw new Error(`penumbra: missing intrinsic ${key}`);
+  return d.get as (this: unknown) => unknown;
+}
+const regExpSource = intrinsicGetter(RegExpProto, "source");
+const regExpFlags = intrinsicGetter(RegExpProto, "flags");
+const typedArrayLength = intrinsicGetter(TypedArrayProto, "length");
+const typedArraySet = (TypedArrayProto as { set: (this: unknown, src: unknown) => void }).set;
+const arrayBufferByteLength = intrinsicGetter(ArrayBufferProto, "byteLength");
+const dataViewBuffer = intrinsicGetter(DataViewProto, "buffer");
+const dataViewByteOffset = intrinsicGetter(DataViewProto, "byteOffset");
+const dataViewByteLength = intrinsicGetter(DataViewProto, "byteLength");
+
+type TypedArrayCtor = new (length: number) => ArrayBufferView;
+const TYPED_ARRAY_CTORS = new Map<object, TypedArrayCtor>();
+for (const ctor of [
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+]) {
+  TYPED_ARRAY_CTORS.set(ctor.prototype, ctor as unknown as TypedArrayCtor);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classification of non-plain objects, cached per prototype (one WeakMap lookup per instance).
+
+const K_CLASS = 0; // a class instance: copied if all its own properties are data
+const K_HANDLE = 1;
+const K_ARRAY = 2; // an Array subclass
+const K_DATE = 3;
+const K_MAP = 4;
+const K_SET = 5;
+const K_REGEXP = 6;
+const K_TYPED = 7;
+const K_ARRAYBUFFER = 8;
+const K_DATAVIEW = 9;
+const K_REQUEST = 10;
+const K_RESPONSE = 11;
+const K_HEADERS = 12;
+const K_URL = 13;
+const K_SEARCHPARAMS = 14;
+type Kind = number;
+
+/** Prototypes whose instances (and subclass instances) are handles. */
+const HANDLE_PROTOS = new Set<object>();
+function addHandleProto(p: unknown): void {
+  if ((typeof p === "object" && p !== null) || typeof p === "function") HANDLE_PROTOS.add(p);
+}
+addHandleProto(Function.prototype);
+addHandleProto(Promise.prototype);
+addHandleProto(Error.prototype);
+addHandleProto(WeakMap.prototype);
+addHandleProto(WeakSet.prototype);
+addHandleProto(globalThis.WeakRef?.prototype);
+addHandleProto(globalThis.FinalizationRegistry?.prototype);
+addHandleProto(Number.prototype);
+addHandleProto(String.prototype);
+addHandleProto(Boolean.prototype);
+addHandleProto(Symbol.prototype);
+addHandleProto(BigInt.prototype);
+addHandleProto(SharedArrayBuffer.prototype);
+addHandleProto(EventEmitter.prototype);
+addHandleProto(globalThis.EventTarget?.prototype);
+// %IteratorPrototype% and %AsyncIteratorPrototype%: generators and built-in iterators live in slots.
+addHandleProto(getProto(getProto([][Symbol.iterator]())));
+addHandleProto(getProto(getProto(getProto((async function* () {})()))));
+
+const KNOWN_PROTOS = new Map<object, Kind>([
+  [ArrayProto, K_ARRAY],
+  [DateProto, K_DATE],
+  [MapProto, K_MAP],
+  [SetProto, K_SET],
+  [RegExpProto, K_REGEXP],
+  [TypedArrayProto, K_TYPED],
+  [ArrayBufferProto, K_ARRAYBUFFER],
+  [DataViewProto, K_DATAVIEW],
+  [URL.prototype, K_URL],
+  [URLSearchParams.prototype, K_SEARCHPARAMS],
+]);
+
+/** Fetch classes are resolved lazily: touching `globalThis.Request` loads undici. */
+const FETCH_CLASSES: Record<string, Kind> = { Request: K_REQUEST, Response: K_RESPONSE, Headers: K_HEADERS };
+
+const kindCache = new WeakMap<object, Kind>();
+
+function kindOf(proto: object): Kind {
+  let kind = kindCache.get(proto);
+  if (kind === undefined) {
+    kind = classify(proto);
+    kindCache.set(proto, kind);
+  }
+  return kind;
+}
+
+/** Walks the prototype chain (descriptors only, no getter runs) to name what instances of `proto` are. */
+function classify(proto: object): Kind {
+  let native = false;
+  for (let p: object | null = proto; p !== null && p !== ObjectProto; p = getProto(p) as object | null) {
+    if (HANDLE_PROTOS.has(p)) return K_HANDLE;
+    const known = KNOWN_PROTOS.get(p);
+    if (known !== undefined) return known;
+    // A `then` anywhere on the chain makes a thenable, which the engine would adopt like a promise.
+    if (getOwnDesc(p, "then") !== undefined) return K_HANDLE;
+    const ctorDesc = getOwnDesc(p, "constructor");
+    const ctor: unknown = ctorDesc?.value;
+    if (typeof ctor === "function") {
+      const nameDesc = getOwnDesc(ctor, "name");
+      const name: unknown = nameDesc?.value;
+      if (typeof name === "string" && Object.prototype.hasOwnProperty.call(FETCH_CLASSES, name)) {
+        const global = (globalThis as unknown as Record<string, unknown>)[name];
+        if (typeof global === "function" && global.prototype === p) return FETCH_CLASSES[name] as Kind;
+      }
+      // Instances of other built-in (native) classes keep their state in internal slots. Decided
+      // after the whole chain: an intermediate native prototype (Uint8Array under Buffer) may still
+      // lead to a known one.
+      if (!native && isNativeFunction(ctor)) native = true;
+    }
+  }
+  return native ? K_HANDLE : K_CLASS;
+}
+
+const functionToString = Function.prototype.toString;
+function isNativeFunction(fn: unknown): boolean {
+  try {
+    return /\{\s*\[native code\]\s*\}\s*$/.test(functionToString.call(fn));
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walk state. Module-level (not a per-call object) to keep the hot path free of allocations; saved
+// and restored around every public call because a Proxy trap could re-enter `snapshot`.
+
+/** Original → copy (or → itself once shared). Created at the first object met. */
+let seen: Map<object, unknown> | undefined;
+/** Nodes met in the current argument. */
+let count = 0;
+/** Whether anything was shared in the current call. */
+let shared = false;
+
+/** Thrown to unwind an argument's walk once it passes the node limit; never escapes. */
+const ABORT: object = Object.freeze({ reason: "penumbra snapshot node limit" });
+
+function shareWhole(v: object): object {
+  shared = true;
+  (seen as Map<object, unknown>).set(v, v);
+  return v;
+}
+
+function walk(v: unknown): unknown {
+  if (++count > LIMIT) throw ABORT;
+  if (typeof v !== "object") {
+    if (typeof v === "function") shared = true;
+    return v;
+  }
+  if (v === null) return v;
+  let map = seen;
+  if (map === undefined) {
+    map = seen = new Map();
+  } else {
+    const prior = map.get(v);
+    if (prior !== undefined) return prior;
+  }
+  const proto = getProto(v) as object | null;
+  if (proto === ObjectProto || proto === null) return copyPlain(v as Record<string, unknown>, proto, map);
+  if (proto === ArrayProto) return copyArray(v as unknown[], proto, map);
+  if (proto === DateProto) return copyDate(v as Date, proto, map);
+  return copyOther(v, proto, map);
+}
+
+/** A child value: primitives inline (no call), objects and functions through `walk`. */
+function child(x: unknown): unknown {
+  if ((typeof x === "object" && x !== null) || typeof x === "function") return walk(x);
+  if (++count > LIMIT) throw ABORT;
+  return x;
+}
+
+function copyPlain(v: Record<string, unknown>, proto: object | null, map: Map<object, unknown>): unknown {
+  const out: Record<string, unknown> = proto === null ? (objectCreate(null) as Record<string, unknown>) : {};
+  map.set(v, out);
+  // for…in + one descriptor per key measured fastest of the correct options (bench/snapshot.ts);
+  // the descriptor both proves the key is an own data property and carries its value, so no
+  // getter ever runs. Inherited enumerable keys (a polluted prototype) have no own descriptor.
+  for (const k in v) {
+    const d = getOwnDesc(v, k);
+    if (d === undefined) continue;
+    if (d.writable === undefined) return shareWhole(v); // accessor: never read through it
+    const x: unknown = d.value;
+    if (typeof x === "object" && x !== null) {
+      const c = walk(x);
+      if (k === "__proto__") defineProp(out, k, { value: c, writable: true, enumerable: true, configurable: true });
+      else out[k] = c;
+    } else {
+      if (typeof x === "function") {
+        if (k === "then") return shareWhole(v); // a thenable is a promise in disguise
+        shared = true;
+      }
+      if (++count > LIMIT) throw ABORT;
+      if (k === "__proto__") defineProp(out, k, { value: x, writable: true, enumerable: true, configurable: true });
+      else out[k] = x;
+    }
+  }
+  return out;
+}
+
+function copyArray(v: unknown[], proto: object, map: Map<object, unknown>): unknown {
+  const n = v.length;
+  const out: unknown[] = new Array(n);
+  map.set(v, out);
+  for (let i = 0; i < n; i++) {
+    // getOwnPropertyDescriptor on an index takes V8's slow path (~3× a named key); __lookupGetter__
+    // is cheaper and proves no getter runs on the read (it also sees a getter inherited into a hole).
+    // A setter-only accessor reads as undefined without running code, so only an undefined needs
+    // the full descriptor: hole, undefined element, or setter.
+    if (lookupGetter.call(v, i) !== undefined) return shareWhole(v);
+    const x: unknown = v[i];
+    if (x === undefined) {
+      const d = getOwnDesc(v, i);
+      if (d === undefined) continue; // a hole stays a hole
+      if (d.writable === undefined) return shareWhole(v);
+    }
+    out[i] = child(x);
+  }
+  if (proto !== ArrayProto) setProto(out, proto);
+  return out;
+}
+
+function copyDate(v: Date, proto: object, map: Map<object, unknown>): unknown {
+  const out = new Date(dateGetTime.call(v));
+  map.set(v, out);
+  if (proto !== DateProto) return finishSubclass(v, out, proto, map, false);
+  return out;
+}
+
+function copyOther(v: object, proto: object, map: Map<object, unknown>): unknown {
+  switch (kindOf(proto)) {
+    case K_CLASS:
+      return copyInstance(v, proto, map);
+    case K_ARRAY:
+      return isArray(v) ? copyArray(v, proto, map) : copyInstance(v, proto, map);
+    case K_DATE:
+      return copyDate(v as Date, proto, map);
+    case K_MAP: {
+      const out = new Map<unknown, unknown>();
+      map.set(v, out);
+      mapForEach.call(v as Map<unknown, unknown>, addMapEntry, out);
+      return proto === MapProto ? out : finishSubclass(v, out, proto, map, false);
+    }
+    case K_SET: {
+      const out = new Set<unknown>();
+      map.set(v, out);
+      setForEach.call(v as Set<unknown>, addSetMember, out);
+      return proto === SetProto ? out : finishSubclass(v, out, proto, map, false);
+    }
+    case K_REGEXP: {
+      const out = new RegExp(regExpSource.call(v) as string, regExpFlags.call(v) as string);
+      out.lastIndex = (v as RegExp).lastIndex;
+      map.set(v, out);
+      return proto === RegExpProto ? out : finishSubclass(v, out, proto, map, true);
+    }
+    case K_TYPED:
+      return copyTyped(v, proto, map);
+    case K_ARRAYBUFFER:
+      return copyArrayBuffer(v as ArrayBuffer, proto, map);
+    case K_DATAVIEW: {
+      const bytes = viewBytes(dataViewBuffer.call(v), dataViewByteOffset.call(v) as number, dataViewByteLength.call(v) as number);
+      const out = new DataView(bytes.buffer);
+      if (proto !== DataViewProto) setProto(out, proto);
+      map.set(v, out);
+      return out;
+    }
+    case K_REQUEST:
+    case K_RESPONSE: {
+      const body = v as Request | Response;
+      if (body.bodyUsed) return shareWhole(v); // clone() would throw: the body is gone
+      const out = body.clone();
+      map.set(v, out);
+      return out;
+    }
+    case K_HEADERS:
+      return remember(v, new Headers(v as Headers), map);
+    case K_URL:
+      return remember(v, new URL((v as URL).href), map);
+    case K_SEARCHPARAMS:
+      return remember(v, new URLSearchParams(v as URLSearchParams), map);
+    default:
+      return shareWhole(v);
+  }
+}
+
+function remember(v: object, out: object, map: Map<object, unknown>): object {
+  map.set(v, out);
+  return out;
+}
+
+// `this` is the copy being filled: passed as forEach's thisArg, so no closure per Map/Set.
+function addMapEntry(this: Map<unknown, unknown>, value: unknown, key: unknown): void {
+  const k = child(key);
+  mapSet.call(this, k, child(value));
+}
+function addSetMember(this: Set<unknown>, value: unknown): void {
+  setAdd.call(this, child(value));
+}
+
+function viewBytes(buffer: unknown, offset: number, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  typedArraySet.call(out, new Uint8Array(buffer as ArrayBuffer, offset, length));
+  return out;
+}
+
+function copyTyped(v: object, proto: object, map: Map<object, unknown>): unknown {
+  const length = typedArrayLength.call(v) as number;
+  let out: ArrayBufferView;
+  if (proto === BufferProto) {
+    // Not Buffer.from / slice / subarray: the first may land in the shared pool slab, the others
+    // share the original's memory. A slow (unpooled) buffer owns its bytes.
+    out = Buffer.allocUnsafeSlow(length);
+  } else {
+    let base: object | null = proto;
+    let ctor: TypedArrayCtor | undefined;
+    while (base !== null && (ctor = TYPED_ARRAY_CTORS.get(base)) === undefined) base = getProto(base) as object | null;
+    if (ctor === undefined) return shareWhole(v);
+    out = new ctor(length);
+    if (base !== proto) setProto(out, proto);
+  }
+  typedArraySet.call(out, v);
+  map.set(v, out);
+  return out;
+}
+
+function copyArrayBuffer(v: ArrayBuffer, proto: object, map: Map<object, unknown>): unknown {
+  const length = arrayBufferByteLength.call(v) as number;
+  const source = v as ArrayBuffer & { resizable?: boolean; maxByteLength?: number };
+  const Ctor = ArrayBuffer as unknown as new (length: number, options?: { maxByteLength: number }) => ArrayBuffer;
+  const out = source.resizable === true ? new Ctor(length, { maxByteLength: source.maxByteLength as number }) : new Ctor(length);
+  typedArraySet.call(new Uint8Array(out), new Uint8Array(v));
+  if (proto !== ArrayBufferProto) setProto(out, proto);
+  map.set(v, out);
+  return out;
+}
+
+/** A subclassed Map/Set/Date/RegExp: keep the prototype, copy own properties by the class rule. */
+function finishSubclass(v: object, out: object, proto: object, map: Map<object, unknown>, regexp: boolean): unknown {
+  setProto(out, proto);
+  return copyOwnInto(v, out, regexp) ? out : shareWhole(v);
+}
+
+function copyInstance(v: object, proto: object, map: Map<object, unknown>): unknown {
+  const out = objectCreate(proto) as object;
+  map.set(v, out);
+  return copyOwnInto(v, out, false) ? out : shareWhole(v);
+}
+
+/**
+ * Copies a class instance's own properties into `out`; false when the instance must be shared whole:
+ * an accessor, a symbol-keyed or non-enumerable property (state a copy would lose), or a property
+ * whose value is itself shared (a client holding a socket, a callback, …).
+ */
+function copyOwnInto(v: object, out: object, regexp: boolean): boolean {
+  const keys = ownKeys(v);
+  const target = out as Record<string, unknown>;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string | symbol;
+    if (typeof k === "symbol") return false;
+    if (regexp && k === "lastIndex") continue;
+    const d = getOwnDesc(v, k);
+    if (d === undefined) continue;
+    if (d.writable === undefined || d.enumerable !== true) return false;
+    const x: unknown = d.value;
+    const c = child(x);
+    if (c === x && ((typeof x === "object" && x !== null) || typeof x === "function")) return false;
+    if (k === "__proto__") defineProp(out, k, { value: c, writable: true, enumerable: true, configurable: true });
+    else target[k] = c;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points.
+
+/** Walks one argument with its own node budget; shares it whole if the budget or the stack runs out. */
+function walkArgument(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) {
+    if (typeof value === "function") shared = true;
+    return value;
+  }
+  count = 0;
+  const before = seen === undefined ? 0 : seen.size;
+  try {
+    return walk(value);
+  } catch (error) {
+    if (error !== ABORT && !isStackOverflow(error)) throw error;
+    // Forget the partial copies of this argument so a later argument cannot pick them up.
+    const map = seen;
+    if (map !== undefined) {
+      const added: object[] = [];
+      let i = 0;
+      for (const key of map.keys()) if (i++ >= before) added.push(key);
+      for (const key of added) map.delete(key);
+      map.set(value as object, value);
+    }
+    shared = true;
+    return value;
+  }
+}
+
+function isStackOverflow(error: unknown): boolean {
+  return error instanceof RangeError && /call stack/i.test(error.message);
+}
+
+/**
+ * Copies data and shares handles: a snapshot of `value` that later mutations of the original do
+ * not reach. `isolated` is false when anything had to be shared by reference.
+ *
+ * Throws only when the value itself throws during the walk (a Proxy with throwing traps).
+ *
+ * @example
+ * ```ts
+ * const cart = { lines: [{ sku: "A", qty: 2 }], at: new Date(), notify: () => {} };
+ * const { value, isolated } = snapshot(cart);
+ * value.lines[0].qty = 3;        // cart.lines[0].qty is still 2
+ * value.notify === cart.notify;  // true: functions are handles
+ * isolated;                      // false, because of `notify`
+ * ```
+ */
+export function snapshot<T>(value: T): Snapshot<T> {
+  const savedSeen = seen;
+  const savedCount = count;
+  const savedShared = shared;
+  seen = undefined;
+  shared = false;
+  try {
+    const copy = walkArgument(value) as T;
+    return { value: copy, isolated: !shared };
+  } finally {
+    seen = savedSeen;
+    count = savedCount;
+    shared = savedShared;
+  }
+}
+
+/**
+ * Snapshot of an argument list: a new array, each argument walked on its own (the node limit
+ * applies per argument), references between arguments preserved.
+ *
+ * @example
+ * ```ts
+ * const line = { sku: "A", qty: 1 };
+ * const { value: [a, b], isolated } = snapshotArgs([{ line }, line]);
+ * a.line === b;  // true: one copy for one original
+ * isolated;      // true
+ * ```
+ */
+export function snapshotArgs<A extends unknown[]>(args: A): Snapshot<A> {
+  const savedSeen = seen;
+  const savedCount = count;
+  const savedShared = shared;
+  seen = undefined;
+  shared = false;
+  try {
+    const n = args.length;
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) out[i] = walkArgument(args[i]);
+    return { value: out as A, isolated: !shared };
+  } finally {
+    seen = savedSeen;
+    count = savedCount;
+    shared = savedShared;
+  }
+}
