@@ -84,7 +84,6 @@ const warnedUnobservable = new WeakSet<object>();
 function abandonUnobservable(run: AdmittedRun): void {
   const { core } = run;
   core.releaseSlot();
-  if (run.asyncGate !== undefined) Promise.resolve(run.asyncGate).catch(() => undefined);
   if (warnedUnobservable.has(core)) return;
   warnedUnobservable.add(core);
   core.report(

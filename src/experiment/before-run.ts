@@ -1,4 +1,5 @@
 import type { Operation } from "../errors";
+import { LATE, withinDeadline } from "../util/deadline";
 import { isThenable } from "../util/thenable";
 import type { ExperimentCore } from "./core";
 
@@ -6,7 +7,8 @@ type Report = (operation: Operation, cause: unknown) => void;
 
 /**
  * Calls `beforeRun`. Returns true (go on), false (it failed: the candidates do not run), or a
- * promise of that when `beforeRun` is asynchronous.
+ * promise of that when `beforeRun` is asynchronous (false as well when it did not settle within
+ * `timeoutMs`).
  */
 export function callBeforeRun(core: ExperimentCore, report: Report): boolean | Promise<boolean> {
   const beforeRun = core.options.beforeRun;
@@ -19,8 +21,14 @@ export function callBeforeRun(core: ExperimentCore, report: Report): boolean | P
     return false;
   }
   if (!isThenable(returned)) return true;
-  return Promise.resolve(returned).then(
-    () => true,
+  // Bounded by the candidates' budget: a hung beforeRun must not hold a slot (or a sequential caller) forever.
+  const timeoutMs = core.options.timeoutMs;
+  return withinDeadline(Promise.resolve(returned), timeoutMs).then(
+    (outcome) => {
+      if (outcome !== LATE) return true;
+      report("beforeRun", new Error(`beforeRun did not settle within ${timeoutMs} ms`));
+      return false;
+    },
     (error: unknown) => {
       report("beforeRun", error);
       return false;

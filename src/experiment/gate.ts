@@ -7,9 +7,14 @@ import { isAsyncFunction, isThenable } from "../util/thenable";
 import type { ExperimentCore } from "./core";
 import { publishSkip } from "./publish";
 import { stableFraction } from "./sampling";
+import { LATE, withinDeadline } from "../util/deadline";
 
-/** Not admitted, or admitted with (maybe) an asynchronous `enabled` answer still to come. */
-export type Admission = { admitted: false } | { admitted: true; asyncGate: PromiseLike<unknown> | undefined };
+/**
+ * Not admitted, or admitted with (maybe) an asynchronous `enabled` answer still to come. The answer
+ * is observed from the moment it is asked: it resolves to true or false and never rejects (a
+ * rejection is reported as operation `enabled` and means "no").
+ */
+export type Admission = { admitted: false } | { admitted: true; asyncGate: Promise<boolean> | undefined };
 
 const REFUSED: Admission = Object.freeze({ admitted: false });
 
@@ -22,7 +27,7 @@ export function admit(core: ExperimentCore, args: readonly unknown[], enabledNow
   // Inside a shadow run, an inner experiment must not open a non-shadow frame: it runs its control bare.
   if (currentFrame()?.shadow === true) return REFUSED;
   const { enabled, runIf, sample, sampleBy } = core.options;
-  let asyncGate: PromiseLike<unknown> | undefined;
+  let asyncGate: Promise<boolean> | undefined;
   const deferEnabled = typeof enabled === "function" && (core.enabledIsAsync || isAsyncFunction(enabled));
   if (enabled === false) return REFUSED;
   if (typeof enabled === "function" && !deferEnabled) {
@@ -31,52 +36,59 @@ export function admit(core: ExperimentCore, args: readonly unknown[], enabledNow
     if (isThenable(answer)) {
       // A plain function that answered with a promise: from now on it is asked after the other gates.
       core.enabledIsAsync = true;
-      asyncGate = answer;
+      asyncGate = observe(core, answer);
     } else if (answer !== true) {
       return REFUSED;
     }
   }
-  // From here on, a refusal must not leave an early asynchronous answer rejecting unobserved.
-  const refuse = (): Admission => {
-    if (asyncGate !== undefined) Promise.resolve(asyncGate).catch(() => undefined);
-    return REFUSED;
-  };
-  if (runIf !== undefined && ask(core, "runIf", () => runIf(...(args as never[]))) !== true) return refuse();
+  if (runIf !== undefined && ask(core, "runIf", () => runIf(...(args as never[]))) !== true) return REFUSED;
   if (sample < 1) {
-    if (sample === 0) return refuse();
+    if (sample === 0) return REFUSED;
     let fraction: number;
     if (sampleBy === undefined) {
       fraction = Math.random();
     } else {
       const key = ask(core, "sampleBy", () => sampleBy(...(args as never[])));
-      if (key === FAILED) return refuse();
+      if (key === FAILED) return REFUSED;
       fraction = stableFraction(String(key), core.name);
     }
-    if (fraction >= sample) return refuse();
+    if (fraction >= sample) return REFUSED;
   }
   if (!core.acquireSlot()) {
     skip(core);
-    return refuse();
+    return REFUSED;
   }
   if (deferEnabled && typeof enabled === "function") {
     const answer = ask(core, "enabled", () => enabled(...(args as never[])));
     if (answer === FAILED || (!isThenable(answer) && answer !== true)) {
       core.releaseSlot();
-      return refuse();
+      return REFUSED;
     }
-    if (isThenable(answer)) asyncGate = answer;
+    if (isThenable(answer)) asyncGate = observe(core, answer);
   }
   return { admitted: true, asyncGate };
 }
 
-/** Waits for an asynchronous `enabled` answer; a rejection is reported and means "no". */
-export async function asyncGateSaysYes(core: ExperimentCore, gate: PromiseLike<unknown>): Promise<boolean> {
-  try {
-    return (await gate) === true;
-  } catch (error) {
-    core.report("enabled", error);
-    return false;
-  }
+/** Follows an asynchronous `enabled` answer at once, so a rejection is never left unhandled. */
+function observe(core: ExperimentCore, answer: PromiseLike<unknown>): Promise<boolean> {
+  return Promise.resolve(answer).then(
+    (value) => value === true,
+    (error: unknown) => {
+      core.report("enabled", error);
+      return false;
+    },
+  );
+}
+
+/**
+ * Waits for the asynchronous `enabled` answer, at most `timeoutMs` (the candidates' budget): a flag
+ * source that never answers must not hold a slot, or a sequential caller, forever.
+ */
+export async function asyncGateSaysYes(core: ExperimentCore, gate: Promise<boolean>): Promise<boolean> {
+  const answer = await withinDeadline(gate, core.options.timeoutMs);
+  if (answer !== LATE) return answer;
+  core.report("enabled", new Error(`enabled did not answer within ${core.options.timeoutMs} ms`));
+  return false;
 }
 
 const FAILED: unique symbol = Symbol("gate failed");

@@ -21,7 +21,7 @@ export interface AdmittedRun {
   readonly runId: string;
   readonly startedAt: number;
   readonly context: Record<string, unknown>;
-  readonly asyncGate: PromiseLike<unknown> | undefined;
+  readonly asyncGate: Promise<boolean> | undefined;
   /** The frame the call was made in (a control run of an outer experiment), if any. */
   readonly parentFrame: RunFrame | undefined;
   /** With `captureArgs`: a pristine copy for the result, taken before any candidate could mutate its own. */
@@ -36,7 +36,7 @@ export function prepareRun(
   core: ExperimentCore,
   thisArg: unknown,
   args: unknown[],
-  asyncGate: PromiseLike<unknown> | undefined,
+  asyncGate: Promise<boolean> | undefined,
 ): AdmittedRun | undefined {
   const { isolate, context } = core.options;
   let argLists: unknown[][];
@@ -59,14 +59,14 @@ export function prepareRun(
       argsIsolated = copy.isolated;
     }
   } catch (error) {
-    return abandon(core, asyncGate, "isolate", error);
+    return abandon(core, "isolate", error);
   }
   let runContext: Record<string, unknown> = NO_CONTEXT;
   try {
     const given = typeof context === "function" ? context(...(args as never[])) : context;
     if (given !== undefined && given !== null) runContext = Object.freeze({ ...given });
   } catch (error) {
-    return abandon(core, asyncGate, "context", error);
+    return abandon(core, "context", error);
   }
   return {
     core,
@@ -100,12 +100,10 @@ export function argsPerCandidate(run: AdmittedRun): unknown[][] {
 
 function abandon(
   core: ExperimentCore,
-  asyncGate: PromiseLike<unknown> | undefined,
   operation: "isolate" | "context",
   error: unknown,
 ): undefined {
   core.report(operation, error);
-  if (asyncGate !== undefined) Promise.resolve(asyncGate).catch(() => undefined);
   core.releaseSlot();
   return undefined;
 }

@@ -17,7 +17,7 @@ import { continueInBackground, runInBackground } from "./background";
 import { callBeforeRun } from "./before-run";
 import { startCandidate } from "./candidates";
 import { concludeRun, publish } from "./conclude";
-import { callControl, controlFrame, type ControlSettled } from "./control";
+import { callControl, controlFrame, type ControlCall, type ControlSettled } from "./control";
 import { asyncGateSaysYes } from "./gate";
 import { internalFault } from "./internal-fault";
 import { argsPerCandidate, type AdmittedRun } from "./prepare";
@@ -81,23 +81,47 @@ export function runSequentially(run: AdmittedRun): unknown {
 async function runSequentiallyAsync(run: AdmittedRun): Promise<unknown> {
   const { core } = run;
   const reporter = new RunReporter(core);
-  if (run.asyncGate !== undefined && !(await asyncGateSaysYes(core, run.asyncGate))) {
-    core.releaseSlot();
-    return Reflect.apply(core.control.fn, run.thisArg, run.args);
+  let early: ControlCall | undefined;
+  if (run.asyncGate !== undefined) {
+    // An asynchronous gate is asked in parallel with the control, never ahead of it: the control
+    // starts now (and so runs first), and a gate that never answers cannot hold the caller.
+    early = callControl(run, controlFrame(run), false, true);
+    if (!(await asyncGateSaysYes(core, run.asyncGate))) {
+      core.releaseSlot();
+      const settled = await settledOf(early);
+      if (settled.threw) throw settled.raw;
+      return settled.raw;
+    }
   }
-  if (!(await callBeforeRun(core, reporter.report))) return bare(run, reporter);
+  if (!(await callBeforeRun(core, reporter.report))) {
+    if (early !== undefined) return answerBare(run, reporter, await settledOf(early));
+    return bare(run, reporter);
+  }
   const argLists = candidateArgs(run, reporter);
-  if (argLists === undefined) return bare(run, reporter);
+  if (argLists === undefined) {
+    if (early !== undefined) return answerBare(run, reporter, await settledOf(early));
+    return bare(run, reporter);
+  }
   const candidateOrder = shuffled(core.candidates.map((_, i) => i));
-  const order = run.argsIsolated ? shuffled([CONTROL, ...candidateOrder]) : [CONTROL, ...candidateOrder];
+  const order = run.argsIsolated && early === undefined ? shuffled([CONTROL, ...candidateOrder]) : [CONTROL, ...candidateOrder];
   const controlAt = order.indexOf(CONTROL);
   const outcomes: Outcome[] = [];
   for (const index of order.slice(0, controlAt)) {
     outcomes[index] = await startCandidate(run, core.candidates[index]!, argLists[index]!);
   }
-  const call = callControl(run, controlFrame(run), false, true);
-  const settled = call.sync ? call : await (call.settled as Promise<ControlSettled>);
+  const settled = await settledOf(early ?? callControl(run, controlFrame(run), false, true));
   return finishAsync(run, reporter, settled, order.slice(controlAt + 1), argLists, outcomes);
+}
+
+function settledOf(call: ControlCall): Promise<ControlSettled> | ControlSettled {
+  // Sequential calls adopt thenables, so an asynchronous call always carries its settled promise.
+  return call.sync ? call : (call.settled as Promise<ControlSettled>);
+}
+
+/** The control ran observed, but the candidates will not: its outcome, unpublished, and strict mode's error. */
+function answerBare(run: AdmittedRun, reporter: RunReporter, control: ControlSettled): unknown {
+  run.core.releaseSlot();
+  return answer(run, reporter, control, undefined);
 }
 
 async function continueAsync(

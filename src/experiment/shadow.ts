@@ -1,6 +1,7 @@
 /** `shadow(control, candidate, options)`: the one-line way to run an experiment. */
 import type { ExperimentOptions } from "../types/options";
 import { Experiment } from "./experiment";
+import { show } from "./options";
 
 /** The function `shadow()` returns: the control's signature, plus its experiment. */
 export type Shadowed<A extends unknown[], R> = ((...args: A) => R) & { readonly experiment: Experiment<A, R> };
@@ -21,7 +22,7 @@ export function shadow<A extends unknown[], R>(
   candidate: (...args: A) => R,
   options?: ExperimentOptions<A, R>,
 ): Shadowed<A, R> {
-  if (typeof control !== "function") throw new TypeError(`penumbra: the control must be a function, got ${typeof control}`);
+  if (typeof control !== "function") throw new TypeError(`penumbra: the control must be a function, got ${show(control)}`);
   const name = options?.name ?? (control.name || "experiment");
   const experiment = new Experiment<A, R>(name, options).use(control).try(candidate);
   const wrapped = function (this: unknown, ...args: A): R {

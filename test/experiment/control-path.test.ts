@@ -405,16 +405,6 @@ const HOOK_FAULTS: readonly HookFault[] = [
   },
 ];
 
-/**
- * Cases that fail against the current engine and are tracked in engine-failing.test.ts (not
- * committed): an async `enabled` that rejects while the candidates finish in the background (both
- * background mode and sequential mode's sync-control fallback) escapes as an unhandled rejection.
- * Remove this filter once the engine observes the gate's promise at admission.
- */
-function knownEngineBug(mode: Mode, kind: ControlKind, fault: HookFault): boolean {
-  return fault.operation === "enabled" && fault.async && (mode === "background" || !kind.async);
-}
-
 // ------------------------------------------------------------------------------------------------
 
 describe("the control path is sacred", () => {
@@ -485,7 +475,7 @@ describe("the control path is sacred", () => {
         }
 
         for (const fault of HOOK_FAULTS) {
-          if (!fault.applies(kind) || knownEngineBug(mode, kind, fault)) continue;
+          if (!fault.applies(kind)) continue;
           it(`${mode}, ${kind.label}: ${fault.label} leaves the caller's outcome equal to the bare control's and is reported`, async () => {
             const unhandledBefore = unhandled.length;
             const control = makeControl(kind, mode);
