@@ -1,12 +1,12 @@
 /**
  * What a wrapped call costs the caller: a direct call against penumbra not sampled and penumbra
  * 100% sampled in background mode, for a sync control (an order total over 20 lines) and an async
- * control (~1 ms awaited). Every call is timed on its own; between calls the event loop gets a turn,
- * so background candidates run and are compared outside the measured window — as in a server.
+ * control (~1 ms awaited). Every call is timed on its own; between calls `flush()` lets the
+ * background candidates run and be compared outside the measured window.
  * Variants are shuffled every round; "direct (again)" measures the noise floor.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { shadow } from "../src/index";
+import { flush, shadow } from "../src/index";
 import { makeCart, orderTotal, type BenchCart, type BenchTotal } from "./fixtures";
 import { machineLine, percentile, shuffle } from "./machine";
 
@@ -30,8 +30,9 @@ async function measure(variants: Variant[], rounds: number, callsPerRound: numbe
         if (awaitEach) await returned;
         const ended = process.hrtime.bigint();
         if (round > 0) bucket.push(Number(ended - started) / 1000);
-        // Let background candidates run, outside the measured window.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        // Let background candidates finish, outside the measured window: this measures the
+        // caller's path alone, not contention with the previous call's candidate.
+        await flush();
       }
     }
   }

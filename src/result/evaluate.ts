@@ -73,6 +73,17 @@ function errorsEquivalent(context: EvaluationContext, controlError: unknown, can
 }
 
 function valueMismatch(context: EvaluationContext, name: string, controlValue: unknown, candidateValue: unknown): Mismatch | undefined {
+  try {
+    return compareValues(context, name, controlValue, candidateValue);
+  } catch (error) {
+    // The values themselves failed the walk (a getter that throws, a revoked proxy): a mismatch
+    // nobody can explain field by field, reported like a comparator that threw.
+    context.report("compare", error);
+    return mismatch(name, "value", [], `comparison threw ${describeThrown(error)}`);
+  }
+}
+
+function compareValues(context: EvaluationContext, name: string, controlValue: unknown, candidateValue: unknown): Mismatch | undefined {
   const compare = context.options.compare;
   let fallbackSummary: string;
   if (compare !== undefined) {

@@ -627,3 +627,32 @@ describe("modes", () => {
     });
   });
 });
+
+describe("comparison of values that cannot be walked", () => {
+  it("reports a value whose getter throws during comparison as a compare error and a mismatch, never to the caller", async () => {
+    const errors: string[] = [];
+    const boom = new Error("getter exploded");
+    const hostile = (): object =>
+      Object.defineProperty({}, "total", {
+        enumerable: true,
+        get() {
+          throw boom;
+        },
+      });
+    for (const mode of ["background", "sequential"] as const) {
+      const results: Result<unknown>[] = [];
+      const wrapped = shadow(() => ({ total: 1 }), hostile, {
+        mode,
+        publish: (r) => {
+          results.push(r);
+        },
+        onError: (e) => errors.push(`${mode}:${e.operation}`),
+      });
+      assert.deepEqual(wrapped(), { total: 1 });
+      await wrapped.experiment.settled();
+      assert.equal(results[0]?.mismatched, true, mode);
+      assert.match(results[0]?.mismatches[0]?.summary ?? "", /comparison threw Error: getter exploded/);
+    }
+    assert.deepEqual(errors, ["background:compare", "sequential:compare"]);
+  });
+});
