@@ -7,7 +7,7 @@ import { performance } from "node:perf_hooks";
 import { CandidateTimeoutError } from "../errors";
 import { runInFrame, type RunFrame } from "../context/frame";
 import type { RunInfo } from "../types/context";
-import type { Effect, Leak, Role } from "../types/results";
+import type { Leak, Observation, Role } from "../types/results";
 import { isThenable } from "../util/thenable";
 
 /** A registered behaviour. */
@@ -16,20 +16,8 @@ export interface Behaviour {
   readonly fn: (...args: never[]) => unknown;
 }
 
-/** What one behaviour did, before it is frozen into an `Observation`. */
-export interface Outcome {
-  name: string;
-  role: Role;
-  threw: boolean;
-  value?: unknown;
-  error?: unknown;
-  durationMs: number;
-  cpuMs?: number;
-  timedOut: boolean;
-  isolated: boolean;
-  effects: Effect[];
-  leaks: Leak[];
-}
+/** What one behaviour did, before it is frozen (and cleaned) into an `Observation`. */
+export type Outcome = Omit<Observation<unknown>, "cleanedValue">;
 
 const NEVER_ABORTS = new AbortController().signal;
 
