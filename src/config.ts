@@ -9,7 +9,15 @@ import type { ExperimentError } from "./errors";
 import type { ContextBackend } from "./types/context";
 import type { Publisher } from "./types/operate";
 
-/** What `configure()` accepts; every key is optional and only the given keys change. */
+/**
+ * What `configure()` accepts; every key is optional and only the given keys change.
+ *
+ * @example
+ * ```ts
+ * const options: ConfigureOptions = { publishers: [memoryPublisher()], strict: true };
+ * configure(options);
+ * ```
+ */
 export interface ConfigureOptions {
   /** Publishers for experiments that do not set `publish`. @default [] */
   publishers?: Publisher[];
@@ -73,12 +81,31 @@ export function configure(options: ConfigureOptions): void {
   if ("context" in options) setContextBackend(context ?? asyncLocalStorageContext());
 }
 
-/** The current process-wide settings (read-only view). */
+/**
+ * The live process-wide settings, typed read-only: a caller that keeps it sees later `configure()` calls.
+ *
+ * Experiments read it at each run rather than copying it when they are built, which is why
+ * `configure()` may come before or after them.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const throwOnMismatch = run.core.options.throwOnMismatch ?? currentSettings().throwOnMismatch;
+ * ```
+ */
 export function currentSettings(): Readonly<Settings> {
   return settings;
 }
 
-/** True for a function or an object with a `publish` method. */
+/**
+ * True for a function or an object with a `publish` method.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (!publishers.every(isPublisher)) throw new TypeError("penumbra: option 'publishers' must be an array of publishers");
+ * ```
+ */
 export function isPublisher(value: unknown): value is Publisher {
   if (typeof value === "function") return true;
   return typeof value === "object" && value !== null && typeof (value as { publish?: unknown }).publish === "function";

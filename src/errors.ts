@@ -4,7 +4,14 @@
 import { inspect } from "node:util";
 import type { Observation, Result } from "./types/results";
 
-/** The user callbacks (and internal steps) whose failures reach `onError`. */
+/**
+ * The user callbacks (and internal steps) whose failures reach `onError`.
+ *
+ * @example
+ * ```ts
+ * configure({ onError: (e) => { if (e.operation === "publish") metrics.increment("penumbra.publish_failed"); } });
+ * ```
+ */
 export type Operation =
   | "enabled"
   | "runIf"
@@ -25,7 +32,14 @@ export type Operation =
   | "onTrip"
   | "sequential";
 
-/** Stable codes of penumbra's errors. */
+/**
+ * Stable codes of penumbra's errors.
+ *
+ * @example
+ * ```ts
+ * if (e instanceof PenumbraError && e.code === "PENUMBRA_MISMATCH") process.exitCode = 1;
+ * ```
+ */
 export type PenumbraErrorCode =
   | "PENUMBRA_MISMATCH"
   | "PENUMBRA_EXPERIMENT_ERROR"
@@ -135,7 +149,16 @@ export class CandidateTimeoutError extends PenumbraError {
   }
 }
 
-/** One line that says what was thrown, whatever it was: `TypeError: boom`, `undefined`, `"text"`. */
+/**
+ * One line that says what was thrown, whatever it was: `TypeError: boom`, `undefined`, `"text"`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * describeThrown(new TypeError("boom")); // "TypeError: boom"
+ * describeThrown("text"); // '"text"'
+ * ```
+ */
 export function describeThrown(thrown: unknown): string {
   if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`;
   if (typeof thrown === "string") return JSON.stringify(thrown);

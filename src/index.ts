@@ -11,8 +11,11 @@ export type { ConfigureOptions } from "./config";
 export { isShadow, currentRun, bindShadow } from "./context/run-info";
 export { asyncLocalStorageContext } from "./context/als-backend";
 export { memoryPublisher } from "./publishers/memory";
+export type { MemoryPublisher, MemoryPublisherOptions } from "./publishers/memory";
 export { jsonlPublisher } from "./publishers/jsonl";
+export type { JsonlPublisher, JsonlPublisherOptions } from "./publishers/jsonl";
 export { consolePublisher } from "./publishers/console";
+export type { ConsolePublisher, ConsolePublisherOptions } from "./publishers/console";
 export {
   PenumbraError,
   MismatchError,

@@ -7,6 +7,15 @@ import type { RunInfo } from "../types/context";
 import type { Effect, Leak } from "../types/results";
 import { contextBackend } from "./slot";
 
+/**
+ * What penumbra keeps in the async context while one behaviour (the control or a candidate) runs.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const frame: RunFrame = makeFrame(core.name, runId, context, "control", false, currentFrame());
+ * ```
+ */
 export interface RunFrame {
   readonly penumbraFrame: 1;
   readonly info: RunInfo;
@@ -23,7 +32,18 @@ export interface RunFrame {
   readonly parent: RunFrame | undefined;
 }
 
-/** The frame of the run the current code belongs to, if any. */
+/**
+ * The frame of the run the current code belongs to, or undefined outside any run.
+ *
+ * The `penumbraFrame` check, not `instanceof`, is what lets a frame written by another copy of
+ * penumbra be recognised, and a foreign value in a shared backend be ignored.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (currentFrame()?.shadow === true) return REFUSED; // an inner experiment in a shadow run runs bare
+ * ```
+ */
 export function currentFrame(): RunFrame | undefined {
   const store = contextBackend().get();
   if (typeof store === "object" && store !== null && (store as Partial<RunFrame>).penumbraFrame === 1) {
@@ -32,7 +52,15 @@ export function currentFrame(): RunFrame | undefined {
   return undefined;
 }
 
-/** Runs `fn` inside `frame`. */
+/**
+ * Runs `fn` inside `frame`, so `fn` and everything asynchronous it starts see that frame.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const returned = runInFrame(frame, () => Reflect.apply(behaviour.fn, thisArg, args));
+ * ```
+ */
 export function runInFrame<T>(frame: RunFrame, fn: () => T): T {
   return contextBackend().run(frame, fn);
 }

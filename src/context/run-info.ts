@@ -31,6 +31,7 @@ export function currentRun(): RunInfo | undefined {
   return currentFrame()?.info;
 }
 
+/* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: any callback shape */
 /**
  * Carries the current run into a callback that something created outside the run will call later
  * (a long-lived emitter, a connection pool's queue). Outside a run it returns `fn` bound to "no run",
@@ -41,7 +42,6 @@ export function currentRun(): RunInfo | undefined {
  * pool.query("select 1", bindShadow((err, rows) => { chargeIfNeeded(rows); })); // still a shadow run inside
  * ```
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the contract's signature: any callback shape
 export function bindShadow<F extends (...a: any[]) => any>(fn: F): F {
   return contextBackend().bind(fn);
 }

@@ -25,12 +25,28 @@ function slot(): Slot {
   return current;
 }
 
-/** The backend every copy of penumbra in this process uses. */
+/**
+ * The backend every copy of penumbra in this process uses.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const store = contextBackend().get();
+ * ```
+ */
 export function contextBackend(): ContextBackend {
   return slot().backend;
 }
 
-/** Replaces the backend for every copy of penumbra in this process. */
+/**
+ * Replaces the backend for every copy of penumbra in this process.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if ("context" in options) setContextBackend(context ?? asyncLocalStorageContext());
+ * ```
+ */
 export function setContextBackend(backend: ContextBackend): void {
   slot().backend = backend;
 }

@@ -13,7 +13,15 @@ import { asyncGateSaysYes } from "./gate";
 import { internalFault } from "./internal-fault";
 import { argsPerCandidate, type AdmittedRun } from "./prepare";
 
-/** Runs an admitted call in background mode and returns exactly what the control returns. */
+/**
+ * Runs an admitted call in background mode and returns exactly what the control returns.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * return (core.options.mode === "sequential" ? runSequentially(run) : runInBackground(run)) as R;
+ * ```
+ */
 export function runInBackground(run: AdmittedRun): unknown {
   const call = callControl(run, controlFrame(run), false);
   if (call.sync) {
@@ -27,9 +35,17 @@ export function runInBackground(run: AdmittedRun): unknown {
 }
 
 /**
- * Schedules everything after the control on a later turn of the event loop (never inside the
- * caller's call), counted for `settled()` from now. `beforeRunDone` is given when `beforeRun` was
- * already called (sequential mode falling back to background).
+ * Schedules everything after the control (gate, `beforeRun`, candidates, publishing) on a later turn.
+ *
+ * It never runs inside the caller's call, yet it is counted for `settled()` from the moment it is
+ * scheduled. `beforeRunDone` is given when `beforeRun` was already called (sequential mode falling
+ * back to background).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * continueInBackground(run, call.sync ? call : call.settled, beforeRun);
+ * ```
  */
 export function continueInBackground(
   run: AdmittedRun,

@@ -6,9 +6,16 @@ import type { ExperimentCore } from "./core";
 type Report = (operation: Operation, cause: unknown) => void;
 
 /**
- * Calls `beforeRun`. Returns true (go on), false (it failed: the candidates do not run), or a
- * promise of that when `beforeRun` is asynchronous (false as well when it did not settle within
- * `timeoutMs`).
+ * Calls `beforeRun` and says whether the candidates may run: true, false, or a promise of either.
+ *
+ * False means it threw or rejected (reported as `beforeRun`), or, when asynchronous, did not settle
+ * within `timeoutMs`: a hung `beforeRun` must not hold a slot or a sequential caller forever.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (!(await callBeforeRun(core, reporter.report))) return bare(run, reporter);
+ * ```
  */
 export function callBeforeRun(core: ExperimentCore, report: Report): boolean | Promise<boolean> {
   const beforeRun = core.options.beforeRun;

@@ -10,18 +10,42 @@ import type { RunInfo } from "../types/context";
 import type { Leak, Observation, Role } from "../types/results";
 import { isThenable } from "../util/thenable";
 
-/** A registered behaviour. */
+/**
+ * A registered behaviour: the control or one named candidate.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const control: Behaviour = { name: "control", fn: legacyTotal as Behaviour["fn"] };
+ * ```
+ */
 export interface Behaviour {
   readonly name: string;
   readonly fn: (...args: never[]) => unknown;
 }
 
-/** What one behaviour did, before it is frozen (and cleaned) into an `Observation`. */
+/**
+ * What one behaviour did, before it is frozen (and cleaned) into an `Observation`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const outcome: Outcome = settle(frame, "control", true, { threw: true, error }, elapsed(started));
+ * ```
+ */
 export type Outcome = Omit<Observation<unknown>, "cleanedValue">;
 
 const NEVER_ABORTS = new AbortController().signal;
 
-/** Builds the frame a behaviour runs in. */
+/**
+ * Builds the open frame a behaviour runs in, with frozen run info and empty effect and leak lists.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const frame = makeFrame(core.name, run.runId, run.context, "candidate", true, run.parentFrame, controller.signal, "fast");
+ * ```
+ */
 export function makeFrame(
   experiment: string,
   runId: string,
@@ -40,7 +64,17 @@ export function makeFrame(
   return { penumbraFrame: 1, info: Object.freeze(info), shadow, effects: [], leaks: [], open: true, onLateLeak, parent };
 }
 
-/** Closes the frame and turns what was recorded into an outcome. */
+/**
+ * Closes the frame and turns what was recorded into an outcome.
+ *
+ * Closing first means an effect or leak that arrives later is not attributed to this observation.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const outcome = settle(frame, "control", copy.isolated, { threw: false, value: copy.value }, elapsed(started));
+ * ```
+ */
 export function settle(
   frame: RunFrame,
   name: string,
@@ -67,9 +101,17 @@ export function settle(
 }
 
 /**
- * Runs a candidate. Returns its outcome synchronously when it did not return a promise, else a
- * promise of it that resolves at the latest `timeoutMs` later (the slot is freed then, even if the
- * candidate's code goes on running).
+ * Runs a candidate in its frame: its outcome at once when it returns no thenable, else a promise of it.
+ *
+ * The promise resolves at the latest `timeoutMs` later, with a timed-out outcome, and the
+ * candidate's signal is aborted: the slot is freed then even if the candidate's code goes on running.
+ * CPU time is measured only for a candidate that finishes synchronously.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * return runCandidate(behaviour, frame, controller, run.thisArg, args, run.argsIsolated, core.options.timeoutMs);
+ * ```
  */
 export function runCandidate(
   behaviour: Behaviour,
@@ -118,7 +160,17 @@ export function runCandidate(
   });
 }
 
-/** Milliseconds since `started` on the monotonic clock. */
+/**
+ * Milliseconds since `started` on the monotonic clock.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const started = performance.now();
+ * // … the behaviour runs …
+ * const durationMs = elapsed(started);
+ * ```
+ */
 export function elapsed(started: number): number {
   return performance.now() - started;
 }

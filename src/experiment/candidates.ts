@@ -2,7 +2,15 @@
 import { makeFrame, runCandidate, type Behaviour, type Outcome } from "./behaviour";
 import type { AdmittedRun } from "./prepare";
 
-/** Runs one candidate in a fresh shadow frame with its own abort signal and timeout. */
+/**
+ * Runs one candidate in a fresh shadow frame with its own abort signal and timeout.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * outcomes[index] = await startCandidate(run, core.candidates[index]!, argLists[index]!);
+ * ```
+ */
 export function startCandidate(run: AdmittedRun, behaviour: Behaviour, args: unknown[]): Outcome | Promise<Outcome> {
   const controller = new AbortController();
   const frame = makeFrame(
@@ -18,7 +26,15 @@ export function startCandidate(run: AdmittedRun, behaviour: Behaviour, args: unk
   return runCandidate(behaviour, frame, controller, run.thisArg, args, run.argsIsolated, run.core.options.timeoutMs);
 }
 
-/** Starts every candidate at once (background mode) and waits until each settled or timed out. */
+/**
+ * Starts every candidate at once (background mode) and waits until each settled or timed out.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const candidates = await runAllCandidates(run, argsPerCandidate(run));
+ * ```
+ */
 export function runAllCandidates(run: AdmittedRun, argLists: unknown[][]): Promise<Outcome[]> {
   return Promise.all(run.core.candidates.map((behaviour, i) => startCandidate(run, behaviour, argLists[i] ?? run.args)));
 }

@@ -9,7 +9,15 @@ import { publishResult } from "./publish";
 
 type Report = (operation: Operation, cause: unknown) => void;
 
-/** Compares every candidate with the control and builds the result. Never throws. */
+/**
+ * Compares every candidate with the control and builds the result. Never throws.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const result = concludeRun(run, control.outcome, outcomes, reporter.report);
+ * ```
+ */
 export function concludeRun(run: AdmittedRun, control: Outcome, candidates: Outcome[], report: Report): Result<unknown> {
   const { core } = run;
   const context = { options: core.options, timeoutMs: core.options.timeoutMs, report };
@@ -27,7 +35,15 @@ export function concludeRun(run: AdmittedRun, control: Outcome, candidates: Outc
   });
 }
 
-/** Publishes the result to the experiment's publishers; resolves when their promises settled. */
+/**
+ * Publishes the result to the experiment's publishers; resolves when their promises settled.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * core.tracker.track(publish(run, result, reporter.report));
+ * ```
+ */
 export function publish(
   run: AdmittedRun,
   result: Result<unknown>,

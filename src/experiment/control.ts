@@ -12,7 +12,16 @@ import { elapsed, makeFrame, settle, type Outcome } from "./behaviour";
 import type { ExperimentCore } from "./core";
 import type { AdmittedRun } from "./prepare";
 
-/** How the control settled: its outcome (value snapshotted) and what the caller gets (the raw value or error). */
+/**
+ * How the control settled: its outcome (value snapshotted) and what the caller gets (the raw value or error).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const settled: ControlSettled = await call.settled;
+ * if (settled.threw) throw settled.raw;
+ * ```
+ */
 export interface ControlSettled {
   readonly outcome: Outcome;
   readonly threw: boolean;
@@ -21,24 +30,48 @@ export interface ControlSettled {
 }
 
 /**
- * The control's call: settled already (sync), a native promise the caller gets as it is, or a thenable
- * that is not a native promise, which penumbra does not observe (see `callControl`).
+ * The control's call: already settled (sync), a native promise with its observation, or an unobserved thenable.
+ *
+ * A thenable that is not a native promise is not observed (`settled` is undefined): see `callControl`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const call: ControlCall = callControl(run, controlFrame(run), false);
+ * if (!call.sync && call.settled === undefined) abandonUnobservable(run);
+ * ```
  */
 export type ControlCall =
   | ({ readonly sync: true } & ControlSettled)
   | { readonly sync: false; readonly returned: Promise<unknown>; readonly settled: Promise<ControlSettled> }
   | { readonly sync: false; readonly returned: PromiseLike<unknown>; readonly settled: undefined };
 
-/** The frame the control runs in: not a shadow, recording effects for comparison. */
+/**
+ * The frame the control runs in: not a shadow, recording effects for comparison.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const call = callControl(run, controlFrame(run), false);
+ * ```
+ */
 export function controlFrame(run: AdmittedRun): RunFrame {
   return makeFrame(run.core.name, run.runId, run.context, "control", false, run.parentFrame);
 }
 
 /**
- * Calls the control in its frame and observes it. A returned thenable that is not a native promise
- * (a query builder, say) is not observed: calling its `then` a second time could run it twice, so
- * the call goes back to the caller untouched and the run is abandoned — unless `adoptThenables`
- * (sequential mode, where the caller gets penumbra's own promise and the thenable's `then` runs once).
+ * Calls the control in its frame and observes it, leaving what the caller gets untouched.
+ *
+ * A returned thenable that is not a native promise (a query builder, say) is not observed: calling
+ * its `then` a second time could run it twice, so the call goes back to the caller untouched and the
+ * run is abandoned, unless `adoptThenables` (sequential mode, where the caller gets penumbra's own
+ * promise and the thenable's `then` runs once).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const call = callControl(run, frame, true, true); // sequential: measure CPU, adopt thenables
+ * ```
  */
 export function callControl(run: AdmittedRun, frame: RunFrame, measureCpu: boolean, adoptThenables = false): ControlCall {
   const { core } = run;

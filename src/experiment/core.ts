@@ -9,6 +9,15 @@ import type { Behaviour } from "./behaviour";
 import type { ResolvedOptions } from "./options";
 import type { RunTracker } from "./tracker";
 
+/**
+ * The internal face of an experiment that the run flows see; `Experiment`'s internal state implements it.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (!core.acquireSlot()) return REFUSED;
+ * ```
+ */
 export interface ExperimentCore {
   readonly name: string;
   readonly options: ResolvedOptions<unknown[], unknown>;

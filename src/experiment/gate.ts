@@ -10,17 +10,34 @@ import { stableFraction } from "./sampling";
 import { LATE, withinDeadline } from "../util/deadline";
 
 /**
- * Not admitted, or admitted with (maybe) an asynchronous `enabled` answer still to come. The answer
- * is observed from the moment it is asked: it resolves to true or false and never rejects (a
- * rejection is reported as operation `enabled` and means "no").
+ * Whether a call was admitted and, if so, the asynchronous `enabled` answer still to come (if any).
+ *
+ * The answer is observed from the moment it is asked: it resolves to true or false and never
+ * rejects (a rejection is reported as operation `enabled` and means "no").
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const admission: Admission = admit(core, args, enabledState);
+ * if (!admission.admitted) return Reflect.apply(control.fn, thisArg, args);
+ * ```
  */
 export type Admission = { admitted: false } | { admitted: true; asyncGate: Promise<boolean> | undefined };
 
 const REFUSED: Admission = Object.freeze({ admitted: false });
 
 /**
- * Decides whether this call runs the candidates. Order: Scientist's (`enabled`, then `runIf`), then
- * sampling, then a slot. An `enabled` known to be asynchronous is asked last, only for admitted calls.
+ * Decides whether this call runs the candidates, taking a slot when it does.
+ *
+ * Order: Scientist's (`enabled`, then `runIf`), then sampling, then a slot. An `enabled` known to be
+ * asynchronous is asked last, only for admitted calls.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const admission = admit(core, args, this.enabledState);
+ * if (!admission.admitted) return Reflect.apply(control.fn, thisArg, args) as R;
+ * ```
  */
 export function admit(core: ExperimentCore, args: readonly unknown[], enabledNow: boolean): Admission {
   if (!enabledNow || core.candidates.length === 0) return REFUSED;
@@ -81,8 +98,16 @@ function observe(core: ExperimentCore, answer: PromiseLike<unknown>): Promise<bo
 }
 
 /**
- * Waits for the asynchronous `enabled` answer, at most `timeoutMs` (the candidates' budget): a flag
- * source that never answers must not hold a slot, or a sequential caller, forever.
+ * Waits for the asynchronous `enabled` answer, at most `timeoutMs`; a late answer counts as "no".
+ *
+ * The bound is the candidates' budget: a flag source that never answers must not hold a slot, or a
+ * sequential caller, forever.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (run.asyncGate !== undefined && !(await asyncGateSaysYes(core, run.asyncGate))) return;
+ * ```
  */
 export async function asyncGateSaysYes(core: ExperimentCore, gate: Promise<boolean>): Promise<boolean> {
   const answer = await withinDeadline(gate, core.options.timeoutMs);

@@ -1,6 +1,14 @@
 /**
- * A fault in penumbra itself (not in a user callback) while finishing a run off the caller's path.
- * It must never become an unhandled rejection in the user's process; it becomes a warning.
+ * Turns a fault in penumbra itself (not in a user callback), met off the caller's path, into a warning.
+ *
+ * It must never become an unhandled rejection in the user's process, so it is emitted as a
+ * `PenumbraWarning` with code `PENUMBRA_INTERNAL`, and this function itself never throws.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * try { await finish(run); } catch (fault) { internalFault(fault); }
+ * ```
  */
 export function internalFault(fault: unknown): void {
   try {

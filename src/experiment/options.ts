@@ -7,8 +7,25 @@ import { isPublisher } from "../config";
 import type { ExperimentOptions } from "../types/options";
 import type { Publisher } from "../types/operate";
 
-/** The defaults the contract fixes. */
+/**
+ * The contract's default `timeoutMs`: a candidate's budget for asynchronous work, in ms.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+ * ```
+ */
 export const DEFAULT_TIMEOUT_MS = 5000;
+/**
+ * The contract's default `maxConcurrent`: runs of one experiment in flight at once.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const maxConcurrent = options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
+ * ```
+ */
 export const DEFAULT_MAX_CONCURRENT = 256;
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
@@ -22,7 +39,15 @@ const FUNCTION_OPTIONS = [
   "sampleBy", "runIf", "beforeRun", "compare", "compareErrors", "clean", "statusOf", "onError",
 ] as const;
 
-/** Options after validation, with the contract's defaults filled in. */
+/**
+ * Options after validation, with the contract's defaults filled in.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const resolved = resolveOptions({ timeoutMs: 200 }); // resolved.mode === "background", resolved.sample === 1
+ * ```
+ */
 export interface ResolvedOptions<A extends unknown[], R> extends ExperimentOptions<A, R> {
   mode: "background" | "sequential";
   sample: number;
@@ -33,7 +58,15 @@ export interface ResolvedOptions<A extends unknown[], R> extends ExperimentOptio
   publishers: readonly Publisher[] | undefined;
 }
 
-/** Checks every option and returns them with defaults. Throws `TypeError` naming the bad option. */
+/**
+ * Checks every option and returns them with defaults. Throws a `TypeError` naming the bad option.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const resolved = resolveOptions(options) as unknown as ResolvedOptions<unknown[], unknown>;
+ * ```
+ */
 export function resolveOptions<A extends unknown[], R>(options: ExperimentOptions<A, R> | undefined): ResolvedOptions<A, R> {
   if (options === undefined) options = {};
   if (typeof options !== "object" || options === null) {
@@ -144,7 +177,15 @@ function fail(option: string, value: unknown, expected: string): never {
   throw new TypeError(`penumbra: option '${option}' must be ${expected}, got ${show(value)}`);
 }
 
-/** A short rendering of a bad value for an error message. */
+/**
+ * A short rendering of a bad value for an error message.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * throw new TypeError(`penumbra: the control must be a function, got ${show(control)}`);
+ * ```
+ */
 export function show(value: unknown): string {
   return inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 80 });
 }

@@ -10,6 +10,15 @@ import type { ExperimentCore } from "./core";
 
 const NO_CONTEXT: Record<string, unknown> = Object.freeze({});
 
+/**
+ * Everything an admitted call carries through its run: arguments, their snapshot, identity and context.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const run: AdmittedRun | undefined = prepareRun(core, thisArg, args, admission.asyncGate);
+ * ```
+ */
 export interface AdmittedRun {
   readonly core: ExperimentCore;
   readonly thisArg: unknown;
@@ -29,8 +38,16 @@ export interface AdmittedRun {
 }
 
 /**
- * Snapshots the arguments and computes the context. Returns undefined (and frees the slot) when
- * `isolate` or `context` fails: then the candidates do not run.
+ * Snapshots the arguments and computes the context; undefined (slot freed) when either fails.
+ *
+ * A failing `isolate` or `context` is reported, and then the candidates do not run.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const run = prepareRun(core, thisArg, args, admission.asyncGate);
+ * if (run === undefined) return Reflect.apply(control.fn, thisArg, args) as R;
+ * ```
  */
 export function prepareRun(
   core: ExperimentCore,
@@ -84,8 +101,17 @@ export function prepareRun(
 }
 
 /**
- * Argument lists for every candidate, taken before any candidate starts (so one candidate's
- * mutations never reach another): the pristine snapshot is copied again for the second and later.
+ * Argument lists for every candidate, taken before any candidate starts.
+ *
+ * Taking them all up front means one candidate's mutations never reach another: the pristine
+ * snapshot is copied again for the second and later candidates. With `captureArgs`, it also stores
+ * the copy the result carries. Throws when a copy cannot be made.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const candidates = await runAllCandidates(run, argsPerCandidate(run));
+ * ```
  */
 export function argsPerCandidate(run: AdmittedRun): unknown[][] {
   const first = run.argLists[0] ?? run.args;

@@ -7,12 +7,28 @@ import type { Publisher } from "../types/operate";
 import type { Result } from "../types/results";
 import { isThenable } from "../util/thenable";
 
-/** How long `settled()` waits for a publisher's promise before reporting it and moving on. */
+/**
+ * How long `settled()` waits for a publisher's promise before reporting it and moving on.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * setTimeout(giveUp, PUBLISH_WAIT_MS).unref();
+ * ```
+ */
 export const PUBLISH_WAIT_MS = 10_000;
 
 type Report = (operation: Operation, cause: unknown, detail?: string) => void;
 
-/** Calls every publisher with `result`; resolves when their promises settled (or were given up on). */
+/**
+ * Calls every publisher with `result`; resolves when their promises settled (or were given up on).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * return publishResult(result, run.core.publishers(), report);
+ * ```
+ */
 export function publishResult(result: Result<unknown>, publishers: readonly Publisher[], report: Report): Promise<void> {
   const waits: Array<Promise<void>> = [];
   for (const publisher of publishers) {
@@ -26,7 +42,15 @@ export function publishResult(result: Result<unknown>, publishers: readonly Publ
   return waits.length === 0 ? Promise.resolve() : Promise.all(waits).then(() => undefined);
 }
 
-/** Tells the publishers that implement `skipped` about a call skipped for lack of a free slot. */
+/**
+ * Tells the publishers that implement `skipped` about a call skipped for lack of a free slot.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * publishSkip(core.name, core.publishers(), (op, cause) => core.report(op, cause));
+ * ```
+ */
 export function publishSkip(experiment: string, publishers: readonly Publisher[], report: Report): void {
   for (const publisher of publishers) {
     if (typeof publisher !== "object" || typeof publisher.skipped !== "function") continue;

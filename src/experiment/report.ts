@@ -5,12 +5,27 @@
 import { currentSettings } from "../config";
 import { ExperimentError, type Operation } from "../errors";
 
-/** Where an experiment's failures go. */
+/**
+ * Where an experiment's failures go: its own `onError`, or undefined for the configured one.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const handler: ErrorHandler = options.onError;
+ * ```
+ */
 export type ErrorHandler = ((error: ExperimentError) => void) | undefined;
 
 /**
- * Builds the `ExperimentError` and hands it to the experiment's handler, else the configured one,
- * else a `PenumbraWarning`. A handler that throws is swallowed into a warning.
+ * Builds the `ExperimentError` and hands it to the experiment's handler, else the configured one, else a warning.
+ *
+ * A handler that throws is turned into a `PenumbraWarning` too, so reporting never throws at the run.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * return reportError(this.name, this.options.onError, operation, cause, detail);
+ * ```
  */
 export function reportError(
   experiment: string,

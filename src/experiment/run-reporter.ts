@@ -6,6 +6,20 @@
 import type { ExperimentError, Operation } from "../errors";
 import type { ExperimentCore } from "./core";
 
+/**
+ * Error reporting for one sequential run: keeps errors while the caller waits, for strict mode to throw.
+ *
+ * Once `release()` says the caller has its answer, later errors go the usual way (onError, and the
+ * next `settled()` / `flush()` in strict mode).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const reporter = new RunReporter(core);
+ * const strictError = reporter.release(currentSettings().strict);
+ * if (strictError !== undefined) throw strictError;
+ * ```
+ */
 export class RunReporter {
   readonly errors: ExperimentError[] = [];
   private callerWaiting = true;

@@ -1,7 +1,15 @@
 /**
- * Sticky sampling: a key's decision depends only on the key and the experiment's name, so every
- * process (and every restart) admits the same customers, and a ramp from 1% to 5% keeps the first
- * 1% admitted. FNV-1a over UTF-16 code units, finished with a murmur-style mix for an even spread.
+ * A fraction in [0, 1) that depends only on the key and the salt (the experiment's name).
+ *
+ * Sticky sampling: every process (and every restart) admits the same customers, and a ramp from 1%
+ * to 5% keeps the first 1% admitted. FNV-1a over UTF-16 code units, finished with a murmur-style mix
+ * for an even spread.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (stableFraction(String(key), core.name) >= sample) return REFUSED;
+ * ```
  */
 export function stableFraction(key: string, salt: string): number {
   let hash = 0x811c9dc5;

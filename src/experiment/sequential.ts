@@ -25,7 +25,15 @@ import { RunReporter } from "./run-reporter";
 
 const CONTROL = -1;
 
-/** Runs an admitted call in sequential mode. */
+/**
+ * Runs an admitted call in sequential mode; a promise of the answer when the control is asynchronous.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * return (core.options.mode === "sequential" ? runSequentially(run) : runInBackground(run)) as R;
+ * ```
+ */
 export function runSequentially(run: AdmittedRun): unknown {
   const { core } = run;
   const controlIsAsync = core.controlIsAsync ?? (isAsyncFunction(core.control.fn) ? true : undefined);

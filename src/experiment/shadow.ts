@@ -3,7 +3,15 @@ import type { ExperimentOptions } from "../types/options";
 import { Experiment } from "./experiment";
 import { show } from "./options";
 
-/** The function `shadow()` returns: the control's signature, plus its experiment. */
+/**
+ * The function `shadow()` returns: the control's signature, plus its experiment.
+ *
+ * @example
+ * ```ts
+ * const orderTotal: Shadowed<[Cart], number> = shadow(legacyOrderTotal, newOrderTotal);
+ * orderTotal.experiment.disable("candidate under investigation");
+ * ```
+ */
 export type Shadowed<A extends unknown[], R> = ((...args: A) => R) & { readonly experiment: Experiment<A, R> };
 
 /**

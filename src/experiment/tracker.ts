@@ -51,12 +51,30 @@ const everyExperiment = new Ledger();
 const strictErrors: Array<{ tracker: RunTracker; error: ExperimentError }> = [];
 const STRICT_ERRORS_KEPT = 1000;
 
-/** A unit of in-flight work, handed back with `done()` exactly once. */
+/**
+ * A unit of in-flight work, handed back with `done()` exactly once (later calls do nothing).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const ticket = core.tracker.begin();
+ * work().then(ticket.done, ticket.done);
+ * ```
+ */
 export interface Ticket {
   done(): void;
 }
 
-/** Per-experiment bookkeeping of in-flight work. */
+/**
+ * Per-experiment bookkeeping of in-flight work, and of the errors strict mode owes to `settled()`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * core.tracker.track(publish(run, result, reporter.report));
+ * await core.tracker.settled();
+ * ```
+ */
 export class RunTracker {
   private readonly ledger = new Ledger();
 
@@ -97,7 +115,15 @@ export class RunTracker {
   }
 }
 
-/** Waits for the work in flight in every experiment; rejects with the process's first strict error. */
+/**
+ * Waits for the work in flight in every experiment; rejects with the process's first strict error.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * export function flush(): Promise<void> { return flushAll(); }
+ * ```
+ */
 export async function flushAll(): Promise<void> {
   await keepingAlive(everyExperiment.drained());
   const first = strictErrors[0];

@@ -5,7 +5,15 @@ import { inspect } from "node:util";
 import type { TripEvent } from "../types/operate";
 import type { Observation, Result } from "../types/results";
 
-/** Options of {@link consolePublisher}. */
+/**
+ * Options of {@link consolePublisher}.
+ *
+ * @example
+ * ```ts
+ * const options: ConsolePublisherOptions = { stream: process.stdout, only: "mismatches" };
+ * configure({ publishers: [consolePublisher(options)] });
+ * ```
+ */
 export interface ConsolePublisherOptions {
   /** Where the lines go. @default process.stderr */
   stream?: NodeJS.WritableStream;
@@ -17,7 +25,15 @@ export interface ConsolePublisherOptions {
   only?: "all" | "mismatches";
 }
 
-/** What {@link consolePublisher} returns: a `Publisher` whose methods are bound (destructuring works). */
+/**
+ * What {@link consolePublisher} returns: a `Publisher` whose methods are bound (destructuring works).
+ *
+ * @example
+ * ```ts
+ * const printer: ConsolePublisher = consolePublisher();
+ * const total = shadow(oldTotal, newTotal, { publish: printer });
+ * ```
+ */
 export interface ConsolePublisher {
   publish(result: Result<unknown>): void;
   skipped(experiment: string, reason: "overload"): void;

@@ -15,7 +15,15 @@ import { inspect } from "node:util";
 import type { Result } from "../types/results";
 import { resultToJSON } from "./serialize";
 
-/** Options of {@link jsonlPublisher}. */
+/**
+ * Options of {@link jsonlPublisher}.
+ *
+ * @example
+ * ```ts
+ * const options: JsonlPublisherOptions = { flushIntervalMs: 500, maxBufferedLines: 5000 };
+ * const results = jsonlPublisher("var/shadow-results.jsonl", options);
+ * ```
+ */
 export interface JsonlPublisherOptions {
   /** How long a line may wait in the buffer before its batch is written, in ms. @default 100 */
   flushIntervalMs?: number;
@@ -26,7 +34,17 @@ export interface JsonlPublisherOptions {
   maxBufferedLines?: number;
 }
 
-/** What {@link jsonlPublisher} returns: a `Publisher` whose methods are bound (destructuring works). */
+/**
+ * What {@link jsonlPublisher} returns: a `Publisher` whose methods are bound (destructuring works).
+ *
+ * @example
+ * ```ts
+ * const results: JsonlPublisher = jsonlPublisher("var/shadow-results.jsonl");
+ * configure({ publishers: [results] });
+ * await flush();
+ * await results.close();
+ * ```
+ */
 export interface JsonlPublisher {
   /** The file the results go to. */
   readonly path: string;

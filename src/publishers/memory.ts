@@ -4,7 +4,15 @@
 import { inspect } from "node:util";
 import type { Result } from "../types/results";
 
-/** Options of {@link memoryPublisher}. */
+/**
+ * Options of {@link memoryPublisher}.
+ *
+ * @example
+ * ```ts
+ * const options: MemoryPublisherOptions = { limit: 50 };
+ * const memory = memoryPublisher(options);
+ * ```
+ */
 export interface MemoryPublisherOptions {
   /** How many results to keep; older ones are dropped first. A positive integer. @default 1000 */
   limit?: number;
@@ -13,6 +21,13 @@ export interface MemoryPublisherOptions {
 /**
  * What {@link memoryPublisher} returns: a `Publisher` whose methods are bound, so they can be
  * destructured and passed around.
+ *
+ * @example
+ * ```ts
+ * const memory: MemoryPublisher = memoryPublisher();
+ * configure({ publishers: [memory] });
+ * afterEach(() => memory.clear());
+ * ```
  */
 export interface MemoryPublisher {
   /** Stores the result (the very object, not a copy), dropping the oldest beyond `limit`. */

@@ -7,7 +7,16 @@ import type { Operation } from "../errors";
 import type { FieldDiff, Mismatch, Observation, Outcome as Verdict, Result } from "../types/results";
 import type { Evaluation } from "./evaluate";
 
-/** Everything a result is made of. */
+/**
+ * Everything a result is made of: the run's identity, the outcomes and each candidate's evaluation.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const parts: ResultParts = { experiment: core.name, runId, startedAt, context, args: undefined, servedBy: "control",
+ *   control, candidates: [{ outcome, evaluation }], clean: undefined, report };
+ * ```
+ */
 export interface ResultParts {
   experiment: string;
   runId: string;
@@ -21,7 +30,17 @@ export interface ResultParts {
   report(operation: Operation, cause: unknown): void;
 }
 
-/** Builds and freezes the result. */
+/**
+ * Builds the result and freezes penumbra's own objects in it (the user's values stay as they are).
+ *
+ * A value whose `clean` throws is reported as `clean` and published uncleaned.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const result = buildResult(parts); // Object.isFrozen(result.control) === true
+ * ```
+ */
 export function buildResult(parts: ResultParts): Result<unknown> {
   const outcomes: Record<string, Verdict> = {};
   const mismatches: Mismatch[] = [];

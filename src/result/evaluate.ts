@@ -11,14 +11,31 @@ import type { Outcome } from "../experiment/behaviour";
 import type { ExperimentOptions } from "../types/options";
 import type { FieldDiff, Mismatch, MismatchKind, Outcome as Verdict } from "../types/results";
 
-/** What evaluation needs from the experiment. */
+/**
+ * What evaluation needs from the experiment: the comparison options, the timeout and the reporter.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const context: EvaluationContext = { options: core.options, timeoutMs: core.options.timeoutMs, report };
+ * ```
+ */
 export interface EvaluationContext {
   readonly options: Pick<ExperimentOptions<never[], unknown>, "compare" | "compareErrors" | "ignore">;
   readonly timeoutMs: number;
   report(operation: Operation, cause: unknown): void;
 }
 
-/** The verdict on one candidate. */
+/**
+ * The verdict on one candidate.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const evaluation: Evaluation = evaluate(context, control, candidate);
+ * if (evaluation.verdict === "mismatched") mismatches.push(evaluation.mismatch!);
+ * ```
+ */
 export interface Evaluation {
   verdict: Verdict;
   /** Present when the candidate differed (also when the difference was then ignored). */
@@ -26,7 +43,15 @@ export interface Evaluation {
   noise: FieldDiff[];
 }
 
-/** Compares `candidate` with `control`. Never throws: callback failures are reported and counted as the contract says. */
+/**
+ * Compares `candidate` with `control`. Never throws: callback failures are reported and counted as the contract says.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const evaluation = evaluate({ options: core.options, timeoutMs: core.options.timeoutMs, report }, control, outcome);
+ * ```
+ */
 export function evaluate(context: EvaluationContext, control: Outcome, candidate: Outcome): Evaluation {
   const mismatch = findMismatch(context, control, candidate);
   if (mismatch === undefined) return { verdict: "matched", noise: [] };

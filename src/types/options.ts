@@ -19,7 +19,15 @@ export interface BucketRule {
   match: P.Pattern<FieldDiff> | ((diff: FieldDiff) => boolean);
 }
 
-/** How candidates run: after the caller has its answer, or Scientist-style before it. */
+/**
+ * How candidates run: after the caller has its answer, or Scientist-style before it.
+ *
+ * @example
+ * ```ts
+ * const mode: Mode = process.env.NODE_ENV === "test" ? "sequential" : "background";
+ * const total = shadow(oldTotal, newTotal, { mode });
+ * ```
+ */
 export type Mode = "background" | "sequential";
 
 /**

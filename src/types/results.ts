@@ -3,13 +3,35 @@
  * and the result that publishers receive. All of them are plain frozen data.
  */
 
-/** Which side of an experiment a behaviour is. */
+/**
+ * Which side of an experiment a behaviour is.
+ *
+ * @example
+ * ```ts
+ * const role: Role | undefined = currentRun()?.role; // "candidate" inside a shadow run
+ * ```
+ */
 export type Role = "control" | "candidate";
 
-/** What a candidate's comparison with the control concluded. */
+/**
+ * What a candidate's comparison with the control concluded.
+ *
+ * @example
+ * ```ts
+ * const verdict: Outcome | undefined = result.outcomes["candidate"];
+ * if (verdict === "ignored") ignoredCount++;
+ * ```
+ */
 export type Outcome = "matched" | "mismatched" | "ignored";
 
-/** The most severe cause of a mismatch, in order of severity. */
+/**
+ * The most severe cause of a mismatch, in order of severity.
+ *
+ * @example
+ * ```ts
+ * const kinds: MismatchKind[] = result.mismatches.map((m) => m.kind); // e.g. ["value"]
+ * ```
+ */
 export type MismatchKind = "error" | "status" | "value" | "effects";
 
 /**
