@@ -44,8 +44,7 @@ export type PenumbraErrorCode =
   | "PENUMBRA_MISMATCH"
   | "PENUMBRA_EXPERIMENT_ERROR"
   | "PENUMBRA_SHADOW_BLOCKED"
-  | "PENUMBRA_CANDIDATE_TIMEOUT"
-  | "PENUMBRA_NO_CONTROL";
+  | "PENUMBRA_CANDIDATE_TIMEOUT";
 
 /**
  * Base class of every error penumbra raises.

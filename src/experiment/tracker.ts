@@ -49,7 +49,6 @@ class Ledger {
 
 const everyExperiment = new Ledger();
 const strictErrors: Array<{ tracker: RunTracker; error: ExperimentError }> = [];
-const STRICT_ERRORS_KEPT = 1000;
 
 /**
  * A unit of in-flight work, handed back with `done()` exactly once (later calls do nothing).
@@ -101,7 +100,10 @@ export class RunTracker {
 
   /** Remembers an error for strict mode: the next `settled()` / `flush()` rejects with the first one. */
   recordStrictError(error: ExperimentError): void {
-    if (strictErrors.length < STRICT_ERRORS_KEPT) strictErrors.push({ tracker: this, error });
+    // Only the first error per experiment is ever delivered, so one entry each keeps the list bounded
+    // by the number of experiments, and one noisy experiment cannot crowd out another's error.
+    if (strictErrors.some((entry) => entry.tracker === this)) return;
+    strictErrors.push({ tracker: this, error });
   }
 
   /** Waits for the work in flight now; rejects with this experiment's first strict error, if any. */
