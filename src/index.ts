@@ -10,6 +10,8 @@ export { configure } from "./config";
 export type { ConfigureOptions } from "./config";
 export { isShadow, currentRun, bindShadow } from "./context/run-info";
 export { asyncLocalStorageContext } from "./context/als-backend";
+export { noise } from "./buckets/noise";
+export type { NumberNoiseOptions, TimestampNoiseOptions } from "./buckets/noise";
 export { memoryPublisher } from "./publishers/memory";
 export type { MemoryPublisher, MemoryPublisherOptions } from "./publishers/memory";
 export { jsonlPublisher } from "./publishers/jsonl";

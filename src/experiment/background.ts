@@ -6,6 +6,7 @@
 import { nextTurn } from "../util/turn";
 import type { Outcome } from "./behaviour";
 import { callBeforeRun } from "./before-run";
+import { finishCalibration, startCalibration } from "./calibrate";
 import { runAllCandidates } from "./candidates";
 import { concludeRun, publish } from "./conclude";
 import { callControl, controlFrame, type ControlSettled } from "./control";
@@ -83,7 +84,9 @@ async function finishInBackground(run: AdmittedRun, control: ControlSettled, bef
       report("isolate", error);
       return;
     }
+    startCalibration(run);
     const candidates: Outcome[] = await runAllCandidates(run, argLists);
+    await finishCalibration(run, control.outcome);
     release();
     // Compare and publish on a turn of their own, not in the last candidate's.
     await nextTurn();

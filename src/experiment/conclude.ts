@@ -20,7 +20,7 @@ type Report = (operation: Operation, cause: unknown) => void;
  */
 export function concludeRun(run: AdmittedRun, control: Outcome, candidates: Outcome[], report: Report): Result<unknown> {
   const { core } = run;
-  const context = { options: core.options, timeoutMs: core.options.timeoutMs, report };
+  const context = { options: core.options, rules: core.rules, compareOptions: core.compareOptions, timeoutMs: core.options.timeoutMs, report };
   return buildResult({
     experiment: core.name,
     runId: run.runId,

@@ -5,6 +5,9 @@
  */
 import type { ExperimentError, Operation } from "../errors";
 import type { Publisher } from "../types/operate";
+import type { CompareOptions } from "../compare/options";
+import type { BucketRule } from "../types/options";
+import type { Calibration } from "./calibrate";
 import type { Behaviour } from "./behaviour";
 import type { ResolvedOptions } from "./options";
 import type { RunTracker } from "./tracker";
@@ -35,4 +38,10 @@ export interface ExperimentCore {
   /** Reports to onError only (for errors thrown straight at a waiting caller). */
   reportOnly(operation: Operation, cause: unknown, detail?: string): ExperimentError;
   publishers(): readonly Publisher[];
+  /** The bucket rules evaluation applies: the experiment's, then calibration's learned-noise rule. */
+  readonly rules: readonly BucketRule[];
+  /** Diff options derived from the rules (the `noise.arrayOrder` paths). */
+  readonly compareOptions: CompareOptions | undefined;
+  /** Present while the experiment calibrates noise (`calibrate` option). */
+  readonly calibration: Calibration | undefined;
 }

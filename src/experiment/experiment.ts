@@ -15,6 +15,10 @@ import { resolveOptions, show, type ResolvedOptions } from "./options";
 import { prepareRun } from "./prepare";
 import { runSequentially } from "./sequential";
 import { RunTracker } from "./tracker";
+import { Calibration } from "./calibrate";
+import { unorderedPaths } from "../buckets/noise";
+import type { CompareOptions } from "../compare/options";
+import type { BucketRule } from "../types/options";
 
 /**
  * A shadow experiment: `use` the old code, `try` the new, and `run` it like the old function.
@@ -173,13 +177,22 @@ class CoreState implements ExperimentCore {
   controlIsAsync: boolean | undefined = undefined;
   enabledIsAsync = false;
   control!: Behaviour;
+  readonly rules: readonly BucketRule[];
+  readonly compareOptions: CompareOptions | undefined;
+  readonly calibration: Calibration | undefined;
   private active = 0;
 
   constructor(
     readonly name: string,
     readonly options: ResolvedOptions<unknown[], unknown>,
     readonly candidates: readonly Behaviour[],
-  ) {}
+  ) {
+    const buckets = options.buckets ?? [];
+    this.calibration = options.calibrate !== undefined && options.calibrate.runs > 0 ? new Calibration(options.calibrate.runs) : undefined;
+    this.rules = this.calibration === undefined ? buckets : [...buckets, this.calibration.rule];
+    const unordered = unorderedPaths(buckets);
+    this.compareOptions = unordered === undefined ? undefined : { unordered };
+  }
 
   acquireSlot(): boolean {
     if (this.active >= this.options.maxConcurrent) return false;

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { currentFrame, type RunFrame } from "../context/frame";
 import { snapshot, snapshotArgs } from "../isolation/snapshot";
+import type { Outcome } from "./behaviour";
 import type { ExperimentCore } from "./core";
 
 const NO_CONTEXT: Record<string, unknown> = Object.freeze({});
@@ -35,6 +36,8 @@ export interface AdmittedRun {
   readonly parentFrame: RunFrame | undefined;
   /** With `captureArgs`: a pristine copy for the result, taken before any candidate could mutate its own. */
   capturedArgs: unknown[] | undefined;
+  /** The calibration rerun of the control, when this run calibrates noise. */
+  rerun: Outcome | Promise<Outcome> | undefined;
 }
 
 /**
@@ -97,6 +100,7 @@ export function prepareRun(
     asyncGate,
     parentFrame: currentFrame(),
     capturedArgs: undefined,
+    rerun: undefined,
   };
 }
 

@@ -15,6 +15,7 @@ import { shuffled } from "../util/shuffle";
 import type { Outcome } from "./behaviour";
 import { continueInBackground, runInBackground } from "./background";
 import { callBeforeRun } from "./before-run";
+import { finishCalibration, startCalibration } from "./calibrate";
 import { startCandidate } from "./candidates";
 import { concludeRun, publish } from "./conclude";
 import { callControl, controlFrame, type ControlCall, type ControlSettled } from "./control";
@@ -58,6 +59,7 @@ export function runSequentially(run: AdmittedRun): unknown {
   }
   const argLists = candidateArgs(run, reporter);
   if (argLists === undefined) return bare(run, reporter);
+  startCalibration(run);
   // Until the control is known to be synchronous, or when the candidates share part of the arguments, it goes first.
   const candidateOrder = shuffled(core.candidates.map((_, i) => i));
   const order = controlIsAsync === undefined || !run.argsIsolated ? [CONTROL, ...candidateOrder] : shuffled([CONTROL, ...candidateOrder]);
@@ -75,6 +77,8 @@ export function runSequentially(run: AdmittedRun): unknown {
     }
   }
   const settledControl = control as ControlSettled;
+  // A synchronous control cannot wait for an asynchronous rerun: it then teaches later runs only.
+  void finishCalibration(run, settledControl.outcome);
   if (outcomes.some(isThenable)) {
     reporter.report("sequential", new Error("a candidate returned a promise"), fallbackDetail("a candidate returned a promise"));
     core.tracker.track(publishWhenSettled(run, settledControl, outcomes));
@@ -110,6 +114,7 @@ async function runSequentiallyAsync(run: AdmittedRun): Promise<unknown> {
     if (early !== undefined) return answerBare(run, reporter, await settledOf(early));
     return bare(run, reporter);
   }
+  startCalibration(run);
   const candidateOrder = shuffled(core.candidates.map((_, i) => i));
   const order = run.argsIsolated && early === undefined ? shuffled([CONTROL, ...candidateOrder]) : [CONTROL, ...candidateOrder];
   const controlAt = order.indexOf(CONTROL);
@@ -155,6 +160,7 @@ async function finishAsync(
   for (const index of rest) {
     outcomes[index] = await startCandidate(run, core.candidates[index]!, argLists[index]!);
   }
+  await finishCalibration(run, control.outcome);
   core.releaseSlot();
   const result = concludeRun(run, control.outcome, outcomes, reporter.report);
   core.tracker.track(publish(run, result, reporter.report));

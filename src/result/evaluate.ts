@@ -1,27 +1,35 @@
 /**
- * Compares one candidate's outcome with the control's, in the contract's order: errors first, then
- * values (a custom `compare` or deep structural equality, diffed field by field when unequal), then
- * the `ignore` rules for a candidate that mismatched.
+ * Compares one candidate's outcome with the control's, in the contract's order: errors, then the
+ * status (`statusOf`), then values (a custom `compare` or deep structural equality, diffed field by
+ * field when unequal). Every difference is then bucketed; a candidate whose differences are all in
+ * noise buckets counts as matched. Last, the `ignore` rules run for a candidate that mismatched.
  */
+import { assignBuckets, bucketsOf } from "../buckets/assign";
 import { deepEqual } from "../compare/equal";
 import { diff } from "../compare/diff";
-import { describeOutcome, summarize } from "../compare/format";
+import { ERROR_PATH, STATUS_PATH, describeOutcome, summarize } from "../compare/format";
+import type { CompareOptions } from "../compare/options";
 import { describeThrown, type Operation } from "../errors";
 import type { Outcome } from "../experiment/behaviour";
-import type { ExperimentOptions } from "../types/options";
+import type { BucketRule, ExperimentOptions } from "../types/options";
 import type { FieldDiff, Mismatch, MismatchKind, Outcome as Verdict } from "../types/results";
 
 /**
- * What evaluation needs from the experiment: the comparison options, the timeout and the reporter.
+ * What evaluation needs from the experiment: the comparison options, bucket rules (the user's and
+ * the learned ones), the timeout and the reporter.
  *
  * @internal
  * @example
  * ```ts
- * const context: EvaluationContext = { options: core.options, timeoutMs: core.options.timeoutMs, report };
+ * const context: EvaluationContext = { options: core.options, rules, compareOptions, timeoutMs: 5000, report };
  * ```
  */
 export interface EvaluationContext {
-  readonly options: Pick<ExperimentOptions<never[], unknown>, "compare" | "compareErrors" | "ignore">;
+  readonly options: Pick<ExperimentOptions<never[], unknown>, "compare" | "compareErrors" | "ignore" | "statusOf">;
+  /** The experiment's bucket rules, then the rules calibration learned. */
+  readonly rules: readonly BucketRule[];
+  /** Passed to the diff (the `noise.arrayOrder` paths). */
+  readonly compareOptions: CompareOptions | undefined;
   readonly timeoutMs: number;
   report(operation: Operation, cause: unknown): void;
 }
@@ -40,7 +48,15 @@ export interface Evaluation {
   verdict: Verdict;
   /** Present when the candidate differed (also when the difference was then ignored). */
   mismatch?: Mismatch;
+  /** Differences that fell into noise buckets. */
   noise: FieldDiff[];
+}
+
+/** The differences found before bucketing, and whether a callback forced a mismatch without one. */
+interface Findings {
+  diffs: FieldDiff[];
+  /** A summary for a mismatch no diff explains (`compare() returned false`, a callback that threw). */
+  forced: string | undefined;
 }
 
 /**
@@ -49,31 +65,102 @@ export interface Evaluation {
  * @internal
  * @example
  * ```ts
- * const evaluation = evaluate({ options: core.options, timeoutMs: core.options.timeoutMs, report }, control, outcome);
+ * const evaluation = evaluate(context, control, outcome);
  * ```
  */
 export function evaluate(context: EvaluationContext, control: Outcome, candidate: Outcome): Evaluation {
-  const mismatch = findMismatch(context, control, candidate);
-  if (mismatch === undefined) return { verdict: "matched", noise: [] };
+  const findings = find(context, control, candidate);
+  if (findings.diffs.length === 0 && findings.forced === undefined) return { verdict: "matched", noise: [] };
+  const diffs =
+    context.rules.length === 0
+      ? findings.diffs
+      : assignBuckets(findings.diffs, context.rules, (error) => context.report("bucket", error));
+  const serious = diffs.filter((d) => d.noise !== true);
+  const noise = diffs.filter((d) => d.noise === true);
+  if (serious.length === 0 && findings.forced === undefined) return { verdict: "matched", noise };
+  const mismatch: Mismatch = {
+    candidate: candidate.name,
+    kind: kindOf(serious),
+    diffs,
+    summary: serious.length > 0 ? summarize(serious) : (findings.forced as string),
+    buckets: bucketsOf(diffs),
+  };
   const ignored = isIgnored(context, control.value, candidate.value);
-  return { verdict: ignored ? "ignored" : "mismatched", mismatch, noise: [] };
+  return { verdict: ignored ? "ignored" : "mismatched", mismatch, noise };
 }
 
-function findMismatch(context: EvaluationContext, control: Outcome, candidate: Outcome): Mismatch | undefined {
+function find(context: EvaluationContext, control: Outcome, candidate: Outcome): Findings {
   const controlFailed = control.threw;
   const candidateFailed = candidate.threw || candidate.timedOut;
   if (controlFailed || candidateFailed) {
-    if (controlFailed && candidate.threw && errorsEquivalent(context, control.error, candidate.error)) return undefined;
-    return errorMismatch(context, control, candidate);
+    if (controlFailed && candidate.threw && errorsEquivalent(context, control.error, candidate.error)) {
+      return { diffs: [], forced: undefined };
+    }
+    const diffs: FieldDiff[] = [
+      { path: ERROR_PATH, kind: "changed", control: describe(control, context), candidate: describe(candidate, context) },
+    ];
+    return { diffs, forced: undefined };
   }
-  return valueMismatch(context, candidate.name, control.value, candidate.value);
+  const diffs: FieldDiff[] = [];
+  let forced: string | undefined;
+  const status = statusDiff(context, control.value, candidate.value);
+  if (status.diff !== undefined) diffs.push(status.diff);
+  forced = status.forced;
+  const values = valueDiffs(context, control.value, candidate.value);
+  diffs.push(...values.diffs);
+  forced ??= values.forced;
+  return { diffs, forced };
 }
 
-function errorMismatch(context: EvaluationContext, control: Outcome, candidate: Outcome): Mismatch {
-  const diffs: FieldDiff[] = [
-    { path: "(error)", kind: "changed", control: describe(control, context), candidate: describe(candidate, context) },
-  ];
-  return mismatch(candidate.name, "error", diffs, summarize(diffs));
+function statusDiff(context: EvaluationContext, controlValue: unknown, candidateValue: unknown): { diff?: FieldDiff; forced?: string } {
+  const statusOf = context.options.statusOf;
+  if (statusOf === undefined) return {};
+  let controlStatus: string | number;
+  let candidateStatus: string | number;
+  try {
+    controlStatus = statusOf(controlValue as never);
+    candidateStatus = statusOf(candidateValue as never);
+  } catch (error) {
+    context.report("statusOf", error);
+    return { forced: `statusOf() threw ${describeThrown(error)}` };
+  }
+  if (Object.is(controlStatus, candidateStatus)) return {};
+  return { diff: { path: STATUS_PATH, kind: "changed", control: controlStatus, candidate: candidateStatus } };
+}
+
+function valueDiffs(context: EvaluationContext, controlValue: unknown, candidateValue: unknown): Findings {
+  try {
+    const compare = context.options.compare;
+    let forced: string | undefined;
+    if (compare !== undefined) {
+      try {
+        if (compare(controlValue as never, candidateValue as never) === true) return { diffs: [], forced: undefined };
+        forced = "compare() returned false";
+      } catch (error) {
+        context.report("compare", error);
+        forced = `compare() threw ${describeThrown(error)}`;
+      }
+    } else if (deepEqual(controlValue, candidateValue)) {
+      // The fast path of a healthy rollout: equal values never pay for a diff.
+      return { diffs: [], forced: undefined };
+    }
+    // Unordered array paths only shape the report: a reordering becomes one diff that a
+    // noise.arrayOrder rule can call harmless.
+    const diffs = diff(controlValue, candidateValue, context.compareOptions);
+    return { diffs, forced };
+  } catch (error) {
+    // The values themselves failed the walk (a getter that throws, a revoked proxy): a mismatch
+    // nobody can explain field by field, reported like a comparator that threw.
+    context.report("compare", error);
+    return { diffs: [], forced: `comparison threw ${describeThrown(error)}` };
+  }
+}
+
+function kindOf(serious: readonly FieldDiff[]): MismatchKind {
+  if (serious.some((d) => d.path === ERROR_PATH)) return "error";
+  if (serious.some((d) => d.path === STATUS_PATH)) return "status";
+  if (serious.length > 0 && serious.every((d) => d.path.startsWith("effects["))) return "effects";
+  return "value";
 }
 
 function describe(outcome: Outcome, context: EvaluationContext): string {
@@ -94,37 +181,11 @@ function errorsEquivalent(context: EvaluationContext, controlError: unknown, can
   if (controlError instanceof Error && candidateError instanceof Error) {
     return controlError.constructor === candidateError.constructor && controlError.message === candidateError.message;
   }
-  return deepEqual(controlError, candidateError);
-}
-
-function valueMismatch(context: EvaluationContext, name: string, controlValue: unknown, candidateValue: unknown): Mismatch | undefined {
   try {
-    return compareValues(context, name, controlValue, candidateValue);
-  } catch (error) {
-    // The values themselves failed the walk (a getter that throws, a revoked proxy): a mismatch
-    // nobody can explain field by field, reported like a comparator that threw.
-    context.report("compare", error);
-    return mismatch(name, "value", [], `comparison threw ${describeThrown(error)}`);
+    return deepEqual(controlError, candidateError);
+  } catch {
+    return false;
   }
-}
-
-function compareValues(context: EvaluationContext, name: string, controlValue: unknown, candidateValue: unknown): Mismatch | undefined {
-  const compare = context.options.compare;
-  let fallbackSummary: string;
-  if (compare !== undefined) {
-    try {
-      if (compare(controlValue as never, candidateValue as never) === true) return undefined;
-      fallbackSummary = "compare() returned false";
-    } catch (error) {
-      context.report("compare", error);
-      fallbackSummary = `compare() threw ${describeThrown(error)}`;
-    }
-  } else {
-    if (deepEqual(controlValue, candidateValue)) return undefined;
-    fallbackSummary = "values differ";
-  }
-  const diffs = diff(controlValue, candidateValue);
-  return mismatch(name, "value", diffs, diffs.length > 0 ? summarize(diffs) : fallbackSummary);
 }
 
 function isIgnored(context: EvaluationContext, controlValue: unknown, candidateValue: unknown): boolean {
@@ -136,8 +197,4 @@ function isIgnored(context: EvaluationContext, controlValue: unknown, candidateV
     }
   }
   return false;
-}
-
-function mismatch(candidate: string, kind: MismatchKind, diffs: FieldDiff[], summary: string): Mismatch {
-  return { candidate, kind, diffs, summary, buckets: [] };
 }
