@@ -139,7 +139,8 @@ function checkBuckets(buckets: unknown): void {
   if (!Array.isArray(buckets)) fail("buckets", buckets, "an array of { name, match, noise? }");
   buckets.forEach((rule: unknown, i) => {
     const r = rule as { name?: unknown; match?: unknown; noise?: unknown } | null;
-    const ok = isPlainRecord(r) && typeof r.name === "string" && r.name !== "" && r.match !== undefined &&
+    const matchOk = typeof r?.match === "function" || (typeof r?.match === "object" && r.match !== null);
+    const ok = isPlainRecord(r) && typeof r.name === "string" && r.name !== "" && matchOk &&
       (r.noise === undefined || typeof r.noise === "boolean");
     if (!ok) fail(`buckets[${i}]`, rule, "{ name: string, match: a pattern or a predicate, noise?: boolean }");
   });

@@ -47,6 +47,7 @@ const INVALID: readonly InvalidCase[] = [
   invalid("buckets", "timestamps", "timestamps"),
   { option: "buckets", options: { buckets: [{ match: () => true }] }, shows: /match/, label: "a rule without a name" },
   { option: "buckets", options: { buckets: [{ name: "ids", match: () => true, noise: "yes" }] }, shows: /yes/, label: "a rule whose noise is not a boolean" },
+  { option: "buckets", options: { buckets: [{ name: "ids", match: 5 }] }, shows: /5/, label: "a rule whose match is neither a pattern nor a predicate" },
   { option: "guardrails.maxMismatchRate", options: { guardrails: { maxMismatchRate: 2 } }, shows: /\b2\b/, label: "a rate of 2" },
   { option: "guardrails.maxErrorRate", options: { guardrails: { maxErrorRate: 0.1 } }, shows: "maxErrorRate", label: "an unknown key" },
   { option: "calibrate", options: { calibrate: { runs: -1 } }, shows: "-1" },
