@@ -39,6 +39,15 @@
  * Data around a shared value is copied, data inside it is not: a plain object holding a function is
  * copied with the function shared; a class instance holding one is shared whole.
  *
+ * References: a cycle becomes the same cycle in the copy (a value met again while it is still being
+ * copied further up maps to that copy), and in `snapshotArgs` an argument reached from another
+ * argument (or passed twice) maps to that argument's one copy. Any other value referenced twice is
+ * **copied twice**: `{ a: x, b: x }` becomes `{ a: x1, b: x2 }` with `x1 !== x2`. This is a deliberate
+ * trade-off for speed — remembering every copied object in a `Map` was the walk's largest
+ * bookkeeping cost — and it is what a candidate sees only if it compares identities or mutates one
+ * reference and reads the other. Because repeated references are walked each time, they count
+ * against {@link SNAPSHOT_NODE_LIMIT} each time.
+ *
  * Limits: ES `#private` fields and internal slots cannot be seen or copied by any walk, so an instance
  * of a user class keeping its state there would be copied as an empty shell: such classes need the
  * experiment's `isolate` option. Proxies are walked through their traps (a throwing trap makes the
@@ -64,9 +73,9 @@ export interface Snapshot<T> {
 
 /**
  * The most nodes one argument's walk may visit before the argument is shared whole. A node is every
- * value the walk meets: the argument itself, each property value, array element, `Map` key and
- * value and `Set` member (a repeated reference counts each time it is met; a typed array or buffer
- * counts once, whatever its length).
+ * value the walk meets: the argument itself, each property value, array slot (holes included),
+ * `Map` key and value and `Set` member. A repeated (non-cyclic) reference is walked, and its whole
+ * subtree counted, each time it is met; a typed array or buffer counts once, whatever its length.
  *
  * @example
  * ```ts
@@ -241,9 +250,41 @@ function isNativeFunction(fn: unknown): boolean {
 // ---------------------------------------------------------------------------------------------
 // Walk state. Module-level (not a per-call object) to keep the hot path free of allocations; saved
 // and restored around every public call because a Proxy trap could re-enter `snapshot`.
+//
+// Cycles are found on the current path, not in a map of everything copied: `path[2i]` is the i-th
+// object from the argument down to the object being copied and `path[2i + 1]` its copy. A value met
+// again while it is still on the path is a cycle and maps to that copy; a value met again elsewhere
+// (a repeated, non-cyclic reference) is copied again. A `Map` from original to copy hashes every
+// object (measured: the largest bookkeeping cost of the old walk); the path is a few entries deep
+// and a linear scan of it costs nanoseconds.
+//
+// The path array is allocated per public call rather than kept at module level: the copies are
+// young objects, and storing them into a long-lived (old-generation) array takes V8's write-barrier
+// slow path on every store (measured ~10% of the walk); a fresh array is young too.
 
-/** Original → copy (or → itself once shared). Created at the first object met. */
-let seen: Map<object, unknown> | undefined;
+/** The current path, originals and copies interleaved; entries at `2 * depth` and above are stale. */
+let path: unknown[] = [];
+/** Length of the current path, in objects. */
+let depth = 0;
+/**
+ * Path entries scanned linearly. Deeper ancestors (a long linked list) also go into `deepPath`, so
+ * that a chain of 10 000 links costs 10 000 map look-ups rather than 50 million comparisons.
+ */
+const SCAN = 32;
+/** Original → path index, for path entries past `SCAN`; created on first use. */
+let deepPath: Map<object, number> | undefined;
+/**
+ * The lowest path index a cycle referred to since it was last reset: a nested argument's copy is
+ * remembered for the other arguments only if no cycle inside it pointed above it (that copy would
+ * otherwise reference a parent copy that may yet be discarded).
+ */
+let minHit = 0;
+/** `snapshotArgs` with two or more arguments: the originals, whose copies other arguments reuse. */
+let argIn: readonly unknown[] = [];
+/** The result array: `argOut[j]` is argument j's copy once known (undefined before). */
+let argOut: unknown[] = [];
+/** `argIn.length`, or 0 when arguments are not tracked (one argument, or `snapshot`). */
+let argN = 0;
 /** Nodes met in the current argument. */
 let count = 0;
 /** Whether anything was shared in the current call. */
@@ -254,154 +295,228 @@ const ABORT: object = Object.freeze({ reason: "penumbra snapshot node limit" });
 
 function shareWhole(v: object): object {
   shared = true;
-  (seen as Map<object, unknown>).set(v, v);
   return v;
 }
 
-function walk(v: unknown): unknown {
-  if (++count > LIMIT) throw ABORT;
-  if (typeof v !== "object") {
-    if (typeof v === "function") shared = true;
-    return v;
-  }
-  if (v === null) return v;
-  let map = seen;
-  if (map === undefined) {
-    map = seen = new Map();
-  } else {
-    const prior = map.get(v);
-    if (prior !== undefined) return prior;
-  }
-  const proto = getProto(v) as object | null;
-  if (proto === ObjectProto || proto === null) return copyPlain(v as Record<string, unknown>, proto, map);
-  if (proto === ArrayProto) return copyArray(v as unknown[], proto, map);
-  if (proto === DateProto) return copyDate(v as Date, proto, map);
-  return copyOther(v, proto, map);
+/** Puts `v` and its (still empty) copy on the path before its children are walked; returns the slot. */
+function enter(v: object, out: unknown): number {
+  const d = depth;
+  path[2 * d] = v;
+  path[2 * d + 1] = out;
+  depth = d + 1;
+  if (d >= SCAN) (deepPath ??= new Map()).set(v, d);
+  return d;
 }
 
-/** A child value: primitives inline (no call), objects and functions through `walk`. */
+/** Takes slot `d` (and everything above it) off the path. */
+function leave(d: number): void {
+  if (d >= SCAN) (deepPath as Map<object, number>).delete(path[2 * d] as object);
+  depth = d;
+}
+
+/** An object (never null, never a function) met by the walk; the caller counted it. */
+function walk(v: object): unknown {
+  // A cycle: `v` is being copied further up the path, so its copy is the answer.
+  const top = depth;
+  const scanEnd = top > SCAN ? SCAN : top;
+  for (let i = 0; i < scanEnd; i++) {
+    if (path[2 * i] === v) {
+      if (i < minHit) minHit = i;
+      return path[2 * i + 1];
+    }
+  }
+  if (scanEnd !== top) {
+    const i = (deepPath as Map<object, number>).get(v);
+    if (i !== undefined) {
+      if (i < minHit) minHit = i;
+      return path[2 * i + 1];
+    }
+  }
+  if (argN !== 0) {
+    for (let j = 0; j < argN; j++) if (argIn[j] === v) return copyArgument(v, j);
+  }
+  const proto = getProto(v) as object | null;
+  if (proto === ObjectProto || proto === null) return copyPlain(v as Record<string, unknown>, proto);
+  if (proto === ArrayProto) return copyArray(v as unknown[], proto);
+  if (proto === DateProto) return copyDate(v as Date, proto);
+  return copyOther(v, proto);
+}
+
+function copyObject(v: object): unknown {
+  const proto = getProto(v) as object | null;
+  if (proto === ObjectProto || proto === null) return copyPlain(v as Record<string, unknown>, proto);
+  if (proto === ArrayProto) return copyArray(v as unknown[], proto);
+  if (proto === DateProto) return copyDate(v as Date, proto);
+  return copyOther(v, proto);
+}
+
+/**
+ * An object that is also argument `j` of `snapshotArgs`: one copy serves every reference to it from
+ * any argument, so `snapshotArgs([{ line }, line])` keeps `a.line === b`.
+ */
+function copyArgument(v: object, j: number): unknown {
+  const known = argOut[j];
+  if (known !== undefined) return known;
+  const savedMinHit = minHit;
+  minHit = 0x7fffffff;
+  const d = depth;
+  const copy = copyObject(v);
+  if (minHit >= d) argOut[j] = copy;
+  if (savedMinHit < minHit) minHit = savedMinHit;
+  return copy;
+}
+
+/** A child value met through a Map, a Set or a class instance: counted, objects walked. */
 function child(x: unknown): unknown {
-  if ((typeof x === "object" && x !== null) || typeof x === "function") return walk(x);
   if (++count > LIMIT) throw ABORT;
+  if (typeof x === "object" && x !== null) return walk(x);
+  if (typeof x === "function") shared = true;
   return x;
 }
 
-function copyPlain(v: Record<string, unknown>, proto: object | null, map: Map<object, unknown>): unknown {
+function copyPlain(v: Record<string, unknown>, proto: object | null): unknown {
   const out: Record<string, unknown> = proto === null ? (objectCreate(null) as Record<string, unknown>) : {};
-  map.set(v, out);
-  // for…in + one descriptor per key measured fastest of the correct options (bench/snapshot.ts);
-  // the descriptor both proves the key is an own data property and carries its value, so no
-  // getter ever runs. Inherited enumerable keys (a polluted prototype) have no own descriptor.
+  // Put on the path lazily, at the first object-valued child: only a value with children can be
+  // part of a cycle, and most objects in request data are leaves (a product, a discount).
+  let d = -1;
+  // The node count lives in a local for the loop (a register rather than a module slot) and is
+  // synchronised around the recursive walk only.
+  let n = count;
+  // for…in + one descriptor per key measured fastest of the sound options (bench/snapshot.ts); the
+  // descriptor both proves the key is an own data property and carries its value, so no getter
+  // ever runs. Inherited enumerable keys (a polluted prototype) have no own descriptor.
   for (const k in v) {
-    const d = getOwnDesc(v, k);
-    if (d === undefined) continue;
-    if (d.writable === undefined) return shareWhole(v); // accessor: never read through it
-    const x: unknown = d.value;
-    if (typeof x === "object" && x !== null) {
-      const c = walk(x);
-      if (k === "__proto__") defineProp(out, k, { value: c, writable: true, enumerable: true, configurable: true });
-      else out[k] = c;
-    } else {
-      if (typeof x === "function") {
-        if (k === "then") return shareWhole(v); // a thenable is a promise in disguise
-        shared = true;
-      }
-      if (++count > LIMIT) throw ABORT;
-      if (k === "__proto__") defineProp(out, k, { value: x, writable: true, enumerable: true, configurable: true });
-      else out[k] = x;
+    const desc = getOwnDesc(v, k);
+    if (desc === undefined) continue;
+    if (desc.writable === undefined) {
+      // An accessor: never read through it.
+      count = n;
+      if (d >= 0) leave(d);
+      return shareWhole(v);
     }
+    if (++n > LIMIT) throw ABORT;
+    const x: unknown = desc.value;
+    let c = x;
+    if (typeof x === "object" && x !== null) {
+      if (d < 0) d = enter(v, out);
+      count = n;
+      c = walk(x);
+      n = count;
+    } else if (typeof x === "function") {
+      if (k === "then") {
+        // A thenable is a promise in disguise.
+        count = n;
+        if (d >= 0) leave(d);
+        return shareWhole(v);
+      }
+      shared = true;
+    }
+    if (k === "__proto__") defineProp(out, k, { value: c, writable: true, enumerable: true, configurable: true });
+    else out[k] = c;
   }
+  count = n;
+  if (d >= 0) leave(d);
   return out;
 }
 
-function copyArray(v: unknown[], proto: object, map: Map<object, unknown>): unknown {
-  const n = v.length;
-  const out: unknown[] = new Array(n);
-  map.set(v, out);
-  for (let i = 0; i < n; i++) {
+function copyArray(v: unknown[], proto: object): unknown {
+  const len = v.length;
+  // Every slot counts, holes included, in one step: a sparse `new Array(1e6)` is shared at once
+  // instead of being scanned slot by slot.
+  if ((count += len) > LIMIT) throw ABORT;
+  const out: unknown[] = new Array(len);
+  let d = -1; // on the path from the first object element, as in copyPlain
+  for (let i = 0; i < len; i++) {
     // getOwnPropertyDescriptor on an index takes V8's slow path (~3× a named key); __lookupGetter__
     // is cheaper and proves no getter runs on the read (it also sees a getter inherited into a hole).
     // A setter-only accessor reads as undefined without running code, so only an undefined needs
     // the full descriptor: hole, undefined element, or setter.
-    if (lookupGetter.call(v, i) !== undefined) return shareWhole(v);
-    const x: unknown = v[i];
-    if (x === undefined) {
-      const d = getOwnDesc(v, i);
-      if (d === undefined) continue; // a hole stays a hole
-      if (d.writable === undefined) return shareWhole(v);
+    if (lookupGetter.call(v, i) !== undefined) {
+      if (d >= 0) leave(d);
+      return shareWhole(v);
     }
-    out[i] = child(x);
+    const x: unknown = v[i];
+    if (typeof x === "object") {
+      if (x !== null) {
+        if (d < 0) d = enter(v, out);
+        out[i] = walk(x);
+      } else out[i] = x;
+    } else if (x === undefined) {
+      const desc = getOwnDesc(v, i);
+      if (desc === undefined) continue; // a hole stays a hole
+      if (desc.writable === undefined) {
+        if (d >= 0) leave(d);
+        return shareWhole(v);
+      }
+      out[i] = x;
+    } else {
+      if (typeof x === "function") shared = true;
+      out[i] = x;
+    }
   }
+  if (d >= 0) leave(d);
   if (proto !== ArrayProto) setProto(out, proto);
   return out;
 }
 
-function copyDate(v: Date, proto: object, map: Map<object, unknown>): unknown {
+function copyDate(v: Date, proto: object): unknown {
   const out = new Date(dateGetTime.call(v));
-  map.set(v, out);
-  if (proto !== DateProto) return finishSubclass(v, out, proto, map, false);
+  if (proto !== DateProto) return finishSubclass(v, out, proto, false);
   return out;
 }
 
-function copyOther(v: object, proto: object, map: Map<object, unknown>): unknown {
+function copyOther(v: object, proto: object): unknown {
   switch (kindOf(proto)) {
     case K_CLASS:
-      return copyInstance(v, proto, map);
+      return copyInstance(v, proto);
     case K_ARRAY:
-      return isArray(v) ? copyArray(v, proto, map) : copyInstance(v, proto, map);
+      return isArray(v) ? copyArray(v, proto) : copyInstance(v, proto);
     case K_DATE:
-      return copyDate(v as Date, proto, map);
+      return copyDate(v as Date, proto);
     case K_MAP: {
       const out = new Map<unknown, unknown>();
-      map.set(v, out);
+      const d = enter(v, out);
       mapForEach.call(v as Map<unknown, unknown>, addMapEntry, out);
-      return proto === MapProto ? out : finishSubclass(v, out, proto, map, false);
+      leave(d);
+      return proto === MapProto ? out : finishSubclass(v, out, proto, false);
     }
     case K_SET: {
       const out = new Set<unknown>();
-      map.set(v, out);
+      const d = enter(v, out);
       setForEach.call(v as Set<unknown>, addSetMember, out);
-      return proto === SetProto ? out : finishSubclass(v, out, proto, map, false);
+      leave(d);
+      return proto === SetProto ? out : finishSubclass(v, out, proto, false);
     }
     case K_REGEXP: {
       const out = new RegExp(regExpSource.call(v) as string, regExpFlags.call(v) as string);
       out.lastIndex = (v as RegExp).lastIndex;
-      map.set(v, out);
-      return proto === RegExpProto ? out : finishSubclass(v, out, proto, map, true);
+      return proto === RegExpProto ? out : finishSubclass(v, out, proto, true);
     }
     case K_TYPED:
-      return copyTyped(v, proto, map);
+      return copyTyped(v, proto);
     case K_ARRAYBUFFER:
-      return copyArrayBuffer(v as ArrayBuffer, proto, map);
+      return copyArrayBuffer(v as ArrayBuffer, proto);
     case K_DATAVIEW: {
       const bytes = viewBytes(dataViewBuffer.call(v), dataViewByteOffset.call(v) as number, dataViewByteLength.call(v) as number);
       const out = new DataView(bytes.buffer);
       if (proto !== DataViewProto) setProto(out, proto);
-      map.set(v, out);
       return out;
     }
     case K_REQUEST:
     case K_RESPONSE: {
       const body = v as Request | Response;
       if (body.bodyUsed) return shareWhole(v); // clone() would throw: the body is gone
-      const out = body.clone();
-      map.set(v, out);
-      return out;
+      return body.clone();
     }
     case K_HEADERS:
-      return remember(v, new Headers(v as Headers), map);
+      return new Headers(v as Headers);
     case K_URL:
-      return remember(v, new URL((v as URL).href), map);
+      return new URL((v as URL).href);
     case K_SEARCHPARAMS:
-      return remember(v, new URLSearchParams(v as URLSearchParams), map);
+      return new URLSearchParams(v as URLSearchParams);
     default:
       return shareWhole(v);
   }
-}
-
-function remember(v: object, out: object, map: Map<object, unknown>): object {
-  map.set(v, out);
-  return out;
 }
 
 // `this` is the copy being filled: passed as forEach's thisArg, so no closure per Map/Set.
@@ -419,7 +534,7 @@ function viewBytes(buffer: unknown, offset: number, length: number): Uint8Array 
   return out;
 }
 
-function copyTyped(v: object, proto: object, map: Map<object, unknown>): unknown {
+function copyTyped(v: object, proto: object): unknown {
   const length = typedArrayLength.call(v) as number;
   let out: ArrayBufferView;
   if (proto === BufferProto) {
@@ -427,39 +542,42 @@ function copyTyped(v: object, proto: object, map: Map<object, unknown>): unknown
     // share the original's memory. A slow (unpooled) buffer owns its bytes.
     out = Buffer.allocUnsafeSlow(length);
   } else {
-    let base: object | null = proto;
+    let root: object | null = proto;
     let ctor: TypedArrayCtor | undefined;
-    while (base !== null && (ctor = TYPED_ARRAY_CTORS.get(base)) === undefined) base = getProto(base) as object | null;
+    while (root !== null && (ctor = TYPED_ARRAY_CTORS.get(root)) === undefined) root = getProto(root) as object | null;
     if (ctor === undefined) return shareWhole(v);
     out = new ctor(length);
-    if (base !== proto) setProto(out, proto);
+    if (root !== proto) setProto(out, proto);
   }
   typedArraySet.call(out, v);
-  map.set(v, out);
   return out;
 }
 
-function copyArrayBuffer(v: ArrayBuffer, proto: object, map: Map<object, unknown>): unknown {
+function copyArrayBuffer(v: ArrayBuffer, proto: object): unknown {
   const length = arrayBufferByteLength.call(v) as number;
   const source = v as ArrayBuffer & { resizable?: boolean; maxByteLength?: number };
   const Ctor = ArrayBuffer as unknown as new (length: number, options?: { maxByteLength: number }) => ArrayBuffer;
   const out = source.resizable === true ? new Ctor(length, { maxByteLength: source.maxByteLength as number }) : new Ctor(length);
   typedArraySet.call(new Uint8Array(out), new Uint8Array(v));
   if (proto !== ArrayBufferProto) setProto(out, proto);
-  map.set(v, out);
   return out;
 }
 
 /** A subclassed Map/Set/Date/RegExp: keep the prototype, copy own properties by the class rule. */
-function finishSubclass(v: object, out: object, proto: object, map: Map<object, unknown>, regexp: boolean): unknown {
+function finishSubclass(v: object, out: object, proto: object, regexp: boolean): unknown {
   setProto(out, proto);
-  return copyOwnInto(v, out, regexp) ? out : shareWhole(v);
+  const d = enter(v, out);
+  const ok = copyOwnInto(v, out, regexp);
+  leave(d);
+  return ok ? out : shareWhole(v);
 }
 
-function copyInstance(v: object, proto: object, map: Map<object, unknown>): unknown {
+function copyInstance(v: object, proto: object): unknown {
   const out = objectCreate(proto) as object;
-  map.set(v, out);
-  return copyOwnInto(v, out, false) ? out : shareWhole(v);
+  const d = enter(v, out);
+  const ok = copyOwnInto(v, out, false);
+  leave(d);
+  return ok ? out : shareWhole(v);
 }
 
 /**
@@ -495,24 +613,22 @@ function walkArgument(value: unknown): unknown {
     if (typeof value === "function") shared = true;
     return value;
   }
-  count = 0;
-  const before = seen === undefined ? 0 : seen.size;
+  count = 1;
   try {
     return walk(value);
   } catch (error) {
     if (error !== ABORT && !isStackOverflow(error)) throw error;
-    // Forget the partial copies of this argument so a later argument cannot pick them up.
-    const map = seen;
-    if (map !== undefined) {
-      const added: object[] = [];
-      let i = 0;
-      for (const key of map.keys()) if (i++ >= before) added.push(key);
-      for (const key of added) map.delete(key);
-      map.set(value as object, value);
-    }
+    // The partial copies hang off the path only: dropping the path drops them.
+    unwind();
     shared = true;
     return value;
   }
+}
+
+/** Empties the path after a walk was thrown out of (limit, stack, or a throwing Proxy trap). */
+function unwind(): void {
+  depth = 0;
+  deepPath = undefined;
 }
 
 function isStackOverflow(error: unknown): boolean {
@@ -535,16 +651,32 @@ function isStackOverflow(error: unknown): boolean {
  * ```
  */
 export function snapshot<T>(value: T): Snapshot<T> {
-  const savedSeen = seen;
+  // Saved and restored: a Proxy trap met by an outer walk may call snapshot again.
+  const savedPath = path;
+  const savedDepth = depth;
+  const savedDeep = deepPath;
+  const savedMinHit = minHit;
+  const savedArgIn = argIn;
+  const savedArgOut = argOut;
+  const savedArgN = argN;
   const savedCount = count;
   const savedShared = shared;
-  seen = undefined;
+  path = [];
+  depth = 0;
+  deepPath = undefined;
+  argN = 0;
   shared = false;
   try {
     const copy = walkArgument(value) as T;
     return { value: copy, isolated: !shared };
   } finally {
-    seen = savedSeen;
+    path = savedPath;
+    depth = savedDepth;
+    deepPath = savedDeep;
+    minHit = savedMinHit;
+    argIn = savedArgIn;
+    argOut = savedArgOut;
+    argN = savedArgN;
     count = savedCount;
     shared = savedShared;
   }
@@ -552,7 +684,9 @@ export function snapshot<T>(value: T): Snapshot<T> {
 
 /**
  * Snapshot of an argument list: a new array, each argument walked on its own (the node limit
- * applies per argument), references between arguments preserved.
+ * applies per argument), references between arguments preserved: an argument reached from another
+ * argument, or passed twice, has one copy. Other repeated references are copied once per reference
+ * (see the module comment).
  *
  * @example
  * ```ts
@@ -563,18 +697,39 @@ export function snapshot<T>(value: T): Snapshot<T> {
  * ```
  */
 export function snapshotArgs<A extends unknown[]>(args: A): Snapshot<A> {
-  const savedSeen = seen;
+  const savedPath = path;
+  const savedDepth = depth;
+  const savedDeep = deepPath;
+  const savedMinHit = minHit;
+  const savedArgIn = argIn;
+  const savedArgOut = argOut;
+  const savedArgN = argN;
   const savedCount = count;
   const savedShared = shared;
-  seen = undefined;
+  const n = args.length;
+  const out = new Array<unknown>(n);
+  path = [];
+  depth = 0;
+  deepPath = undefined;
+  // With one argument there is nothing to share a copy with (the argument itself is on the path).
+  argN = n > 1 ? n : 0;
+  argIn = args;
+  argOut = out;
   shared = false;
   try {
-    const n = args.length;
-    const out = new Array<unknown>(n);
-    for (let i = 0; i < n; i++) out[i] = walkArgument(args[i]);
+    for (let i = 0; i < n; i++) {
+      // Already copied while walking an earlier argument that references it: `walk` finds it.
+      out[i] = walkArgument(args[i]);
+    }
     return { value: out as A, isolated: !shared };
   } finally {
-    seen = savedSeen;
+    path = savedPath;
+    depth = savedDepth;
+    deepPath = savedDeep;
+    minHit = savedMinHit;
+    argIn = savedArgIn;
+    argOut = savedArgOut;
+    argN = savedArgN;
     count = savedCount;
     shared = savedShared;
   }

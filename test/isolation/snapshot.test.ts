@@ -318,13 +318,31 @@ describe("snapshot: handles are shared", () => {
 });
 
 describe("snapshot: identity and size", () => {
-  it("maps a value seen twice to one copy", () => {
+  // Deliberate trade-off (docs/isolation.md): cycles are tracked on the current path only, so a value
+  // referenced twice without a cycle is copied twice. Identity between snapshotArgs arguments is kept.
+  it("copies a value referenced twice (no cycle) into two independent copies", () => {
     const shared = { id: 1 };
     const original = { a: shared, b: shared, list: [shared] };
-    const copy = snapshot(original).value;
+    const { value: copy, isolated } = snapshot(original);
+    assert.equal(isolated, true);
     assert.notEqual(copy.a, shared);
-    assert.equal(copy.a, copy.b);
-    assert.equal(copy.list[0], copy.a);
+    assert.notEqual(copy.b, shared);
+    assert.notEqual(copy.list[0], shared);
+    assert.notEqual(copy.a, copy.b);
+    assert.deepEqual([copy.a, copy.b, copy.list[0]], [{ id: 1 }, { id: 1 }, { id: 1 }]);
+    copy.a.id = 2;
+    assert.equal(copy.b.id, 1);
+    assert.equal(shared.id, 1);
+  });
+
+  it("shares whole an argument whose repeated references add up past the node limit", () => {
+    // 2^14 paths through 14 levels of { l: x, r: x }: a few objects, but far more nodes once
+    // repeated references are walked each time they are met.
+    let node: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 14; i++) node = { l: node, r: node };
+    const { value, isolated } = snapshot(node);
+    assert.equal(value, node);
+    assert.equal(isolated, false);
   });
 
   it("turns a cyclic input into a cyclic copy", () => {
@@ -346,6 +364,58 @@ describe("snapshot: identity and size", () => {
     const { value } = snapshotArgs([{ line }, line] as [{ line: { sku: string } }, { sku: string }]);
     assert.equal(value[0].line, value[1]);
     assert.notEqual(value[1], line);
+  });
+
+  it("preserves references between arguments whichever comes first, and one argument passed twice", () => {
+    const line = { sku: "A" };
+    const { value } = snapshotArgs([line, { line }, line] as [{ sku: string }, { line: { sku: string } }, { sku: string }]);
+    assert.notEqual(value[0], line);
+    assert.equal(value[1].line, value[0]);
+    assert.equal(value[2], value[0]);
+  });
+
+  it("keeps a cycle that runs between arguments", () => {
+    type A = { b?: B; name: string };
+    type B = { a?: A; name: string };
+    const a: A = { name: "a" };
+    const b: B = { name: "b", a };
+    a.b = b;
+    const { value, isolated } = snapshotArgs([a, b] as [A, B]);
+    assert.equal(isolated, true);
+    assert.notEqual(value[0], a);
+    assert.notEqual(value[1], b);
+    assert.equal(value[0].b?.a, value[0]);
+    // b's copy inside a's walk points back at a's copy (a cycle through an ancestor), so it is not
+    // reused for argument b: b is copied again, and its `a` is argument a's copy.
+    assert.equal(value[1].a, value[0]);
+    assert.deepEqual(value[1].name, "b");
+  });
+
+  it("keeps a cycle back to an ancestor deeper than the linear scan", () => {
+    type Link = { i: number; next?: Link; head?: Link };
+    const head: Link = { i: 0 };
+    let node = head;
+    for (let i = 1; i < 100; i++) node = node.next = { i };
+    node.head = head;
+    const copy = snapshot(head).value;
+    let last = copy;
+    while (last.next !== undefined) last = last.next;
+    assert.equal(last.i, 99);
+    assert.equal(last.head, copy);
+    assert.notEqual(copy, head);
+  });
+
+  it("keeps a cycle through an array and through a class instance", () => {
+    const list: unknown[] = [1];
+    list.push(list);
+    const copy = snapshot(list).value;
+    assert.notEqual(copy, list);
+    assert.equal(copy[1], copy);
+    const money = new Money(1, "EUR") as Money & { self?: unknown };
+    money.self = { back: money };
+    const m = snapshot(money).value;
+    assert.notEqual(m, money);
+    assert.equal((m.self as { back: unknown }).back, m);
   });
 
   it("keeps a cycle through a Map", () => {
