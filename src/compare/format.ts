@@ -9,9 +9,9 @@ import { displayPath } from "./path";
 
 export { errorLabel, formatValue, truncate } from "./render";
 
-/** The path the engine uses for a difference in outcome (one side threw). */
+/** The path the engine uses for a difference in outcome (one side threw). @internal @example `{ path: ERROR_PATH, kind: "changed", control: "returned 1", candidate: "threw Error: x" }` */
 export const ERROR_PATH = "(error)";
-/** The path the engine uses for a difference in `statusOf`. */
+/** The path the engine uses for a difference in `statusOf`. @internal @example `{ path: STATUS_PATH, kind: "changed", control: 200, candidate: 500 }` */
 export const STATUS_PATH = "(status)";
 
 const MISSING = "(missing)";

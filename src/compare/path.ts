@@ -5,12 +5,12 @@
  */
 import { formatValue } from "./render";
 
-/** A `Map` entry, addressed by its key. */
+/** A `Map` entry, addressed by its key. @internal @example `formatPath(["prices", mapKey("EUR")]) // prices.get("EUR")` */
 export interface MapKeySegment {
   readonly mapKey: unknown;
 }
 
-/** The members of a `Set` as a whole (a Set has no addressable positions). */
+/** The members of a `Set` as a whole (a Set has no addressable positions). @internal @example `formatPath(["tags", SET_MEMBER]) // tags{}` */
 export interface SetMemberSegment {
   readonly setMember: true;
 }

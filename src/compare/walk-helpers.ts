@@ -4,26 +4,26 @@
  */
 import { types } from "node:util";
 
-/** How a non-array object is compared. Numeric tags keep the dispatch a cheap `switch`. */
+/** How a non-array object is compared. Numeric tags keep the dispatch a cheap `switch`. @internal @example `const tag: ObjectTag = classify(value);` */
 export type ObjectTag = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
 
-/** Own enumerable string keys, compared key by key (plain objects, class instances, everything else). */
+/** Own enumerable string keys, compared key by key (plain objects, class instances, everything else). @internal @example `if (classify(value) === TAG_FIELDS) return …;` */
 export const TAG_FIELDS = 0;
-/** `Date`: compared by time value. */
+/** `Date`: compared by time value. @internal @example `if (classify(value) === TAG_DATE) return …;` */
 export const TAG_DATE = 1;
-/** `RegExp`: compared by source and flags. */
+/** `RegExp`: compared by source and flags. @internal @example `if (classify(value) === TAG_REGEXP) return …;` */
 export const TAG_REGEXP = 2;
-/** `Map`: keys by SameValueZero, values deeply. */
+/** `Map`: keys by SameValueZero, values deeply. @internal @example `if (classify(value) === TAG_MAP) return …;` */
 export const TAG_MAP = 3;
-/** `Set`: members by content. */
+/** `Set`: members by content. @internal @example `if (classify(value) === TAG_SET) return …;` */
 export const TAG_SET = 4;
-/** Typed arrays, `Buffer`, `DataView`: compared by content, as a whole. */
+/** Typed arrays, `Buffer`, `DataView`: compared by content, as a whole. @internal @example `if (classify(value) === TAG_VIEW) return …;` */
 export const TAG_VIEW = 5;
-/** `ArrayBuffer` / `SharedArrayBuffer`: compared by bytes. */
+/** `ArrayBuffer` / `SharedArrayBuffer`: compared by bytes. @internal @example `if (classify(value) === TAG_BUFFER) return …;` */
 export const TAG_BUFFER = 6;
-/** `new Number(1)`, `new String("x")`…: compared by their primitive value. */
+/** `new Number(1)`, `new String("x")`…: compared by their primitive value. @internal @example `if (classify(value) === TAG_BOXED) return …;` */
 export const TAG_BOXED = 7;
-/** Native errors: compared by message, then by own enumerable fields. */
+/** Native errors: compared by message, then by own enumerable fields. @internal @example `if (classify(value) === TAG_ERROR) return …;` */
 export const TAG_ERROR = 8;
 
 /**

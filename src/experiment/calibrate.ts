@@ -15,7 +15,7 @@ import type { Outcome } from "./behaviour";
 import { makeFrame, runCandidate } from "./behaviour";
 import type { AdmittedRun } from "./prepare";
 
-/** The bucket learned noise falls into. */
+/** The bucket learned noise falls into. @internal @example `diff.bucket === CALIBRATED_NOISE` */
 export const CALIBRATED_NOISE = "calibrated-noise";
 
 /**
