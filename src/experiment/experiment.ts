@@ -15,6 +15,7 @@ import { resolveOptions, show, type ResolvedOptions } from "./options";
 import { prepareRun } from "./prepare";
 import { runSequentially } from "./sequential";
 import { RunTracker } from "./tracker";
+import { isAsyncFunction } from "../util/thenable";
 import { Calibration } from "./calibrate";
 import { unorderedPaths } from "../buckets/noise";
 import type { CompareOptions } from "../compare/options";
@@ -175,7 +176,7 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
 class CoreState implements ExperimentCore {
   readonly tracker = new RunTracker();
   controlIsAsync: boolean | undefined = undefined;
-  enabledIsAsync = false;
+  enabledIsAsync: boolean;
   control!: Behaviour;
   readonly rules: readonly BucketRule[];
   readonly compareOptions: CompareOptions | undefined;
@@ -187,6 +188,7 @@ class CoreState implements ExperimentCore {
     readonly options: ResolvedOptions<unknown[], unknown>,
     readonly candidates: readonly Behaviour[],
   ) {
+    this.enabledIsAsync = isAsyncFunction(options.enabled);
     const buckets = options.buckets ?? [];
     this.calibration = options.calibrate !== undefined && options.calibrate.runs > 0 ? new Calibration(options.calibrate.runs) : undefined;
     this.rules = this.calibration === undefined ? buckets : [...buckets, this.calibration.rule];

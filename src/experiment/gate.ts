@@ -3,7 +3,7 @@
  * A gate that throws or says no means the control runs bare and nothing is published.
  */
 import { currentFrame } from "../context/frame";
-import { isAsyncFunction, isThenable } from "../util/thenable";
+import { isThenable } from "../util/thenable";
 import type { ExperimentCore } from "./core";
 import { publishSkip } from "./publish";
 import { stableFraction } from "./sampling";
@@ -29,8 +29,9 @@ const REFUSED: Admission = Object.freeze({ admitted: false });
 /**
  * Decides whether this call runs the candidates, taking a slot when it does.
  *
- * Order: Scientist's (`enabled`, then `runIf`), then sampling, then a slot. An `enabled` known to be
- * asynchronous is asked last, only for admitted calls.
+ * Order: sampling (the cheapest "no"), then Scientist's `enabled` and `runIf`, then a slot. An
+ * `enabled` known to be asynchronous (declared `async`, or seen returning a promise) is asked last,
+ * only for admitted calls.
  *
  * @internal
  * @example
@@ -40,25 +41,9 @@ const REFUSED: Admission = Object.freeze({ admitted: false });
  * ```
  */
 export function admit(core: ExperimentCore, args: readonly unknown[], enabledNow: boolean): Admission {
-  if (!enabledNow || core.candidates.length === 0) return REFUSED;
-  // Inside a shadow run, an inner experiment must not open a non-shadow frame: it runs its control bare.
-  if (currentFrame()?.shadow === true) return REFUSED;
   const { enabled, runIf, sample, sampleBy } = core.options;
-  let asyncGate: Promise<boolean> | undefined;
-  const deferEnabled = typeof enabled === "function" && (core.enabledIsAsync || isAsyncFunction(enabled));
-  if (enabled === false) return REFUSED;
-  if (typeof enabled === "function" && !deferEnabled) {
-    const answer = ask(core, "enabled", () => enabled(...(args as never[])));
-    if (answer === FAILED) return REFUSED;
-    if (isThenable(answer)) {
-      // A plain function that answered with a promise: from now on it is asked after the other gates.
-      core.enabledIsAsync = true;
-      asyncGate = observe(core, answer);
-    } else if (answer !== true) {
-      return REFUSED;
-    }
-  }
-  if (runIf !== undefined && ask(core, "runIf", () => runIf(...(args as never[]))) !== true) return REFUSED;
+  if (!enabledNow || enabled === false || core.candidates.length === 0) return REFUSED;
+  // Sampling first: a call that is not sampled costs one Math.random() and calls none of the user's gates.
   if (sample < 1) {
     if (sample === 0) return REFUSED;
     let fraction: number;
@@ -71,6 +56,23 @@ export function admit(core: ExperimentCore, args: readonly unknown[], enabledNow
     }
     if (fraction >= sample) return REFUSED;
   }
+  let asyncGate: Promise<boolean> | undefined;
+  const deferEnabled = typeof enabled === "function" && core.enabledIsAsync;
+  if (typeof enabled === "function" && !deferEnabled) {
+    const answer = ask(core, "enabled", () => enabled(...(args as never[])));
+    if (answer === FAILED) return REFUSED;
+    if (isThenable(answer)) {
+      // A plain function that answered with a promise: from now on it is asked after the other gates.
+      core.enabledIsAsync = true;
+      asyncGate = observe(core, answer);
+    } else if (answer !== true) {
+      return REFUSED;
+    }
+  }
+  if (runIf !== undefined && ask(core, "runIf", () => runIf(...(args as never[]))) !== true) return REFUSED;
+  // Inside a shadow run, an inner experiment must not open a non-shadow frame: it runs its control
+  // bare. Asked last among the synchronous gates, so calls that are not sampled never pay for it.
+  if (currentFrame()?.shadow === true) return REFUSED;
   if (!core.acquireSlot()) {
     skip(core);
     return REFUSED;
