@@ -40,3 +40,6 @@ export type {
 export type { BucketRule, ExperimentOptions, Mode } from "./types/options";
 export type { Guardrails, Publisher, TripEvent } from "./types/operate";
 export type { ContextBackend, RunInfo } from "./types/context";
+export { guard } from "./guard/guard";
+export type { GuardOptions } from "./guard/guard";
+export { sideEffect } from "./guard/side-effect";

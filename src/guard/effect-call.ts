@@ -1,0 +1,145 @@
+/**
+ * The one decision every guarded call makes, shared by `sideEffect` and `guard`: pass through (no
+ * run, or a control run, recording the call) or block (a shadow run) and answer in the call's place.
+ * The decision is taken synchronously at the call, from the frame the caller is in, never later in a
+ * callback: a shared batcher or pool may run that callback in another run's context.
+ */
+import { ShadowBlockedError } from "../errors";
+import { currentFrame, type RunFrame } from "../context/frame";
+import { reportError } from "../experiment/report";
+import { snapshotArgs } from "../isolation/snapshot";
+import type { Effect } from "../types/results";
+
+/**
+ * How a blocked call is answered in a shadow run.
+ *
+ * @example
+ * ```ts
+ * const answer: ShadowAnswer = "throw"; // blocked calls throw (or reject with) a ShadowBlockedError
+ * ```
+ */
+export type ShadowAnswer = "sink" | "noop" | "throw";
+
+/**
+ * What one guarded function needs at each call, resolved once at construction.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const policy: EffectPolicy = { name: "mailer.sendMail", answer: "noop", sink: undefined, async: true };
+ * ```
+ */
+export interface EffectPolicy {
+  /** The effect's recorded name. */
+  readonly name: string;
+  /** The answer in a shadow run; `"sink"` only when `sink` is set. */
+  readonly answer: ShadowAnswer;
+  readonly sink: ((...args: unknown[]) => unknown) | undefined;
+  /** The real function is declared `async`: blocked answers are then promises too. */
+  readonly async: boolean;
+}
+
+const ON_SHADOW: readonly string[] = ["sink", "noop", "throw"];
+
+/**
+ * Checks an `onShadow` option, throwing a `TypeError` that names it.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * checkOnShadow(options.onShadow, "guard 'mailer': onShadow");
+ * ```
+ */
+export function checkOnShadow(value: unknown, label: string): ShadowAnswer | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !ON_SHADOW.includes(value)) {
+    throw new TypeError(`penumbra: ${label} must be "sink", "noop" or "throw", got ${JSON.stringify(value) ?? String(value)}`);
+  }
+  return value as ShadowAnswer;
+}
+
+/**
+ * True for functions declared `async` (in any realm): only their blocked answers are promises, since
+ * a plain function returning a promise cannot be told apart from one that returns a value.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * isAsyncFunction(async () => 1); // true
+ * isAsyncFunction(() => Promise.resolve(1)); // false
+ * ```
+ */
+export function isAsyncFunction(fn: unknown): boolean {
+  return Object.prototype.toString.call(fn) === "[object AsyncFunction]";
+}
+
+/**
+ * Makes one guarded call: outside runs and in control runs `fn` really runs (a control run records
+ * it while its frame is open); in a shadow run `fn` never runs and the policy's answer is returned.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * return callEffect(policy, fn, this, args, this);
+ * ```
+ */
+export function callEffect(
+  policy: EffectPolicy,
+  fn: (...args: unknown[]) => unknown,
+  thisArg: unknown,
+  args: unknown[],
+  sinkThis: unknown,
+): unknown {
+  const frame = currentFrame();
+  if (frame === undefined) return Reflect.apply(fn, thisArg, args);
+  if (!inShadow(frame)) {
+    // Recorded before the call, so the record holds the arguments as the caller passed them even if
+    // the callee mutates them; a call that then throws was still attempted, and stays recorded.
+    if (frame.open) record(frame, policy.name, args, "control", false);
+    return Reflect.apply(fn, thisArg, args);
+  }
+  // A closed frame (the candidate timed out) is still a shadow run: blocked, just not on the observation.
+  if (frame.open) record(frame, policy.name, args, "candidate", true);
+  return answer(policy, sinkThis, args);
+}
+
+/** A frame nested in a shadow run is a shadow run too, whatever its own flag says. */
+function inShadow(frame: RunFrame): boolean {
+  for (let f: RunFrame | undefined = frame; f !== undefined; f = f.parent) {
+    if (f.shadow) return true;
+  }
+  return false;
+}
+
+function answer(policy: EffectPolicy, thisArg: unknown, args: unknown[]): unknown {
+  if (policy.answer === "throw") {
+    const error = new ShadowBlockedError(policy.name);
+    if (policy.async) return Promise.reject(error);
+    throw error;
+  }
+  if (policy.answer === "noop" || policy.sink === undefined) return policy.async ? Promise.resolve(undefined) : undefined;
+  // A sink that throws throws at the candidate's call, as the real function would have: it is the
+  // candidate's call, and the candidate's observation is where the error belongs.
+  let value: unknown;
+  try {
+    value = Reflect.apply(policy.sink, thisArg, args);
+  } catch (error) {
+    if (policy.async) return Promise.reject(error);
+    throw error;
+  }
+  return policy.async ? Promise.resolve(value) : value;
+}
+
+function record(frame: RunFrame, name: string, args: unknown[], role: Effect["role"], blocked: boolean): void {
+  let copy: unknown[];
+  try {
+    copy = snapshotArgs(args).value;
+  } catch (error) {
+    // A throwing Proxy trap in the arguments must not fail the call (least of all the control's): the
+    // record keeps the arguments by reference and the fault goes to onError.
+    copy = args.slice();
+    reportError(frame.info.experiment, undefined, "guard", error, `snapshot of the arguments of '${name}' failed`);
+  }
+  const effect: Effect = { name, args: copy, role, blocked };
+  frame.effects.push(Object.freeze(effect));
+}

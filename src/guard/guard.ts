@@ -1,0 +1,246 @@
+/**
+ * `guard`: a client object made safe for shadow runs (API.md §3). A deep Proxy hands out, for every
+ * method reached from the root (`stripe.checkout.sessions.create`), a wrapper that calls the method on
+ * the real object and, for methods listed in `effects`, makes the `sideEffect` decision at the call.
+ */
+import { callEffect, checkOnShadow, isAsyncFunction, type EffectPolicy, type ShadowAnswer } from "./effect-call";
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: sinks of any shape */
+/**
+ * Which methods of a guarded object are side effects, and how a shadow run is answered.
+ *
+ * Method paths are the property names from the guarded root joined by dots (`sendMail`,
+ * `charges.create`). In globs, `*` stands for any characters inside one segment (`refunds.*` matches
+ * `refunds.create`, not `refunds.a.b`) and `**` for any number of segments (`refunds.**`). A path
+ * names only the method itself: `charges` does not cover `charges.create`.
+ *
+ * @example
+ * ```ts
+ * const options: GuardOptions = {
+ *   effects: ["charges.create", "refunds.*"],
+ *   sink: { "charges.create": async (p: { amount: number }) => ({ id: `ch_shadow_${p.amount}` }) },
+ * };
+ * ```
+ */
+export interface GuardOptions {
+  /**
+   * The side-effecting methods, as method-path globs, or `"all"` for every method. Methods not
+   * listed are reads: they pass through in every run and are not recorded.
+   * @default "all"
+   */
+  effects?: "all" | string[];
+  /** Fake answers for shadow runs, by exact method path; each must be a listed effect. @default {} */
+  sink?: Record<string, (...args: any[]) => unknown>;
+  /**
+   * The answer to a blocked call: the path's sink (`"sink"`; paths without one answer `undefined`),
+   * `undefined` (`"noop"`), or a `ShadowBlockedError` (`"throw"`). When given it applies to every
+   * path. Methods declared `async` get these answers as promises.
+   * @default "sink" for paths that have a sink, else "noop"
+   */
+  onShadow?: "sink" | "noop" | "throw";
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+interface GuardPolicy {
+  readonly name: string;
+  readonly isEffect: (path: string) => boolean;
+  readonly sink: Readonly<Record<string, (...args: unknown[]) => unknown>>;
+  readonly onShadow: ShadowAnswer | undefined;
+}
+
+/**
+ * Wraps a client object so that its listed methods, at any depth, behave like `sideEffect` with the
+ * name `${name}.${path}`, and everything else passes through. Methods run with the real object as
+ * `this` (clients with `#private` fields work); repeated reads give the same wrappers and nested
+ * proxies; `instanceof` works; property writes go to the real object.
+ *
+ * Returned as they are, not wrapped: symbol-keyed properties (functions bound to the real object),
+ * arrays, promises and other built-in values (`Date`, `Map`, `Set`, `RegExp`, errors, buffers and
+ * typed arrays), and classes (so `instanceof client.errors.ApiError` works). A method wrapper carries
+ * none of the method's own properties. `Object.getOwnPropertyDescriptor` reports the real values.
+ *
+ * @throws TypeError at construction when `name`, `target`, `effects`, `sink` or `onShadow` is invalid.
+ *
+ * @example
+ * ```ts
+ * const payments = guard("payments", stripe, {
+ *   effects: ["charges.create", "refunds.*"],
+ *   sink: { "charges.create": async (p) => ({ id: `ch_shadow_${p.amount}`, amount: p.amount }) },
+ * });
+ * await payments.charges.create({ amount: 4990 }); // a candidate's call never reaches Stripe
+ * ```
+ */
+export function guard<T extends object>(name: string, target: T, options?: GuardOptions): T {
+  if (typeof name !== "string" || name === "") {
+    throw new TypeError(`penumbra: guard: name must be a non-empty string, got ${typeof name === "string" ? '""' : typeof name}`);
+  }
+  if (typeof target !== "object" || target === null) {
+    const hint = typeof target === "function" ? " (wrap a function with sideEffect)" : "";
+    throw new TypeError(`penumbra: guard '${name}': target must be an object, got ${target === null ? "null" : typeof target}${hint}`);
+  }
+  if (options !== undefined && (typeof options !== "object" || options === null)) {
+    throw new TypeError(`penumbra: guard '${name}': options must be an object`);
+  }
+  const isEffect = effectMatcher(name, options?.effects);
+  const onShadow = checkOnShadow(options?.onShadow, `guard '${name}': onShadow`);
+  const sink = checkSink(name, options?.sink, isEffect);
+  return deepProxy({ name, isEffect, sink, onShadow }, target, "");
+}
+
+/** A cached value, with the original it was made from: a replaced property gets a fresh one. */
+interface CacheEntry {
+  readonly original: unknown;
+  readonly made: unknown;
+}
+
+function deepProxy<T extends object>(policy: GuardPolicy, target: T, path: string): T {
+  const cache = new Map<PropertyKey, CacheEntry>();
+  let proxy: T;
+  // A stand-in, not the target, is what the Proxy wraps: the Proxy invariants forbid answering a
+  // wrapper for a non-configurable, non-writable property of the Proxy's own target (frozen SDK
+  // objects). The stand-in keeps the prototype, so instanceof still works; it has no own properties
+  // and stays extensible, so no other invariant constrains the traps.
+  const standIn = Object.create(Object.getPrototypeOf(target) as object | null) as T;
+  const handler: ProxyHandler<T> = {
+    get(_, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== "function" && (typeof value !== "object" || value === null || isBuiltIn(value))) return value;
+      const hit = cache.get(prop);
+      if (hit !== undefined && hit.original === value) return hit.made;
+      let made: unknown;
+      if (typeof prop === "symbol") {
+        // Symbol members (iterators, inspect hooks) are protocol plumbing, not named methods: bound, not guarded.
+        made = typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      } else if (typeof value === "function") {
+        if (isClass(value)) return value;
+        made = wrapMethod(policy, value as (...args: unknown[]) => unknown, target, join(path, prop), () => proxy);
+      } else {
+        made = deepProxy(policy, value as object, join(path, prop));
+      }
+      cache.set(prop, { original: value, made });
+      return made;
+    },
+    set: (_, prop, value) => Reflect.set(target, prop, value, target),
+    has: (_, prop) => Reflect.has(target, prop),
+    deleteProperty: (_, prop) => Reflect.deleteProperty(target, prop),
+    ownKeys: () => Reflect.ownKeys(target),
+    getOwnPropertyDescriptor(_, prop) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(target, prop);
+      // Reported configurable: the stand-in does not have the property, and a Proxy may not report a
+      // property it lacks as non-configurable.
+      return descriptor === undefined ? undefined : { ...descriptor, configurable: true };
+    },
+    defineProperty: (_, prop, descriptor) => Reflect.defineProperty(target, prop, { ...descriptor, configurable: true }),
+    // Making the stand-in non-extensible would tie ownKeys to its (empty) key list: refused instead.
+    preventExtensions: () => false,
+  };
+  proxy = new Proxy(standIn, handler);
+  return proxy;
+}
+
+function wrapMethod(
+  policy: GuardPolicy,
+  fn: (...args: unknown[]) => unknown,
+  self: object,
+  path: string,
+  proxyOf: () => unknown,
+): (...args: unknown[]) => unknown {
+  if (!policy.isEffect(path)) {
+    // A read: the real object as `this` (so `#private` fields work), nothing else.
+    return function (this: unknown, ...args: unknown[]): unknown {
+      return Reflect.apply(fn, self, args);
+    };
+  }
+  const sink = Object.hasOwn(policy.sink, path) ? policy.sink[path] : undefined;
+  const effect: EffectPolicy = {
+    name: `${policy.name}.${path}`,
+    answer: policy.onShadow ?? (sink === undefined ? "noop" : "sink"),
+    sink,
+    async: isAsyncFunction(fn),
+  };
+  // The sink's `this` is the guarded object, so a sink that calls another method of it stays guarded.
+  return function (this: unknown, ...args: unknown[]): unknown {
+    return callEffect(effect, fn, self, args, proxyOf());
+  };
+}
+
+function join(path: string, prop: string): string {
+  return path === "" ? prop : `${path}.${prop}`;
+}
+
+/** Values whose methods need their internal slots or are awaited: handing them out as they are. */
+function isBuiltIn(value: object): boolean {
+  return (
+    Array.isArray(value) ||
+    typeof (value as { then?: unknown }).then === "function" ||
+    value instanceof Date ||
+    value instanceof Map ||
+    value instanceof Set ||
+    value instanceof WeakMap ||
+    value instanceof WeakSet ||
+    value instanceof RegExp ||
+    value instanceof Error ||
+    value instanceof ArrayBuffer ||
+    ArrayBuffer.isView(value)
+  );
+}
+
+function isClass(fn: unknown): boolean {
+  return /^class[\s{]/.test(Function.prototype.toString.call(fn));
+}
+
+function effectMatcher(name: string, effects: unknown): (path: string) => boolean {
+  if (effects === undefined || effects === "all") return () => true;
+  if (!Array.isArray(effects)) {
+    throw new TypeError(`penumbra: guard '${name}': effects must be "all" or an array of method paths`);
+  }
+  const patterns = effects.map((glob: unknown) => {
+    if (typeof glob !== "string" || glob === "" || glob.split(".").some((segment) => segment === "")) {
+      throw new TypeError(`penumbra: guard '${name}': effects has an invalid method path ${JSON.stringify(glob) ?? String(glob)}`);
+    }
+    const source = glob
+      .split(".")
+      .map((segment) =>
+        segment === "**"
+          ? "\u0000"
+          : segment
+              .split("*")
+              .map((part) => part.replace(/[\\^$.|?+()[\]{}]/g, "\\$&"))
+              .join("[^.]*"),
+      )
+      .join("\\.")
+      // `**` as a whole segment: any number of segments, none included.
+      .replace(/\\\.\u0000/g, "(?:\\.[^.]+)*")
+      .replace(/\u0000\\\./g, "(?:[^.]+\\.)*")
+      .replace(/\u0000/g, ".*");
+    return new RegExp(`^${source}$`);
+  });
+  const cache = new Map<string, boolean>();
+  return (path) => {
+    let hit = cache.get(path);
+    if (hit === undefined) {
+      hit = patterns.some((pattern) => pattern.test(path));
+      cache.set(path, hit);
+    }
+    return hit;
+  };
+}
+
+function checkSink(
+  name: string,
+  sink: unknown,
+  isEffect: (path: string) => boolean,
+): Readonly<Record<string, (...args: unknown[]) => unknown>> {
+  if (sink === undefined) return {};
+  if (typeof sink !== "object" || sink === null || Array.isArray(sink)) {
+    throw new TypeError(`penumbra: guard '${name}': sink must be an object of functions by method path`);
+  }
+  const out: Record<string, (...args: unknown[]) => unknown> = Object.create(null) as Record<string, (...args: unknown[]) => unknown>;
+  for (const [path, fn] of Object.entries(sink)) {
+    if (typeof fn !== "function") throw new TypeError(`penumbra: guard '${name}': sink["${path}"] must be a function, got ${typeof fn}`);
+    // A sink for a path that is not an effect would never be called: almost certainly a typo.
+    if (!isEffect(path)) throw new TypeError(`penumbra: guard '${name}': sink["${path}"] is not a listed effect`);
+    out[path] = fn as (...args: unknown[]) => unknown;
+  }
+  return out;
+}
