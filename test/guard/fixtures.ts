@@ -20,7 +20,7 @@ export class Mailer {
   }
 }
 
-class Charges {
+export class Charges {
   #owner: Payments;
   constructor(owner: Payments) {
     this.#owner = owner;
