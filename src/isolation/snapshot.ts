@@ -631,6 +631,27 @@ function unwind(): void {
   deepPath = undefined;
 }
 
+/** The module-level walk state, as one value: saved and restored around every public call. */
+interface WalkState {
+  path: unknown[];
+  depth: number;
+  deepPath: Map<object, number> | undefined;
+  minHit: number;
+  argIn: readonly unknown[];
+  argOut: unknown[];
+  argN: number;
+  count: number;
+  shared: boolean;
+}
+
+function saveWalkState(): WalkState {
+  return { path, depth, deepPath, minHit, argIn, argOut, argN, count, shared };
+}
+
+function restoreWalkState(state: WalkState): void {
+  ({ path, depth, deepPath, minHit, argIn, argOut, argN, count, shared } = state);
+}
+
 function isStackOverflow(error: unknown): boolean {
   return error instanceof RangeError && /call stack/i.test(error.message);
 }
@@ -652,15 +673,7 @@ function isStackOverflow(error: unknown): boolean {
  */
 export function snapshot<T>(value: T): Snapshot<T> {
   // Saved and restored: a Proxy trap met by an outer walk may call snapshot again.
-  const savedPath = path;
-  const savedDepth = depth;
-  const savedDeep = deepPath;
-  const savedMinHit = minHit;
-  const savedArgIn = argIn;
-  const savedArgOut = argOut;
-  const savedArgN = argN;
-  const savedCount = count;
-  const savedShared = shared;
+  const saved = saveWalkState();
   path = [];
   depth = 0;
   deepPath = undefined;
@@ -670,15 +683,7 @@ export function snapshot<T>(value: T): Snapshot<T> {
     const copy = walkArgument(value) as T;
     return { value: copy, isolated: !shared };
   } finally {
-    path = savedPath;
-    depth = savedDepth;
-    deepPath = savedDeep;
-    minHit = savedMinHit;
-    argIn = savedArgIn;
-    argOut = savedArgOut;
-    argN = savedArgN;
-    count = savedCount;
-    shared = savedShared;
+    restoreWalkState(saved);
   }
 }
 
@@ -697,15 +702,7 @@ export function snapshot<T>(value: T): Snapshot<T> {
  * ```
  */
 export function snapshotArgs<A extends unknown[]>(args: A): Snapshot<A> {
-  const savedPath = path;
-  const savedDepth = depth;
-  const savedDeep = deepPath;
-  const savedMinHit = minHit;
-  const savedArgIn = argIn;
-  const savedArgOut = argOut;
-  const savedArgN = argN;
-  const savedCount = count;
-  const savedShared = shared;
+  const saved = saveWalkState();
   const n = args.length;
   const out = new Array<unknown>(n);
   path = [];
@@ -723,14 +720,6 @@ export function snapshotArgs<A extends unknown[]>(args: A): Snapshot<A> {
     }
     return { value: out as A, isolated: !shared };
   } finally {
-    path = savedPath;
-    depth = savedDepth;
-    deepPath = savedDeep;
-    minHit = savedMinHit;
-    argIn = savedArgIn;
-    argOut = savedArgOut;
-    argN = savedArgN;
-    count = savedCount;
-    shared = savedShared;
+    restoreWalkState(saved);
   }
 }
