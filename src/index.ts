@@ -43,3 +43,5 @@ export type { ContextBackend, RunInfo } from "./types/context";
 export { guard } from "./guard/guard";
 export type { GuardOptions } from "./guard/guard";
 export { sideEffect } from "./guard/side-effect";
+export { installTripwire } from "./tripwire/index";
+export type { TripwireError, TripwireMode, TripwireOptions, TripwireTarget } from "./tripwire/index";
