@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { ShadowBlockedError, guard, shadow, type Result } from "../../src/index";
+import { ShadowBlockedError, configure, guard, shadow, type ExperimentError, type Result } from "../../src/index";
 import { collector, resetConfiguration } from "../support/capture";
 import { Charges, Mailer, Payments } from "./fixtures";
 
@@ -215,6 +215,44 @@ describe("guard", () => {
     assert.equal(result.candidates[0]?.timedOut, true);
     assert.equal(mailer.calls, 0);
     assert.deepEqual(result.candidates[0]?.effects, []);
+  });
+
+  it("records no reads of the control, only its listed effects", async () => {
+    const payments = new Payments();
+    const guarded = guard("payments", payments, { effects: ["charges.**"] });
+    const result = await run(
+      async () => {
+        await guarded.refunds.create("r");
+        await guarded.charges.create({ amount: 2 });
+        return 1;
+      },
+      async () => 1,
+    );
+    assert.deepEqual(payments.calls, ["refunds.create:r", "charges.create:2"]);
+    assert.deepEqual(
+      result.control.effects.map((e) => e.name),
+      ["payments.charges.create"],
+    );
+  });
+
+  it("keeps the control's call going when its arguments cannot be snapshotted, and reports it as a guard fault", async () => {
+    const errors: ExperimentError[] = [];
+    configure({ onError: (e) => errors.push(e) });
+    const mailer = new Mailer();
+    const guarded = guard("mailer", mailer, { effects: ["sendMail"] });
+    const hostile = new Proxy({ to: "a", subject: "s" }, {
+      ownKeys: () => {
+        throw new Error("no keys for you");
+      },
+    });
+    const result = await run(
+      async () => (await guarded.sendMail(hostile)).messageId,
+      async () => "real-1",
+    );
+    assert.equal(mailer.calls, 1);
+    assert.equal(result.control.value, "real-1");
+    assert.equal(result.control.effects[0]?.args[0], hostile);
+    assert.ok(errors.some((e) => e.operation === "guard"));
   });
 
   it("throws a TypeError naming the option for invalid name, target, effects, sink or onShadow", () => {
