@@ -9,6 +9,7 @@ import { deepEqual } from "../compare/equal";
 import { diff } from "../compare/diff";
 import { ERROR_PATH, STATUS_PATH, describeOutcome, summarize } from "../compare/format";
 import type { CompareOptions } from "../compare/options";
+import { effectDiffs, isEffectDiff, summarizeEffects } from "./effects";
 import { describeThrown, type Operation } from "../errors";
 import type { Outcome } from "../experiment/behaviour";
 import type { BucketRule, ExperimentOptions } from "../types/options";
@@ -25,7 +26,7 @@ import type { FieldDiff, Mismatch, MismatchKind, Outcome as Verdict } from "../t
  * ```
  */
 export interface EvaluationContext {
-  readonly options: Pick<ExperimentOptions<never[], unknown>, "compare" | "compareErrors" | "ignore" | "statusOf">;
+  readonly options: Pick<ExperimentOptions<never[], unknown>, "compare" | "compareErrors" | "ignore" | "statusOf" | "compareEffects">;
   /** The experiment's bucket rules, then the rules calibration learned. */
   readonly rules: readonly BucketRule[];
   /** Passed to the diff (the `noise.arrayOrder` paths). */
@@ -80,9 +81,9 @@ export function evaluate(context: EvaluationContext, control: Outcome, candidate
   if (serious.length === 0 && findings.forced === undefined) return { verdict: "matched", noise };
   const mismatch: Mismatch = {
     candidate: candidate.name,
-    kind: kindOf(serious),
+    kind: kindOf(serious, findings.forced),
     diffs,
-    summary: serious.length > 0 ? summarize(serious) : (findings.forced as string),
+    summary: summaryOf(serious, findings.forced, control, candidate),
     buckets: bucketsOf(diffs),
   };
   const ignored = isIgnored(context, control.value, candidate.value);
@@ -90,6 +91,24 @@ export function evaluate(context: EvaluationContext, control: Outcome, candidate
 }
 
 function find(context: EvaluationContext, control: Outcome, candidate: Outcome): Findings {
+  const outcome = outcomeFindings(context, control, candidate);
+  // A candidate cut off by its timeout has not finished intending its effects: nothing to compare.
+  if (candidate.timedOut) return outcome;
+  const effects = effectDiffs(context.options.compareEffects, control.effects, candidate.effects, context.report);
+  return { diffs: [...outcome.diffs, ...effects.diffs], forced: outcome.forced ?? effects.forced };
+}
+
+function summaryOf(serious: readonly FieldDiff[], forced: string | undefined, control: Outcome, candidate: Outcome): string {
+  if (serious.length === 0) return forced as string;
+  const effects = serious.filter(isEffectDiff);
+  const others = effects.length === 0 ? serious : serious.filter((d) => !isEffectDiff(d));
+  const parts: string[] = [];
+  if (others.length > 0) parts.push(summarize(others));
+  if (effects.length > 0) parts.push(summarizeEffects(effects, control.effects, candidate.effects));
+  return parts.join(", ");
+}
+
+function outcomeFindings(context: EvaluationContext, control: Outcome, candidate: Outcome): Findings {
   const controlFailed = control.threw;
   const candidateFailed = candidate.threw || candidate.timedOut;
   if (controlFailed || candidateFailed) {
@@ -156,11 +175,12 @@ function valueDiffs(context: EvaluationContext, controlValue: unknown, candidate
   }
 }
 
-function kindOf(serious: readonly FieldDiff[]): MismatchKind {
+function kindOf(serious: readonly FieldDiff[], forced: string | undefined): MismatchKind {
   if (serious.some((d) => d.path === ERROR_PATH)) return "error";
   if (serious.some((d) => d.path === STATUS_PATH)) return "status";
-  if (serious.length > 0 && serious.every((d) => d.path.startsWith("effects["))) return "effects";
-  return "value";
+  if (serious.some((d) => !isEffectDiff(d))) return "value";
+  if (serious.length > 0) return "effects";
+  return forced?.startsWith("compareEffects()") === true ? "effects" : "value";
 }
 
 function describe(outcome: Outcome, context: EvaluationContext): string {

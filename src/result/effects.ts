@@ -1,0 +1,79 @@
+/**
+ * Step 4 of a comparison: the candidate's intended effects against the control's performed ones,
+ * in order, by name and arguments. Differences live under `effects[i]` and read like
+ * `effects[0] payments.charge args[0].amount=4990 vs 5140`.
+ */
+import { diff } from "../compare/diff";
+import { formatValue } from "../compare/render";
+import { describeThrown, type Operation } from "../errors";
+import type { Effect, FieldDiff } from "../types/results";
+
+/** Where effect differences live, and how to tell them from value differences. */
+const EFFECT_PATH = /^effects\[(\d+)\](.*)$/;
+
+/**
+ * Differences between the control's and the candidate's effects. `compareEffects: false` compares
+ * nothing; a function decides alone (its "unequal" gives a mismatch with no diff).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const { diffs, forced } = effectDiffs(options.compareEffects, control.effects, candidate.effects, report);
+ * ```
+ */
+export function effectDiffs(
+  setting: boolean | ((control: Effect[], candidate: Effect[]) => boolean) | undefined,
+  control: readonly Effect[],
+  candidate: readonly Effect[],
+  report: (operation: Operation, cause: unknown) => void,
+): { diffs: FieldDiff[]; forced: string | undefined } {
+  if (setting === false) return { diffs: [], forced: undefined };
+  if (typeof setting === "function") {
+    try {
+      if (setting([...control], [...candidate]) === true) return { diffs: [], forced: undefined };
+      return { diffs: [], forced: "compareEffects() returned false" };
+    } catch (error) {
+      report("compareEffects", error);
+      return { diffs: [], forced: `compareEffects() threw ${describeThrown(error)}` };
+    }
+  }
+  if (control.length === 0 && candidate.length === 0) return { diffs: [], forced: undefined };
+  const found = diff(control.map(intent), candidate.map(intent));
+  return { diffs: found.map((d) => ({ ...d, path: `effects${d.path}` })), forced: undefined };
+}
+
+/** True for a diff about effects. @internal @example `serious.filter(isEffectDiff)` */
+export function isEffectDiff(d: FieldDiff): boolean {
+  return EFFECT_PATH.test(d.path);
+}
+
+/**
+ * The summary of effect differences, naming each effect: `effects[0] payments.charge args[0].amount=4990 vs 5140`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * summarizeEffects(effectDiffs, control.effects, candidate.effects); // "effects[1] mailer.sendMail=(missing) vs [{…}]"
+ * ```
+ */
+export function summarizeEffects(diffs: readonly FieldDiff[], control: readonly Effect[], candidate: readonly Effect[], maxDiffs = 10): string {
+  const parts = diffs.slice(0, maxDiffs).map((d) => {
+    const match = EFFECT_PATH.exec(d.path);
+    const index = Number(match?.[1] ?? 0);
+    const rest = match?.[2] ?? "";
+    const name = control[index]?.name ?? candidate[index]?.name ?? "?";
+    const side = (present: boolean, value: unknown): string => (present ? formatValue(value) : "(missing)");
+    if (rest === "") {
+      return `effects[${index}] ${name}=${side(d.kind !== "added", control[index]?.args)} vs ${side(d.kind !== "removed", candidate[index]?.args)}`;
+    }
+    const field = rest.startsWith(".") ? rest.slice(1) : rest;
+    return `effects[${index}] ${name} ${field}=${side("control" in d, d.control)} vs ${side("candidate" in d, d.candidate)}`;
+  });
+  if (diffs.length > maxDiffs) parts.push(`+${diffs.length - maxDiffs} more`);
+  return parts.join(", ");
+}
+
+/** What is compared of an effect: its name and arguments (not who performed it or whether it was blocked). */
+function intent(effect: Effect): { name: string; args: unknown[] } {
+  return { name: effect.name, args: effect.args };
+}
