@@ -276,6 +276,30 @@ describe("the network tripwire", function () {
     assert.deepEqual(server.requests, ["GET /three"]);
   });
 
+  it("still blocks a request a candidate makes after its timeout, and keeps it off the observation", async () => {
+    uninstall = installTripwire();
+    const base = `http://127.0.0.1:${server.port}`;
+    const results: Result<unknown>[] = [];
+    let late!: (body: string) => void;
+    const lateSaw = new Promise<string>((resolve) => (late = resolve));
+    const wrapped = shadow<[], Promise<string>>(
+      async () => "",
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        const body = await get(`${base}/late`);
+        late(body);
+        return body;
+      },
+      { timeoutMs: 50, publish: (r: Result<unknown>) => void results.push(r) },
+    );
+    await wrapped();
+    await wrapped.experiment.settled();
+    assert.equal(await lateSaw, "error ESHADOW");
+    assert.deepEqual(server.requests, []);
+    assert.equal(results[0]?.candidates[0]?.timedOut, true);
+    assert.deepEqual(leaksOf(results[0] as Result<unknown>), []);
+  });
+
   it("changes nothing outside experiments: http, fetch and raw TCP all arrive", async () => {
     const tcp = await tcpServer();
     try {
