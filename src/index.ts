@@ -45,3 +45,5 @@ export type { GuardOptions } from "./guard/guard";
 export { sideEffect } from "./guard/side-effect";
 export { installTripwire } from "./tripwire/index";
 export type { TripwireError, TripwireMode, TripwireOptions, TripwireTarget } from "./tripwire/index";
+export { guardMailer } from "./adapters/nodemailer";
+export type { GuardMailerOptions, ShadowMailInfo } from "./adapters/nodemailer";
