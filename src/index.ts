@@ -47,3 +47,5 @@ export { installTripwire } from "./tripwire/index";
 export type { TripwireError, TripwireMode, TripwireOptions, TripwireTarget } from "./tripwire/index";
 export { guardMailer } from "./adapters/nodemailer";
 export type { GuardMailerOptions, ShadowMailInfo } from "./adapters/nodemailer";
+export { guardSqlite } from "./adapters/better-sqlite3";
+export type { GuardSqliteOptions } from "./adapters/better-sqlite3";

@@ -1,0 +1,169 @@
+/**
+ * `guardSqlite`: a better-sqlite3 database made safe for shadow runs. SQLite is a file, not a socket,
+ * so the tripwire never sees it: writes must be declared, statement by statement.
+ */
+import { callEffect, type EffectPolicy } from "../guard/effect-call";
+import { adapterName, proxyClient, type Method } from "./client-proxy";
+
+/**
+ * Options of {@link guardSqlite}.
+ *
+ * @example
+ * ```ts
+ * const options: GuardSqliteOptions = { name: "orders" }; // effects are named "orders.run", …
+ * ```
+ */
+export interface GuardSqliteOptions {
+  /** The prefix of recorded effect names. @default "db" */
+  name?: string;
+}
+
+/** What a shadow run's write statement answers, by method. */
+const STATEMENT_SINKS: Readonly<Record<string, () => unknown>> = {
+  run: () => ({ changes: 0, lastInsertRowid: 0 }),
+  get: () => undefined,
+  all: () => [],
+  iterate: () => [][Symbol.iterator](),
+};
+
+/**
+ * Database methods that change the connection or the files even though they run no write statement:
+ * a candidate must not close, reconfigure or back up the database the control is using.
+ */
+const CONNECTION_EFFECTS: ReadonlySet<string> = new Set([
+  "close",
+  "backup",
+  "function",
+  "aggregate",
+  "table",
+  "loadExtension",
+  "unsafeMode",
+  "defaultSafeIntegers",
+]);
+
+/**
+ * `sqlite3_stmt_readonly` is true for transaction control and ATTACH/DETACH, which change what the
+ * control's next statements do on the shared connection: they count as writes.
+ */
+const CONNECTION_STATEMENT = /^(?:begin|commit|end|rollback|savepoint|release|attach|detach)\b/i;
+
+/**
+ * Wraps a better-sqlite3 `Database` so that each statement's writes are side effects.
+ *
+ * - A statement is a read when better-sqlite3 reports `statement.readonly` (SQLite's
+ *   `sqlite3_stmt_readonly`), and passes through untouched. `statement.reader` is not used: it is true
+ *   for `INSERT … RETURNING`. Transaction control (`BEGIN`, `COMMIT`, `SAVEPOINT`, …) and
+ *   `ATTACH`/`DETACH` count as writes although SQLite calls them read-only.
+ * - A write statement's `run()`, `get()`, `all()` and `iterate()` are effects named `db.run`,
+ *   `db.get`, … with the arguments `[sql, ...params]` (parameters given to `bind()` are recorded
+ *   when the call gives none). In a shadow run they never execute and answer
+ *   `{ changes: 0, lastInsertRowid: 0 }`, `undefined`, `[]` and an empty iterator.
+ * - `db.exec(sql)` is the effect `db.exec` (shadow answer: the database); `db.pragma(source)` is an
+ *   effect `db.pragma` when the pragma writes (`user_version = 3`), a read otherwise; `close`,
+ *   `backup`, `function`, `aggregate`, `table`, `loadExtension`, `unsafeMode` and
+ *   `defaultSafeIntegers` are effects too, since they change the connection the control shares.
+ * - `db.prepare()` is a read that returns a guarded statement; `db.transaction(fn)` runs `fn`, whose
+ *   statements are guarded one by one.
+ *
+ * Sunk writes mean no read-your-writes: a candidate that inserts and then counts sees the count
+ * without its insert. Functions registered with `db.function()` can write from inside a read-only
+ * statement, which `readonly` cannot see.
+ *
+ * @example
+ * ```ts
+ * import Database from "better-sqlite3";
+ * import { guardSqlite, shadow } from "penumbra";
+ *
+ * const db = guardSqlite(new Database("shop.db"));
+ * const placeOrder = shadow(
+ *   (sku: string) => db.prepare("INSERT INTO orders (sku) VALUES (?)").run(sku).changes,
+ *   (sku: string) => db.prepare("INSERT INTO orders (sku, v) VALUES (?, 2)").run(sku).changes, // never written
+ * );
+ * ```
+ */
+export function guardSqlite<T extends object>(db: T, options?: GuardSqliteOptions): T {
+  const name = adapterName(options?.name, "db", "guardSqlite");
+  if (typeof db !== "object" || db === null || typeof (db as { prepare?: unknown }).prepare !== "function") {
+    throw new TypeError(`penumbra: guardSqlite '${name}': db must be a better-sqlite3 Database (an object with prepare)`);
+  }
+  return proxyClient(db, "", {
+    methodFor(path, fn, self, proxyOf) {
+      if (path === "prepare") {
+        return function prepare(this: unknown, ...args: unknown[]): unknown {
+          return guardStatement(name, Reflect.apply(fn, self, args));
+        };
+      }
+      if (path === "exec") {
+        return connectionEffect(`${name}.exec`, fn, self, proxyOf, () => proxyOf());
+      }
+      if (path === "pragma") {
+        return function pragma(this: unknown, ...args: unknown[]): unknown {
+          const [source, pragmaOptions] = args;
+          const sql = `PRAGMA ${String(source)}`;
+          if (pragmaIsRead(self, sql)) return Reflect.apply(fn, self, args);
+          const simple = (pragmaOptions as { simple?: unknown } | undefined)?.simple === true;
+          const policy: EffectPolicy = { name: `${name}.pragma`, answer: "sink", sink: () => (simple ? undefined : []), async: false };
+          return callEffect(policy, () => Reflect.apply(fn, self, args), self, [sql], proxyOf());
+        };
+      }
+      if (CONNECTION_EFFECTS.has(path)) {
+        const answer = path === "backup" ? () => Promise.resolve({ totalPages: 0, remainingPages: 0 }) : () => proxyOf();
+        return connectionEffect(`${name}.${path}`, fn, self, proxyOf, answer);
+      }
+      return undefined;
+    },
+  });
+}
+
+/** A database method that is an effect with its own arguments, answered by `answer` in shadow runs. */
+function connectionEffect(effectName: string, fn: Method, self: object, proxyOf: () => object, answer: () => unknown): Method {
+  const policy: EffectPolicy = { name: effectName, answer: "sink", sink: answer, async: false };
+  return function (this: unknown, ...args: unknown[]): unknown {
+    const value = callEffect(policy, () => Reflect.apply(fn, self, args), self, args, proxyOf());
+    return value === self ? proxyOf() : value;
+  };
+}
+
+/** A pragma that cannot be prepared is a write: fail closed (the real call then reports the error). */
+function pragmaIsRead(db: object, sql: string): boolean {
+  try {
+    const statement = (db as { prepare: (sql: string) => unknown }).prepare(sql);
+    return isReadStatement(statement);
+  } catch {
+    return false;
+  }
+}
+
+function isReadStatement(statement: unknown): boolean {
+  const { readonly, source } = statement as { readonly?: unknown; source?: unknown };
+  return readonly === true && !CONNECTION_STATEMENT.test(stripLeadingComments(String(source)));
+}
+
+function stripLeadingComments(sql: string): string {
+  return sql.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, "");
+}
+
+/** A read statement is handed out as it is (no cost); a write statement behind a Proxy. */
+function guardStatement(name: string, statement: unknown): unknown {
+  if (typeof statement !== "object" || statement === null || isReadStatement(statement)) return statement;
+  const sql = String((statement as { source?: unknown }).source);
+  let bound: unknown[] = [];
+  return proxyClient(statement, "", {
+    methodFor(path, fn, self, proxyOf) {
+      if (path === "bind") {
+        return function bind(this: unknown, ...params: unknown[]): unknown {
+          const value = Reflect.apply(fn, self, params);
+          bound = params;
+          return value === self ? proxyOf() : value;
+        };
+      }
+      const sink = Object.hasOwn(STATEMENT_SINKS, path) ? STATEMENT_SINKS[path] : undefined;
+      if (sink === undefined) return undefined;
+      const policy: EffectPolicy = { name: `${name}.${path}`, answer: "sink", sink, async: false };
+      return function (this: unknown, ...params: unknown[]): unknown {
+        const recorded = [sql, ...(params.length === 0 ? bound : params)];
+        return callEffect(policy, () => Reflect.apply(fn, self, params), self, recorded, proxyOf());
+      };
+    },
+  });
+}
