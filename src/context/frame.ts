@@ -30,6 +30,8 @@ export interface RunFrame {
   readonly onLateLeak: ((leak: Leak) => void) | undefined;
   /** The frame this one was started inside, if any. */
   readonly parent: RunFrame | undefined;
+  /** True inside a declared read of a guarded client: the tripwire lets that read's own I/O out. */
+  readonly allowIo?: true;
 }
 
 /**
@@ -63,4 +65,26 @@ export function currentFrame(): RunFrame | undefined {
  */
 export function runInFrame<T>(frame: RunFrame, fn: () => T): T {
   return contextBackend().run(frame, fn);
+}
+
+const ioViews = new WeakMap<RunFrame, RunFrame>();
+
+/**
+ * The same frame, seen by a declared read: still a shadow run (guarded effects inside stay blocked),
+ * but the tripwire lets the read's own I/O out. A prototype view, so `open`, `effects` and `leaks`
+ * stay the frame's own, live.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * runInFrame(ioAllowed(frame), () => client.retrieve(id));
+ * ```
+ */
+export function ioAllowed(frame: RunFrame): RunFrame {
+  let view = ioViews.get(frame);
+  if (view === undefined) {
+    view = Object.create(frame, { allowIo: { value: true, enumerable: true } }) as RunFrame;
+    ioViews.set(frame, view);
+  }
+  return view;
 }

@@ -3,6 +3,7 @@
  * method reached from the root (`stripe.checkout.sessions.create`), a wrapper that calls the method on
  * the real object and, for methods listed in `effects`, makes the `sideEffect` decision at the call.
  */
+import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
 import { callEffect, checkOnShadow, isAsyncFunction, type EffectPolicy, type ShadowAnswer } from "./effect-call";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: sinks of any shape */
@@ -146,9 +147,12 @@ function wrapMethod(
   proxyOf: () => unknown,
 ): (...args: unknown[]) => unknown {
   if (!policy.isEffect(path)) {
-    // A read: the real object as `this` (so `#private` fields work), nothing else.
+    // A read: the real object as `this` (so `#private` fields work). In a shadow run its own I/O is
+    // declared, so the tripwire lets it out; effects it triggers through other guards stay blocked.
     return function (this: unknown, ...args: unknown[]): unknown {
-      return Reflect.apply(fn, self, args);
+      const frame = currentFrame();
+      if (frame?.shadow !== true || frame.allowIo === true) return Reflect.apply(fn, self, args);
+      return runInFrame(ioAllowed(frame), () => Reflect.apply(fn, self, args));
     };
   }
   const sink = Object.hasOwn(policy.sink, path) ? policy.sink[path] : undefined;

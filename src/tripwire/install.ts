@@ -145,7 +145,8 @@ function activeOptions(): TripwireOptions | undefined {
  */
 export function inspect(probe: Probe): Verdict {
   const frame = currentFrame();
-  if (frame?.shadow !== true) return { action: "pass" };
+  // A declared read of a guarded client may do its own I/O: that is what declaring it means.
+  if (frame?.shadow !== true || frame.allowIo === true) return { action: "pass" };
   const options = activeOptions();
   if (options === undefined) return { action: "pass" };
   const mode = (probe.kind === "network" ? options.network : options.childProcess) ?? "block";

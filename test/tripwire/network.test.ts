@@ -7,32 +7,7 @@ import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import * as net from "node:net";
 import { installTripwire, shadow, type Leak, type Result } from "../../src/index";
-
-/** An HTTP server on loopback that counts the requests and TCP connections it receives. */
-interface CountingServer {
-  port: number;
-  requests: string[];
-  connections: number;
-  close(): Promise<void>;
-}
-
-async function httpServer(): Promise<CountingServer> {
-  const counted: CountingServer = { port: 0, requests: [], connections: 0, close: async () => undefined };
-  const server = http.createServer((req, res) => {
-    counted.requests.push(`${req.method ?? "?"} ${req.url ?? "?"}`);
-    req.resume();
-    res.end("ok");
-  });
-  server.on("connection", () => counted.connections++);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  counted.port = (server.address() as net.AddressInfo).port;
-  counted.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return counted;
-}
+import { get, httpServer, type CountingServer } from "../support/servers";
 
 /** A raw TCP server on loopback that records every chunk it receives. */
 async function tcpServer(): Promise<CountingServer> {
@@ -53,19 +28,6 @@ async function tcpServer(): Promise<CountingServer> {
       server.close(() => resolve());
     });
   return counted;
-}
-
-/** `http.get` as a promise that settles with the body or the error's code, never rejects. */
-function get(url: string, agent?: http.Agent): Promise<string> {
-  return new Promise((resolve) => {
-    const req = http.get(url, agent === undefined ? {} : { agent }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => resolve(body));
-    });
-    req.on("error", (e: NodeJS.ErrnoException) => resolve(`error ${e.code ?? e.message}`));
-  });
 }
 
 /** `fetch` as a promise that settles with the body or the cause's code, never rejects. */
