@@ -49,3 +49,5 @@ export { guardMailer } from "./adapters/nodemailer";
 export type { GuardMailerOptions, ShadowMailInfo } from "./adapters/nodemailer";
 export { guardSqlite } from "./adapters/better-sqlite3";
 export type { GuardSqliteOptions } from "./adapters/better-sqlite3";
+export { guardStripe } from "./adapters/stripe";
+export type { GuardStripeOptions } from "./adapters/stripe";
