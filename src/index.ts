@@ -51,3 +51,5 @@ export { guardSqlite } from "./adapters/better-sqlite3";
 export type { GuardSqliteOptions } from "./adapters/better-sqlite3";
 export { guardStripe } from "./adapters/stripe";
 export type { GuardStripeOptions } from "./adapters/stripe";
+export { guardPg } from "./adapters/pg";
+export type { GuardPgOptions, PgQueryClass, PgShadowResult } from "./adapters/pg";
