@@ -1,0 +1,194 @@
+/**
+ * `penumbra/openfeature`: turn an experiment's candidates on, off or up to a share of calls from an
+ * OpenFeature flag, so a ramp (0 → 5% → 100%) is a flag change, not a deploy.
+ *
+ * The client is typed structurally (the two methods used), so this module imports nothing from
+ * `@openfeature/server-sdk`, neither at runtime nor in its declarations: any 1.x server client fits,
+ * and a second installed copy of the SDK cannot cause a type clash.
+ *
+ * Why two typed evaluations and not one `getObjectDetails`: providers check the resolved type against
+ * the requested one (the in-memory provider, flagd and the vendors answer `TYPE_MISMATCH` to an object
+ * request for a boolean flag), so one untyped evaluation cannot serve both kinds. The gate remembers
+ * which kind the flag was last time and asks that one first: one round trip per call in steady state,
+ * two only on the first call and when the flag's type changes.
+ */
+import { stableFraction } from "../experiment/sampling";
+
+/**
+ * The evaluation context passed to the flag: OpenFeature's `EvaluationContext`, structurally.
+ *
+ * @example
+ * ```ts
+ * const context: OpenFeatureContext = { targetingKey: cart.customerId, plan: "pro" };
+ * ```
+ */
+export interface OpenFeatureContext {
+  /** Who the call is for. Providers bucket on it, and so does the gate for a number flag (sticky). */
+  targetingKey?: string;
+  [attribute: string]: unknown;
+}
+
+/**
+ * What an OpenFeature evaluation answers: the part of `EvaluationDetails` the gate reads.
+ *
+ * @example
+ * ```ts
+ * const details: OpenFeatureDetails<number> = await client.getNumberDetails("checkout.v2.shadow", 0);
+ * ```
+ */
+export interface OpenFeatureDetails<T> {
+  value: T;
+  /** Set when the evaluation failed (the SDK then answers the default value): `FLAG_NOT_FOUND`, `TYPE_MISMATCH`, … */
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+/**
+ * The part of an OpenFeature server `Client` the gate uses; `OpenFeature.getClient()` fits.
+ *
+ * @example
+ * ```ts
+ * import { OpenFeature } from "@openfeature/server-sdk";
+ * const client: OpenFeatureClient = OpenFeature.getClient();
+ * ```
+ */
+export interface OpenFeatureClient {
+  getBooleanDetails(flagKey: string, defaultValue: boolean, context?: OpenFeatureContext): Promise<OpenFeatureDetails<boolean>>;
+  getNumberDetails(flagKey: string, defaultValue: number, context?: OpenFeatureContext): Promise<OpenFeatureDetails<number>>;
+}
+
+/**
+ * Options of {@link openFeatureGate}.
+ *
+ * @example
+ * ```ts
+ * const options: OpenFeatureGateOptions<[Cart]> = {
+ *   flagKey: "checkout.total-v2.shadow",
+ *   contextOf: (cart) => ({ targetingKey: cart.customerId }),
+ * };
+ * ```
+ */
+export interface OpenFeatureGateOptions<A extends unknown[]> {
+  /** The flag: a boolean (candidates on / off) or a number in 0..1 (the admitted fraction of calls). */
+  flagKey: string;
+  /**
+   * The evaluation context of a call, from its arguments. With a `targetingKey`, a number flag admits
+   * the same keys on every call and in every process, and a ramp keeps those already admitted.
+   * Without one, each call is drawn at random. @default no context
+   */
+  contextOf?: (...args: A) => OpenFeatureContext;
+}
+
+type FlagKind = "boolean" | "number";
+
+/** Evaluation problems that leave the gate closed and are worth one report, not one per call. */
+class FlagProblem extends Error {
+  override readonly name = "OpenFeatureGateError";
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Creates an `enabled` gate that asks an OpenFeature flag whether this call runs the candidates.
+ *
+ * A boolean flag turns candidates on or off. A number flag is the admitted fraction: with a
+ * `targetingKey` from `contextOf` the decision is `stableFraction(targetingKey, flagKey) < fraction`
+ * (sticky per key, across processes), else `Math.random() < fraction`. An evaluation error, a missing
+ * flag, a provider that is not ready, a number outside 0..1 or a flag of another type means "off".
+ * The gate is `async`, so penumbra asks it only for calls that passed the synchronous gates and took
+ * a slot, in parallel with the control: it never delays the control, sync or async.
+ *
+ * The first failure of each kind is reported (the gate's promise rejects once, which penumbra
+ * reports as an `ExperimentError` with operation `enabled` and treats as "no"); repeats stay silent
+ * until an evaluation succeeds again, so a missing flag costs one warning, not one per call.
+ *
+ * @example
+ * ```ts
+ * import { OpenFeature } from "@openfeature/server-sdk";
+ * import { shadow } from "penumbra";
+ * import { openFeatureGate } from "penumbra/openfeature";
+ *
+ * const total = shadow(oldTotal, newTotal, {
+ *   enabled: openFeatureGate(OpenFeature.getClient(), {
+ *     flagKey: "checkout.total-v2.shadow", // true / false, or 0.05 for 5% of customers
+ *     contextOf: (cart: Cart) => ({ targetingKey: cart.customerId }),
+ *   }),
+ * });
+ * ```
+ */
+export function openFeatureGate<A extends unknown[]>(
+  client: OpenFeatureClient,
+  options: OpenFeatureGateOptions<A>,
+): (...args: A) => Promise<boolean> {
+  if (
+    typeof client !== "object" ||
+    client === null ||
+    typeof client.getBooleanDetails !== "function" ||
+    typeof client.getNumberDetails !== "function"
+  ) {
+    throw new TypeError("openFeatureGate: client must be an OpenFeature server client (OpenFeature.getClient())");
+  }
+  const { flagKey, contextOf } = options ?? ({} as OpenFeatureGateOptions<A>);
+  if (typeof flagKey !== "string" || flagKey === "") {
+    throw new TypeError(`openFeatureGate: flagKey must be a non-empty string, got ${String(flagKey)}`);
+  }
+  if (contextOf !== undefined && typeof contextOf !== "function") {
+    throw new TypeError(`openFeatureGate: contextOf must be a function, got ${typeof contextOf}`);
+  }
+
+  // Most flags never change type; guessing "boolean" first costs one extra round trip, once.
+  let kind: FlagKind = "boolean";
+  // Codes reported since the last good evaluation: one report per kind of failure, not per call.
+  const reported = new Set<string>();
+
+  const evaluate = async (as: FlagKind, context: OpenFeatureContext | undefined): Promise<OpenFeatureDetails<unknown>> =>
+    // Defaults are the "off" answers, and what the SDK returns when evaluation fails.
+    as === "boolean" ? client.getBooleanDetails(flagKey, false, context) : client.getNumberDetails(flagKey, 0, context);
+
+  const fail = (problem: FlagProblem): false => {
+    if (reported.has(problem.code)) return false;
+    reported.add(problem.code);
+    throw problem;
+  };
+
+  // `async` on purpose: penumbra recognises a declared async `enabled` and asks it last, admitted calls only.
+  return async function openFeatureEnabled(...args: A): Promise<boolean> {
+    const context = contextOf === undefined ? undefined : contextOf(...args);
+    let details = await evaluate(kind, context);
+    if (details.errorCode === "TYPE_MISMATCH" || (details.errorCode === undefined && typeof details.value !== kind)) {
+      // The flag is of the other kind (or changed kind): ask that one, and remember it.
+      const other: FlagKind = kind === "boolean" ? "number" : "boolean";
+      const retry = await evaluate(other, context);
+      if (retry.errorCode === undefined && typeof retry.value === other) kind = other;
+      if (retry.errorCode !== "TYPE_MISMATCH") details = retry;
+    }
+    if (details.errorCode !== undefined) {
+      const code = details.errorCode;
+      const why = code === "TYPE_MISMATCH" ? "is neither a boolean nor a number" : `could not be evaluated (${code})`;
+      const detail = details.errorMessage ? `: ${details.errorMessage}` : "";
+      return fail(new FlagProblem(`openFeatureGate: flag "${flagKey}" ${why}${detail}; candidates are off`, code));
+    }
+    const { value } = details;
+    if (typeof value === "boolean") {
+      reported.clear();
+      return value;
+    }
+    if (typeof value !== "number") {
+      return fail(new FlagProblem(`openFeatureGate: flag "${flagKey}" answered a ${typeof value}; candidates are off`, "TYPE_MISMATCH"));
+    }
+    if (!(value >= 0 && value <= 1)) {
+      // Fail closed: a 5 meant as "5%" must not become 100%.
+      return fail(
+        new FlagProblem(`openFeatureGate: number flag "${flagKey}" is ${value}, not a fraction in 0..1; candidates are off`, "RANGE"),
+      );
+    }
+    reported.clear();
+    const key = context?.targetingKey;
+    const draw = typeof key === "string" && key !== "" ? stableFraction(key, flagKey) : Math.random();
+    return draw < value;
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * penumbra/openfeature against the real SDK and its in-memory provider: on / off, a ramp changed at
+ * runtime, stickiness per targeting key, failures that mean "off", and a control that never waits.
+ */
+import { strict as assert } from "node:assert";
+import { InMemoryProvider, OpenFeature, type Provider } from "@openfeature/server-sdk";
+import { type ExperimentError, shadow } from "../../src/index";
+import { stableFraction } from "../../src/experiment/sampling";
+import { openFeatureGate, type OpenFeatureClient } from "../../src/integrations/openfeature";
+import { collector } from "../support/capture";
+
+interface Cart {
+  customerId: string;
+  total: number;
+}
+
+const FLAG = "checkout.total-v2.shadow";
+let domainCounter = 0;
+
+/** Each test gets its own OpenFeature domain, so providers never leak between tests. */
+async function clientWith(provider: Provider): Promise<OpenFeatureClient> {
+  const domain = `penumbra-test-${++domainCounter}`;
+  await OpenFeature.setProviderAndWait(domain, provider);
+  return OpenFeature.getClient(domain);
+}
+
+type Flags = NonNullable<ConstructorParameters<typeof InMemoryProvider>[0]>;
+
+function flag(value: boolean | number | string): Flags {
+  return { [FLAG]: { variants: { only: value }, defaultVariant: "only", disabled: false } };
+}
+
+function carts(count: number, prefix = "c"): Cart[] {
+  return Array.from({ length: count }, (_, i) => ({ customerId: `${prefix}-${i}`, total: i }));
+}
+
+/** A shadowed sync `total(cart)` gated by the flag; results carry the customer in their context. */
+function experiment(client: OpenFeatureClient, onError?: (e: ExperimentError) => void) {
+  const sink = collector();
+  const total = shadow(
+    (cart: Cart) => cart.total,
+    (cart: Cart) => cart.total,
+    {
+      name: "order-total",
+      publish: sink,
+      maxConcurrent: 100_000,
+      context: (cart: Cart) => ({ customer: cart.customerId }),
+      enabled: openFeatureGate(client, { flagKey: FLAG, contextOf: (cart: Cart) => ({ targetingKey: cart.customerId }) }),
+      ...(onError ? { onError } : {}),
+    },
+  );
+  const admitted = (): string[] => sink.results.map((r) => String(r.context["customer"]));
+  return { total, sink, admitted };
+}
+
+async function runAll(run: ReturnType<typeof experiment>, list: Cart[]): Promise<Set<string>> {
+  const before = run.sink.results.length;
+  for (const cart of list) run.total(cart);
+  await run.total.experiment.settled();
+  return new Set(run.admitted().slice(before));
+}
+
+describe("penumbra/openfeature", () => {
+  after(async () => {
+    await OpenFeature.close();
+  });
+
+  it("a boolean flag turns the candidates on and off", async () => {
+    const provider = new InMemoryProvider(flag(true));
+    const run = experiment(await clientWith(provider));
+    assert.equal((await runAll(run, carts(20))).size, 20);
+    provider.putConfiguration(flag(false));
+    assert.equal((await runAll(run, carts(20))).size, 0);
+  });
+
+  it("a number flag ramps 0 → 0.05 → 1 at runtime, sticky per targeting key", async () => {
+    const provider = new InMemoryProvider(flag(0));
+    const run = experiment(await clientWith(provider));
+    const customers = carts(4000);
+
+    assert.equal((await runAll(run, customers)).size, 0);
+
+    provider.putConfiguration(flag(0.05));
+    const atFive = await runAll(run, customers);
+    const share = atFive.size / customers.length;
+    assert.ok(share > 0.03 && share < 0.07, `admitted share at 5%: ${share}`);
+    // The decision is the documented hash, not luck: exactly the customers whose fraction is below 5%.
+    const expected = customers.filter((c) => stableFraction(c.customerId, FLAG) < 0.05).map((c) => c.customerId);
+    assert.deepEqual([...atFive].sort(), expected.sort());
+    // Same customers, same fraction: the same decision.
+    assert.deepEqual([...(await runAll(run, customers))].sort(), [...atFive].sort());
+
+    provider.putConfiguration(flag(1));
+    const atAll = await runAll(run, customers);
+    assert.equal(atAll.size, customers.length);
+    for (const id of atFive) assert.ok(atAll.has(id), `${id} was admitted at 5% and must stay admitted`);
+  });
+
+  it("without a targeting key a number flag draws at random", async () => {
+    const client = await clientWith(new InMemoryProvider(flag(0.5)));
+    const sink = collector();
+    const total = shadow((n: number) => n, (n: number) => n, {
+      publish: sink,
+      maxConcurrent: 100_000,
+      enabled: openFeatureGate(client, { flagKey: FLAG }),
+    });
+    for (let i = 0; i < 2000; i++) total(i);
+    await total.experiment.settled();
+    const share = sink.results.length / 2000;
+    assert.ok(share > 0.4 && share < 0.6, `admitted share at 50%: ${share}`);
+  });
+
+  it("a missing flag, a provider error, a string flag and a number outside 0..1 mean off, each reported once", async () => {
+    const throwing: Flags = {
+      [FLAG]: {
+        variants: { on: true },
+        defaultVariant: "on",
+        disabled: false,
+        contextEvaluator: () => {
+          throw new Error("rules engine down");
+        },
+      },
+    };
+    const cases: Array<[string, Flags, string]> = [
+      ["missing", {}, "FLAG_NOT_FOUND"],
+      ["provider error", throwing, "GENERAL"],
+      ["string", flag("yes"), "neither a boolean nor a number"],
+      ["percent", flag(5), "not a fraction"],
+    ];
+    for (const [label, config, message] of cases) {
+      const errors: ExperimentError[] = [];
+      const run = experiment(await clientWith(new InMemoryProvider(config)), (e) => errors.push(e));
+      assert.equal((await runAll(run, carts(30))).size, 0, label);
+      assert.equal(errors.length, 1, `${label}: ${errors.map((e) => e.message).join(" | ")}`);
+      assert.equal(errors[0]?.operation, "enabled");
+      assert.match(String((errors[0]?.cause as Error).message), new RegExp(message), label);
+    }
+  });
+
+  it("a flag that comes back after failing is obeyed again, and a new failure is reported again", async () => {
+    const provider = new InMemoryProvider({});
+    const errors: ExperimentError[] = [];
+    const run = experiment(await clientWith(provider), (e) => errors.push(e));
+    assert.equal((await runAll(run, carts(5))).size, 0);
+    provider.putConfiguration(flag(true));
+    assert.equal((await runAll(run, carts(5))).size, 5);
+    provider.putConfiguration({});
+    assert.equal((await runAll(run, carts(5))).size, 0);
+    assert.equal(errors.length, 2);
+  });
+
+  it("remembers the flag's type: one evaluation per call in steady state", async () => {
+    const provider = new InMemoryProvider(flag(1));
+    const client = await clientWith(provider);
+    const calls: string[] = [];
+    const counting: OpenFeatureClient = {
+      getBooleanDetails: (...a) => (calls.push("boolean"), client.getBooleanDetails(...a)),
+      getNumberDetails: (...a) => (calls.push("number"), client.getNumberDetails(...a)),
+    };
+    const gate = openFeatureGate(counting, { flagKey: FLAG });
+    assert.equal(await gate(), true);
+    assert.equal(await gate(), true);
+    assert.equal(await gate(), true);
+    assert.deepEqual(calls, ["boolean", "number", "number", "number"]);
+    provider.putConfiguration(flag(false));
+    calls.length = 0;
+    assert.equal(await gate(), false);
+    assert.equal(await gate(), false);
+    assert.deepEqual(calls, ["number", "boolean", "boolean"]);
+  });
+
+  it("never delays the control: a sync control still returns synchronously, even with a slow provider", async () => {
+    const slow: OpenFeatureClient = {
+      getBooleanDetails: () => new Promise((resolve) => setTimeout(() => resolve({ value: true }), 50)),
+      getNumberDetails: () => Promise.resolve({ value: 0 }),
+    };
+    const sink = collector();
+    const total = shadow((cart: Cart) => cart.total, (cart: Cart) => cart.total + 1, {
+      publish: sink,
+      enabled: openFeatureGate(slow, { flagKey: FLAG, contextOf: (cart: Cart) => ({ targetingKey: cart.customerId }) }),
+    });
+    const started = Date.now();
+    const answer = total({ customerId: "c-1", total: 42 });
+    assert.equal(answer, 42);
+    assert.ok(Date.now() - started < 40, "the control did not wait for the flag");
+    await total.experiment.settled();
+    assert.equal(sink.results.length, 1);
+    assert.equal(sink.results[0]?.mismatched, true);
+  });
+
+  it("validates its arguments when the gate is built", () => {
+    assert.throws(() => openFeatureGate({} as never, { flagKey: FLAG }), TypeError);
+    assert.throws(() => openFeatureGate(OpenFeature.getClient(), { flagKey: "" }), /flagKey/);
+  });
+});
