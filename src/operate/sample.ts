@@ -1,0 +1,119 @@
+/**
+ * What one published result says about one candidate, reduced to the few facts a scorecard counts:
+ * outcome classes, latencies and the reasons for a mismatch. Everything else in the result (values,
+ * diffs, context) is dropped here, which is what keeps the scorecard's memory bounded.
+ */
+import { types } from "node:util";
+import type { FieldDiff, Mismatch, Observation, Result } from "../types/results";
+
+/** The engine's paths for an outcome and a status difference (see `src/compare/format.ts`). */
+const ERROR_PATH = "(error)";
+const STATUS_PATH = "(status)";
+const EFFECT_PATH = /^effects\[(\d+)\]/;
+/** A forced mismatch's summary starts with the callback that forced it, e.g. `compare() returned false`. */
+const FORCED = /^(\w+\(\) returned false|\w+\(\) threw|comparison threw)/;
+
+/**
+ * The facts one result contributes to one candidate's window.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const sample: RunSample = sampleOf(result, result.candidates[0]!);
+ * if (!sample.fieldMatched) console.log(sample.reasons);
+ * ```
+ */
+export interface RunSample {
+  /** The candidate's outcome class (returned / threw / timed out, and the status) equals the control's. */
+  statusMatched: boolean;
+  /** Matched, noise only, or ignored: anything but "mismatched". */
+  fieldMatched: boolean;
+  /** The candidate threw (a timeout is not an error). */
+  error: boolean;
+  timeout: boolean;
+  /** The candidate's observation carries at least one leak. */
+  leak: boolean;
+  controlMs: number;
+  candidateMs: number;
+  /** Distinct reasons, in the order their diffs appear. Empty unless the candidate mismatched. */
+  reasons: string[];
+  /** The mismatch's summary, the example shown beside each reason. */
+  example: string | undefined;
+}
+
+/**
+ * Reduces `result` to what the scorecard counts for `candidate` (one of `result.candidates`).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * for (const candidate of result.candidates) window.add(sampleOf(result, candidate));
+ * ```
+ */
+export function sampleOf(result: Result<unknown>, candidate: Observation<unknown>): RunSample {
+  const outcome = result.outcomes[candidate.name];
+  // Ignored mismatches are not on `result.mismatches` (Scientist's meaning): they give no reasons.
+  const mismatch = outcome === "mismatched" ? result.mismatches.find((m) => m.candidate === candidate.name) : undefined;
+  const controlClass = result.control.threw ? "threw" : "returned";
+  const candidateClass = candidate.timedOut ? "timed out" : candidate.threw ? "threw" : "returned";
+  return {
+    statusMatched: mismatch?.kind !== "status" && controlClass === candidateClass,
+    fieldMatched: outcome !== "mismatched",
+    error: candidate.threw && !candidate.timedOut,
+    timeout: candidate.timedOut,
+    leak: candidate.leaks.length > 0,
+    controlMs: result.control.durationMs,
+    candidateMs: candidate.durationMs,
+    reasons: mismatch === undefined ? [] : reasonsOf(result, candidate, mismatch),
+    example: mismatch?.summary,
+  };
+}
+
+/**
+ * The distinct reasons of one mismatch, from its non-noise diffs (see API.md §4).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * reasonsOf(result, candidate, mismatch); // ["status:200->500", "body.total"]
+ * ```
+ */
+export function reasonsOf(result: Result<unknown>, candidate: Observation<unknown>, mismatch: Mismatch): string[] {
+  const reasons = new Set<string>();
+  for (const diff of mismatch.diffs) {
+    if (diff.noise === true) continue;
+    reasons.add(reasonOf(diff, result, candidate));
+  }
+  if (reasons.size === 0) {
+    // A mismatch no diff explains (a compare() that said "unequal" with no structural difference, a
+    // callback that threw): named after the callback, so such runs still show up in the list.
+    reasons.add(FORCED.exec(mismatch.summary)?.[1] ?? "unexplained");
+  }
+  return [...reasons];
+}
+
+function reasonOf(diff: FieldDiff, result: Result<unknown>, candidate: Observation<unknown>): string {
+  if (diff.path === ERROR_PATH) {
+    if (candidate.timedOut) return "timeout";
+    if (candidate.threw) return `error:${errorName(candidate.error)}`;
+    return "error:control-threw";
+  }
+  if (diff.path === STATUS_PATH) return `status:${String(diff.control)}->${String(diff.candidate)}`;
+  const effect = EFFECT_PATH.exec(diff.path);
+  if (effect !== null) {
+    const index = Number(effect[1]);
+    const name = result.control.effects[index]?.name ?? candidate.effects[index]?.name ?? "(unknown)";
+    return `effects:${name}`;
+  }
+  return diff.bucket ?? (diff.path === "" ? "(root)" : diff.path);
+}
+
+/** The constructor name of an Error (also one from another realm), else the thrown value's typeof. */
+function errorName(error: unknown): string {
+  if (error instanceof Error || types.isNativeError(error)) {
+    const ctor: unknown = (error as { constructor?: unknown }).constructor;
+    if (typeof ctor === "function" && ctor.name !== "") return ctor.name;
+    return (error as Error).name;
+  }
+  return typeof error;
+}
