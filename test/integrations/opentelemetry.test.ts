@@ -1,0 +1,143 @@
+/**
+ * penumbra/opentelemetry against the real metrics SDK, read back through a pull MetricReader.
+ */
+import { strict as assert } from "node:assert";
+import type { Attributes, Meter } from "@opentelemetry/api";
+import {
+  DataPointType,
+  MeterProvider,
+  MetricReader,
+  type MetricData,
+} from "@opentelemetry/sdk-metrics";
+import { shadow } from "../../src/index";
+import { openTelemetryPublisher } from "../../src/integrations/opentelemetry";
+import { matchedResult, mismatchedResult } from "../publishers/fixtures";
+
+/** A reader the test pulls from: collect() gives the cumulative state of every instrument. */
+class PullReader extends MetricReader {
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function setup(): { provider: MeterProvider; reader: PullReader } {
+  const reader = new PullReader();
+  return { provider: new MeterProvider({ readers: [reader] }), reader };
+}
+
+async function collect(reader: PullReader): Promise<Map<string, MetricData>> {
+  const { resourceMetrics, errors } = await reader.collect();
+  assert.deepEqual(errors, []);
+  const byName = new Map<string, MetricData>();
+  for (const scope of resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) byName.set(metric.descriptor.name, metric);
+  }
+  return byName;
+}
+
+/** The value of a counter's point with exactly these attributes. */
+function sum(metric: MetricData | undefined, attributes: Attributes): number | undefined {
+  assert.ok(metric, "metric exists");
+  assert.equal(metric.dataPointType, DataPointType.SUM);
+  const point = metric.dataPoints.find((p) => JSON.stringify(p.attributes) === JSON.stringify(attributes));
+  return point?.value as number | undefined;
+}
+
+describe("penumbra/opentelemetry", () => {
+  it("counts comparisons per outcome and records durations in seconds per behaviour", async () => {
+    const { provider, reader } = setup();
+    const otel = openTelemetryPublisher({ meterProvider: provider });
+    otel.publish(mismatchedResult());
+    otel.publish(matchedResult());
+    otel.publish(matchedResult());
+    otel.publish(matchedResult({ outcomes: { candidate: "ignored" }, matched: false, ignored: true }));
+
+    const metrics = await collect(reader);
+    const comparisons = metrics.get("penumbra.comparisons");
+    assert.equal(comparisons?.descriptor.unit, "{comparison}");
+    assert.equal(sum(comparisons, { "penumbra.experiment": "order-total", "penumbra.outcome": "matched" }), 2);
+    assert.equal(sum(comparisons, { "penumbra.experiment": "order-total", "penumbra.outcome": "mismatched" }), 1);
+    assert.equal(sum(comparisons, { "penumbra.experiment": "order-total", "penumbra.outcome": "ignored" }), 1);
+
+    const duration = metrics.get("penumbra.behavior.duration");
+    assert.ok(duration);
+    assert.equal(duration.descriptor.unit, "s");
+    assert.equal(duration.dataPointType, DataPointType.HISTOGRAM);
+    const byBehavior = new Map(duration.dataPoints.map((p) => [p.attributes["penumbra.behavior"], p.value]));
+    const control = byBehavior.get("control") as { count: number; sum: number; buckets: { boundaries: number[] } };
+    const candidate = byBehavior.get("candidate") as { count: number; sum: number };
+    assert.equal(control.count, 4);
+    assert.ok(Math.abs(control.sum - 4 * 0.0012) < 1e-9, `control sum ${control.sum}`);
+    assert.ok(Math.abs(candidate.sum - 4 * 0.0034) < 1e-9, `candidate sum ${candidate.sum}`);
+    // Second-scale boundaries (the SDK default is millisecond-scale).
+    assert.ok(control.buckets.boundaries.includes(0.005));
+    assert.ok(duration.dataPoints.every((p) => p.attributes["penumbra.experiment"] === "order-total"));
+  });
+
+  it("counts skips, leaks and trips", async () => {
+    const { provider, reader } = setup();
+    const otel = openTelemetryPublisher({ meter: provider.getMeter("app") });
+    const leaky = mismatchedResult();
+    otel.publish({
+      ...leaky,
+      candidates: leaky.candidates.map((c) => ({
+        ...c,
+        leaks: [
+          { kind: "network", target: "api.example.com:443", blocked: true },
+          { kind: "child_process", target: "curl", blocked: true },
+        ],
+      })),
+    });
+    otel.skipped("order-total", "overload");
+    otel.skipped("order-total", "overload");
+    otel.trip({ experiment: "order-total", reason: "leak", value: 1, threshold: 0 });
+
+    const metrics = await collect(reader);
+    assert.equal(sum(metrics.get("penumbra.leaks"), { "penumbra.experiment": "order-total" }), 2);
+    assert.equal(sum(metrics.get("penumbra.skipped"), { "penumbra.experiment": "order-total" }), 2);
+    assert.equal(
+      sum(metrics.get("penumbra.trips"), { "penumbra.experiment": "order-total", "penumbra.trip.reason": "leak" }),
+      1,
+    );
+  });
+
+  it("creates its instruments once, and works as an experiment's publisher end to end", async () => {
+    const { provider, reader } = setup();
+    const meter = provider.getMeter("penumbra");
+    let created = 0;
+    const counting: Meter = new Proxy(meter, {
+      get(target, key, receiver) {
+        const value: unknown = Reflect.get(target, key, receiver);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (String(key).startsWith("create")) created++;
+          return Reflect.apply(value as (...a: unknown[]) => unknown, target, args);
+        };
+      },
+    });
+    const otel = openTelemetryPublisher({ meter: counting });
+    const total = shadow((n: number) => n * 2, (n: number) => (n === 3 ? 0 : n * 2), { name: "double", publish: otel });
+    for (let i = 0; i < 10; i++) total(i);
+    await total.experiment.settled();
+    assert.equal(created, 5);
+
+    const metrics = await collect(reader);
+    const comparisons = metrics.get("penumbra.comparisons");
+    assert.equal(sum(comparisons, { "penumbra.experiment": "double", "penumbra.outcome": "matched" }), 9);
+    assert.equal(sum(comparisons, { "penumbra.experiment": "double", "penumbra.outcome": "mismatched" }), 1);
+  });
+
+  it("does nothing, and throws nothing, without an SDK (the global no-op meter)", () => {
+    const otel = openTelemetryPublisher();
+    otel.publish(mismatchedResult());
+    otel.skipped("order-total", "overload");
+    otel.trip({ experiment: "order-total", reason: "latency", value: 3, threshold: 1.5 });
+  });
+
+  it("rejects something that is not a meter with a TypeError", () => {
+    assert.throws(() => openTelemetryPublisher({ meter: {} as never }), TypeError);
+  });
+});
