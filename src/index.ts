@@ -53,3 +53,5 @@ export { guardStripe } from "./adapters/stripe";
 export type { GuardStripeOptions } from "./adapters/stripe";
 export { guardPg } from "./adapters/pg";
 export type { GuardPgOptions, PgQueryClass, PgShadowResult } from "./adapters/pg";
+export { Scorecard } from "./operate/scorecard";
+export type { Percentiles, ScorecardOptions, ScorecardSummary } from "./operate/scorecard";
