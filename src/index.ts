@@ -55,3 +55,5 @@ export { guardPg } from "./adapters/pg";
 export type { GuardPgOptions, PgQueryClass, PgShadowResult } from "./adapters/pg";
 export { Scorecard } from "./operate/scorecard";
 export type { Percentiles, ScorecardOptions, ScorecardSummary } from "./operate/scorecard";
+export { loggerPublisher } from "./publishers/logger";
+export type { LoggerPublisher, LoggerPublisherOptions, LogMethod, StructuredLogger } from "./publishers/logger";
