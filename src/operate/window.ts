@@ -9,11 +9,35 @@ import { createHistogram, type RecordableHistogram } from "node:perf_hooks";
 import type { Observation, Result } from "../types/results";
 import { sampleOf, type RunSample } from "./sample";
 
-/** How many slices a window is cut into: results leave the window one slice (windowMs / 20) at a time. */
+/**
+ * How many slices a window is cut into: results leave the window one slice (windowMs / 20) at a time.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const sliceMs = windowMs / SLICES; // 30 s for the default 10-minute window
+ * ```
+ */
 export const SLICES = 20;
-/** Distinct reasons a slice keeps; the rest count as {@link OTHER}. */
+/**
+ * Distinct reasons a slice keeps; the rest count as {@link OTHER}.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const slice = new Tally(REASON_CAP);
+ * ```
+ */
 export const REASON_CAP = 100;
-/** The reason that collects what a full slice could not keep. */
+/**
+ * The reason that collects what a full slice could not keep.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const overflow = summary.reasons.find((r) => r.reason === OTHER);
+ * ```
+ */
 export const OTHER = "other";
 /** Histogram bounds in microseconds: 1 µs to 1 hour (longer durations are clamped to 1 hour). */
 const LOWEST_US = 1;
