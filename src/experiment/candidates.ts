@@ -22,6 +22,7 @@ export function startCandidate(run: AdmittedRun, behaviour: Behaviour, args: unk
     run.parentFrame,
     controller.signal,
     behaviour.name,
+    () => run.core.lateLeak(),
   );
   return runCandidate(behaviour, frame, controller, run.thisArg, args, run.argsIsolated, run.core.options.timeoutMs);
 }

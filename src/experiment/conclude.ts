@@ -6,6 +6,7 @@ import type { Result } from "../types/results";
 import type { Outcome } from "./behaviour";
 import type { AdmittedRun } from "./prepare";
 import { publishResult } from "./publish";
+import { trip } from "./trip";
 
 type Report = (operation: Operation, cause: unknown) => void;
 
@@ -49,5 +50,9 @@ export function publish(
   result: Result<unknown>,
   report: (operation: Operation, cause: unknown, detail?: string) => void = (o, c, d) => run.core.report(o, c, d),
 ): Promise<void> {
-  return publishResult(result, run.core.publishers(), report);
+  const published = publishResult(result, run.core.publishers(), report);
+  // Guardrails judge every published result; a trip switches off new calls only.
+  const event = run.core.monitor.observe(result);
+  if (event !== undefined) trip(run.core, event);
+  return published;
 }

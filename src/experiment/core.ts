@@ -8,6 +8,7 @@ import type { Publisher } from "../types/operate";
 import type { CompareOptions } from "../compare/options";
 import type { BucketRule } from "../types/options";
 import type { Calibration } from "./calibrate";
+import type { GuardrailMonitor } from "../operate/guardrails";
 import type { Behaviour } from "./behaviour";
 import type { ResolvedOptions } from "./options";
 import type { RunTracker } from "./tracker";
@@ -44,4 +45,10 @@ export interface ExperimentCore {
   readonly compareOptions: CompareOptions | undefined;
   /** Present while the experiment calibrates noise (`calibrate` option). */
   readonly calibration: Calibration | undefined;
+  /** Watches published results against the guardrails (the leak rule is always on by default). */
+  readonly monitor: GuardrailMonitor;
+  /** Switches candidates off for new calls (`disable()`, or a guardrail trip). */
+  disable(reason: string): void;
+  /** Told of a leak that arrived after its candidate's observation was taken. */
+  lateLeak(): void;
 }

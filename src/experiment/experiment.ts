@@ -16,6 +16,8 @@ import { prepareRun } from "./prepare";
 import { runSequentially } from "./sequential";
 import { RunTracker } from "./tracker";
 import { isAsyncFunction } from "../util/thenable";
+import { GuardrailMonitor } from "../operate/guardrails";
+import { trip } from "./trip";
 import { Calibration } from "./calibrate";
 import { unorderedPaths } from "../buckets/noise";
 import type { CompareOptions } from "../compare/options";
@@ -37,8 +39,6 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
   private readonly core: CoreState;
   private controlBehaviour: Behaviour | undefined;
   private readonly candidateList: Behaviour[] = [];
-  private enabledState = true;
-  private disabledWhy: string | undefined;
 
   constructor(name: string, options?: ExperimentOptions<A, R>) {
     if (typeof name !== "string" || name === "") {
@@ -113,7 +113,7 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
     if (control === undefined) {
       throw new TypeError(`penumbra: experiment '${this.name}' has no control; call use() before running it`);
     }
-    const admission = admit(this.core as ExperimentCore, args, this.enabledState);
+    const admission = admit(this.core as ExperimentCore, args, this.core.enabledNow);
     if (!admission.admitted) return Reflect.apply(control.fn, thisArg, args) as R;
     const run = prepareRun(this.core as ExperimentCore, thisArg, args, admission.asyncGate);
     if (run === undefined) return Reflect.apply(control.fn, thisArg, args) as R;
@@ -129,8 +129,7 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
    * ```
    */
   enable(): void {
-    this.enabledState = true;
-    this.disabledWhy = undefined;
+    this.core.enable();
   }
 
   /**
@@ -142,18 +141,17 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
    * ```
    */
   disable(reason?: string): void {
-    this.enabledState = false;
-    this.disabledWhy = reason ?? "disabled";
+    this.core.disable(reason ?? "disabled");
   }
 
   /** False after `disable()` or a guardrail trip. @example `if (!experiment.enabled) alert(experiment.disabledReason)` */
   get enabled(): boolean {
-    return this.enabledState;
+    return this.core.enabledNow;
   }
 
   /** Why the experiment is disabled, or undefined while it is enabled. @example `console.log(experiment.disabledReason)` */
   get disabledReason(): string | undefined {
-    return this.disabledWhy;
+    return this.core.disabledWhy;
   }
 
   /**
@@ -181,6 +179,9 @@ class CoreState implements ExperimentCore {
   readonly rules: readonly BucketRule[];
   readonly compareOptions: CompareOptions | undefined;
   readonly calibration: Calibration | undefined;
+  readonly monitor: GuardrailMonitor;
+  enabledNow = true;
+  disabledWhy: string | undefined = undefined;
   private active = 0;
 
   constructor(
@@ -189,11 +190,29 @@ class CoreState implements ExperimentCore {
     readonly candidates: readonly Behaviour[],
   ) {
     this.enabledIsAsync = isAsyncFunction(options.enabled);
+    this.monitor = new GuardrailMonitor(name, options.guardrails);
     const buckets = options.buckets ?? [];
     this.calibration = options.calibrate !== undefined && options.calibrate.runs > 0 ? new Calibration(options.calibrate.runs) : undefined;
     this.rules = this.calibration === undefined ? buckets : [...buckets, this.calibration.rule];
     const unordered = unorderedPaths(buckets);
     this.compareOptions = unordered === undefined ? undefined : { unordered };
+  }
+
+  enable(): void {
+    this.enabledNow = true;
+    this.disabledWhy = undefined;
+    // A fresh window: the evidence that tripped it must not trip it again at once.
+    this.monitor.reset();
+  }
+
+  disable(reason: string): void {
+    this.enabledNow = false;
+    this.disabledWhy = reason;
+  }
+
+  lateLeak(): void {
+    const event = this.monitor.observeLateLeak();
+    if (event !== undefined) trip(this, event);
   }
 
   acquireSlot(): boolean {
