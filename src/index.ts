@@ -51,7 +51,7 @@ export { guardSqlite } from "./adapters/better-sqlite3";
 export type { GuardSqliteOptions } from "./adapters/better-sqlite3";
 export { guardStripe } from "./adapters/stripe";
 export type { GuardStripeOptions } from "./adapters/stripe";
-export { guardPg } from "./adapters/pg";
+export { classifyPgQuery, guardPg } from "./adapters/pg";
 export type { GuardPgOptions, PgQueryClass, PgShadowResult } from "./adapters/pg";
 export { Scorecard } from "./operate/scorecard";
 export type { Percentiles, ScorecardOptions, ScorecardSummary } from "./operate/scorecard";
