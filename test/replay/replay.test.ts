@@ -139,7 +139,7 @@ describe("replay", () => {
     const client = guard("counter", counter, { effects: ["increment"] });
     const memory = memoryPublisher();
     // Recorded outside any experiment's shadow: the control's increments are real here.
-    const experiment = new Experiment<[number], number>("count", { mode: "sequential", captureArgs: true, publish: memory })
+    const experiment = new Experiment<[number], Promise<number>>("count", { mode: "sequential", captureArgs: true, publish: memory })
       .use(async (n) => {
         await client.increment(n);
         return n * 2;
@@ -153,7 +153,7 @@ describe("replay", () => {
     const before = counter.increments;
     assert.equal(before, 6, "recording ran the control's real effects");
 
-    const report = await replay<[number], number>(memory.results, {
+    const report = await replay<[number], Promise<number>>(memory.results, {
       control: async (n) => {
         await client.increment(n);
         return n * 2;
@@ -211,7 +211,7 @@ describe("replay", () => {
 
   it("treats a control that outlives timeoutMs as having thrown", async () => {
     const records = [{ experiment: "slow", runId: "r1", args: [1], context: {} } as unknown as Result<unknown>];
-    const report = await replay<[number], number>(records, {
+    const report = await replay<[number], Promise<number>>(records, {
       control: () => new Promise<number>(() => undefined),
       candidate: async (n) => n,
       timeoutMs: 20,
