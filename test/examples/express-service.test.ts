@@ -7,7 +7,10 @@ import { legacyQuote, sampleOrders } from "../../examples/express-service/shippi
 
 const root = path.resolve(__dirname, "../..");
 
-describe("examples/express-service", () => {
+describe("examples/express-service", function () {
+  // A child process with ts-node: seconds, more than mocha's default 2 s when run with --no-config.
+  this.timeout(90_000);
+
   before(function () {
     if (!fs.existsSync(path.join(root, "dist", "index.js"))) this.skip();
   });
