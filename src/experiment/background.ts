@@ -7,7 +7,7 @@ import { nextTurn } from "../util/turn";
 import type { Outcome } from "./behaviour";
 import { callBeforeRun } from "./before-run";
 import { finishCalibration, startCalibration } from "./calibrate";
-import { runAllCandidates } from "./candidates";
+import { runAllCandidates, runPromotedShadows } from "./candidates";
 import { concludeRun, publish } from "./conclude";
 import { callControl, controlFrame, type ControlSettled } from "./control";
 import { asyncGateSaysYes } from "./gate";
@@ -84,13 +84,22 @@ async function finishInBackground(run: AdmittedRun, control: ControlSettled, bef
       report("isolate", error);
       return;
     }
-    startCalibration(run);
-    const candidates: Outcome[] = await runAllCandidates(run, argLists);
-    await finishCalibration(run, control.outcome);
+    let controlOutcome = control.outcome;
+    let candidates: Outcome[];
+    if (run.served === core.control) {
+      startCalibration(run);
+      candidates = await runAllCandidates(run, argLists);
+      await finishCalibration(run, control.outcome);
+    } else {
+      // Promoted: the first candidate already served; the old code runs now, in the shadow.
+      const [shadowed, ...others] = await runPromotedShadows(run, argLists);
+      controlOutcome = shadowed as Outcome;
+      candidates = [control.outcome, ...others];
+    }
     release();
     // Compare and publish on a turn of their own, not in the last candidate's.
     await nextTurn();
-    await publish(run, concludeRun(run, control.outcome, candidates, report));
+    await publish(run, concludeRun(run, controlOutcome, candidates, report));
   } catch (fault) {
     internalFault(fault);
   } finally {

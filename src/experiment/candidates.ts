@@ -21,7 +21,7 @@ export function startCandidate(run: AdmittedRun, behaviour: Behaviour, args: unk
     true,
     run.parentFrame,
     controller.signal,
-    behaviour.name,
+    behaviour === run.core.control ? undefined : behaviour.name,
     () => run.core.lateLeak(),
   );
   return runCandidate(behaviour, frame, controller, run.thisArg, args, run.argsIsolated, run.core.options.timeoutMs);
@@ -38,4 +38,21 @@ export function startCandidate(run: AdmittedRun, behaviour: Behaviour, args: unk
  */
 export function runAllCandidates(run: AdmittedRun, argLists: unknown[][]): Promise<Outcome[]> {
   return Promise.all(run.core.candidates.map((behaviour, i) => startCandidate(run, behaviour, argLists[i] ?? run.args)));
+}
+
+/**
+ * For a promoted call: the control, then the second and later candidates, each in a shadow frame,
+ * on their own argument copies (the first copy goes to the control: the served candidate had the
+ * caller's own arguments).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const [control, ...others] = await runPromotedShadows(run, argsPerCandidate(run));
+ * ```
+ */
+export function runPromotedShadows(run: AdmittedRun, argLists: unknown[][]): Promise<Outcome[]> {
+  const { control, candidates } = run.core;
+  const shadows = [control, ...candidates.slice(1)];
+  return Promise.all(shadows.map((behaviour, i) => startCandidate(run, behaviour, argLists[i] ?? run.args)));
 }

@@ -28,7 +28,7 @@ export function concludeRun(run: AdmittedRun, control: Outcome, candidates: Outc
     startedAt: run.startedAt,
     context: run.context,
     args: run.capturedArgs,
-    servedBy: "control",
+    servedBy: run.served.name,
     control,
     candidates: candidates.map((outcome) => ({ outcome, evaluation: evaluate(context, control, outcome) })),
     clean: core.options.clean as ((value: never) => unknown) | undefined,

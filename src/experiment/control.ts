@@ -56,6 +56,10 @@ export type ControlCall =
  * ```
  */
 export function controlFrame(run: AdmittedRun): RunFrame {
+  // A promoted candidate serves the caller: not a shadow either, and its effects are real.
+  if (run.served !== run.core.control) {
+    return makeFrame(run.core.name, run.runId, run.context, "candidate", false, run.parentFrame, undefined, run.served.name);
+  }
   return makeFrame(run.core.name, run.runId, run.context, "control", false, run.parentFrame);
 }
 
@@ -75,24 +79,25 @@ export function controlFrame(run: AdmittedRun): RunFrame {
  */
 export function callControl(run: AdmittedRun, frame: RunFrame, measureCpu: boolean, adoptThenables = false): ControlCall {
   const { core } = run;
-  const fn = core.control.fn;
+  const fn = run.served.fn;
+  const name = run.served.name;
   const started = performance.now();
   const cpuBefore = measureCpu ? process.cpuUsage() : undefined;
   let returned: unknown;
   try {
     returned = runInFrame(frame, () => Reflect.apply(fn, run.thisArg, run.args));
   } catch (error) {
-    core.controlIsAsync ??= false;
-    const outcome = settle(frame, "control", true, { threw: true, error }, elapsed(started), cpuMs(cpuBefore));
+    if (run.served === core.control) core.controlIsAsync ??= false;
+    const outcome = settle(frame, name, true, { threw: true, error }, elapsed(started), cpuMs(cpuBefore));
     return { sync: true, threw: true, raw: error, outcome };
   }
   if (!isThenable(returned)) {
-    core.controlIsAsync = false;
+    if (run.served === core.control) core.controlIsAsync = false;
     const copy = snapshotValue(core, returned);
-    const outcome = settle(frame, "control", copy.isolated, { threw: false, value: copy.value }, elapsed(started), cpuMs(cpuBefore));
+    const outcome = settle(frame, name, copy.isolated, { threw: false, value: copy.value }, elapsed(started), cpuMs(cpuBefore));
     return { sync: true, threw: false, raw: returned, outcome };
   }
-  core.controlIsAsync = true;
+  if (run.served === core.control) core.controlIsAsync = true;
   if (!(returned instanceof Promise) && !adoptThenables) {
     frame.open = false;
     return { sync: false, returned, settled: undefined };
@@ -104,11 +109,11 @@ export function callControl(run: AdmittedRun, frame: RunFrame, measureCpu: boole
     pending.then(
       (value: unknown) => {
         const copy = snapshotValue(core, value);
-        const outcome = settle(frame, "control", copy.isolated, { threw: false, value: copy.value }, elapsed(started));
+        const outcome = settle(frame, name, copy.isolated, { threw: false, value: copy.value }, elapsed(started));
         resolve({ outcome, threw: false, raw: value });
       },
       (error: unknown) => {
-        resolve({ outcome: settle(frame, "control", true, { threw: true, error }, elapsed(started)), threw: true, raw: error });
+        resolve({ outcome: settle(frame, name, true, { threw: true, error }, elapsed(started)), threw: true, raw: error });
       },
     );
   });

@@ -47,6 +47,8 @@ export interface ExperimentCore {
   readonly calibration: Calibration | undefined;
   /** Watches published results against the guardrails (the leak rule is always on by default). */
   readonly monitor: GuardrailMonitor;
+  /** False after `disable()` or a guardrail trip. */
+  readonly enabledNow: boolean;
   /** Switches candidates off for new calls (`disable()`, or a guardrail trip). */
   disable(reason: string): void;
   /** Told of a leak that arrived after its candidate's observation was taken. */

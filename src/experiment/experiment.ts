@@ -13,6 +13,7 @@ import type { ExperimentCore } from "./core";
 import { admit } from "./gate";
 import { resolveOptions, show, type ResolvedOptions } from "./options";
 import { prepareRun } from "./prepare";
+import { promotedFor } from "./promote";
 import { runSequentially } from "./sequential";
 import { RunTracker } from "./tracker";
 import { isAsyncFunction } from "../util/thenable";
@@ -113,11 +114,15 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
     if (control === undefined) {
       throw new TypeError(`penumbra: experiment '${this.name}' has no control; call use() before running it`);
     }
-    const admission = admit(this.core as ExperimentCore, args, this.core.enabledNow);
-    if (!admission.admitted) return Reflect.apply(control.fn, thisArg, args) as R;
-    const run = prepareRun(this.core as ExperimentCore, thisArg, args, admission.asyncGate);
-    if (run === undefined) return Reflect.apply(control.fn, thisArg, args) as R;
-    return (this.core.options.mode === "sequential" ? runSequentially(run) : runInBackground(run)) as R;
+    const core = this.core as ExperimentCore;
+    // Promotion is decided first; the behaviour that serves then runs bare when the gates say no.
+    const served = core.options.promote === undefined ? control : (promotedFor(core, args) ?? control);
+    const admission = admit(core, args, this.core.enabledNow);
+    if (!admission.admitted) return Reflect.apply(served.fn, thisArg, args) as R;
+    const run = prepareRun(core, thisArg, args, admission.asyncGate, served);
+    if (run === undefined) return Reflect.apply(served.fn, thisArg, args) as R;
+    // A promoted call always runs the old code in the background: the caller must not wait for it.
+    return (this.core.options.mode === "sequential" && served === control ? runSequentially(run) : runInBackground(run)) as R;
   }
 
   /**

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { currentFrame, type RunFrame } from "../context/frame";
 import { snapshot, snapshotArgs } from "../isolation/snapshot";
-import type { Outcome } from "./behaviour";
+import type { Behaviour, Outcome } from "./behaviour";
 import type { ExperimentCore } from "./core";
 
 const NO_CONTEXT: Record<string, unknown> = Object.freeze({});
@@ -36,6 +36,8 @@ export interface AdmittedRun {
   readonly parentFrame: RunFrame | undefined;
   /** With `captureArgs`: a pristine copy for the result, taken before any candidate could mutate its own. */
   capturedArgs: unknown[] | undefined;
+  /** The behaviour whose outcome the caller gets: the control, or the first candidate when promoted. */
+  readonly served: Behaviour;
   /** The calibration rerun of the control, when this run calibrates noise. */
   rerun: Outcome | Promise<Outcome> | undefined;
 }
@@ -57,6 +59,7 @@ export function prepareRun(
   thisArg: unknown,
   args: unknown[],
   asyncGate: Promise<boolean> | undefined,
+  served: Behaviour = core.control,
 ): AdmittedRun | undefined {
   const { isolate, context } = core.options;
   let argLists: unknown[][];
@@ -101,6 +104,7 @@ export function prepareRun(
     parentFrame: currentFrame(),
     capturedArgs: undefined,
     rerun: undefined,
+    served,
   };
 }
 
