@@ -1,0 +1,84 @@
+/**
+ * The command line of `penumbra`, parsed with `node:util`'s `parseArgs`: no dependency, and the same
+ * strictness (an unknown flag is an error, not silently ignored).
+ */
+import { parseArgs } from "node:util";
+
+/**
+ * What the command line asked for.
+ *
+ * @example
+ * ```ts
+ * const command: Command = { kind: "report", file: "results.jsonl", experiment: "checkout-total", html: "report.html" };
+ * ```
+ */
+export type Command =
+  | { kind: "help" }
+  | { kind: "report"; file: string; experiment: string | undefined; html: string | undefined }
+  | { kind: "error"; message: string };
+
+/**
+ * The usage text `penumbra --help` prints.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(USAGE);
+ * ```
+ */
+export const USAGE = `Usage: penumbra report <results.jsonl> [--experiment <name>] [--html <out.html>]
+
+Reads a JSONL results file (written by jsonlPublisher) and prints the scorecard of every
+experiment and candidate in it: runs, match rates, error/timeout/leak rates, latency
+percentiles of control and candidate, and the top mismatch reasons with an example.
+
+Options:
+  -e, --experiment <name>  only this experiment's results
+      --html <out.html>    also write a self-contained HTML page with plots
+                           (latency distributions, mismatch reasons over time)
+  -h, --help               show this help
+
+Exit codes: 0 report printed (malformed lines are listed on stderr), 1 no results,
+2 usage error or unreadable file.
+`;
+
+/**
+ * Parses `argv` (without `node` and the script): a command, help, or a one-line usage error.
+ *
+ * @example
+ * ```ts
+ * const command = parseCommand(process.argv.slice(2));
+ * if (command.kind === "error") console.error(`penumbra: ${command.message}`);
+ * ```
+ */
+export function parseCommand(argv: readonly string[]): Command {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    return { kind: "error", message: error instanceof Error ? error.message : String(error) };
+  }
+  const { values, positionals } = parsed;
+  if (values.help === true) return { kind: "help" };
+  const [command, ...rest] = positionals;
+  if (command === undefined) return { kind: "error", message: "missing command (try: penumbra report <results.jsonl>)" };
+  if (command !== "report") return { kind: "error", message: `unknown command '${command}' (the only command is 'report')` };
+  const [file, ...extra] = rest;
+  if (file === undefined || file === "") return { kind: "error", message: "report: missing <results.jsonl>" };
+  if (extra.length > 0) return { kind: "error", message: `report: unexpected argument '${extra[0] as string}'` };
+  if (values.experiment === "") return { kind: "error", message: "report: --experiment needs a name" };
+  if (values.html === "") return { kind: "error", message: "report: --html needs a file name" };
+  return { kind: "report", file, experiment: values.experiment, html: values.html };
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      experiment: { type: "string", short: "e" },
+      html: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+}
