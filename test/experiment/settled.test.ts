@@ -243,7 +243,7 @@ describe("settled() and flush()", () => {
       const index = JSON.stringify(join(ROOT, "src", "index"));
       writeFileSync(file, `import { flush, shadow } from ${index};\n${body}\n`);
       return new Promise((done) => {
-        execFile(process.execPath, ["-r", "ts-node/register", file], { cwd: ROOT, timeout: 15000 }, (error, stdout, stderr) => {
+        execFile(process.execPath, ["-r", "ts-node/register", file], { cwd: ROOT, timeout: 60000 }, (error, stdout, stderr) => {
           const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
           done({ code, stdout, stderr });
         });
@@ -279,14 +279,14 @@ void main();`,
     });
 
     it("exits only after publishing when it calls the wrapper and then awaits flush(), even with a hung candidate", async function () {
-      this.timeout(15000);
+      this.timeout(70000);
       const { code, stdout, stderr } = await withFlush;
       assert.equal(code, 0, stderr);
       assert.deepEqual(stdout.trim().split("\n"), ["answer=42", "published timedOut=true", "flushed"]);
     });
 
     it("does not keep a process alive for a hung candidate when nobody awaits flush()", async function () {
-      this.timeout(15000);
+      this.timeout(70000);
       const { code, stdout, stderr } = await withoutFlush;
       assert.equal(code, 0, stderr);
       assert.deepEqual(stdout.trim().split("\n"), ["answer=42"], "the hung candidate's timer is unref'd; flush() is what waits");
