@@ -1,0 +1,217 @@
+/**
+ * `penumbra/http`: shadow a fetch-style handler, `(req: Request) => Response | Promise<Response>`.
+ *
+ * The experiment is built on `shadow()`, but its values are not the `Response`s: a body is a stream
+ * that can be read once, and the engine's `compare` / `statusOf` are synchronous. Each behaviour is
+ * wrapped so that it reads its response into a {@link ComparableResponse} (`{ status, headers, body }`,
+ * plain data the engine diffs field by field), while the serving side hands its real `Response` to
+ * the caller through a per-call channel (the `this` the engine forwards to every behaviour) as soon
+ * as the old handler returns it: the caller never waits for the body to be read, and reads a body
+ * that was never touched (the comparison reads a `clone()`, a tee of the stream).
+ */
+import { shadow } from "../experiment/shadow";
+import type { Experiment } from "../experiment/experiment";
+import { currentRun, isShadow } from "../context/run-info";
+import type { ExperimentOptions } from "../types/options";
+import {
+  statusCompared,
+  checkMaxBodyBytes,
+  fetchHeaders,
+  headerNoise,
+  readBounded,
+  defaultNoiseHeaders,
+  type ComparableResponse,
+  type HttpComparisonOptions,
+} from "./http/represent";
+
+export { defaultNoiseHeaders, DEFAULT_MAX_BODY_BYTES } from "./http/represent";
+export type { BodyDigest, ComparableResponse, HttpComparisonOptions } from "./http/represent";
+
+/**
+ * A fetch-style handler: a `Request` in, a `Response` out. Extra arguments (a router's params, a
+ * platform's context) are allowed and passed through.
+ *
+ * @example
+ * ```ts
+ * const health: FetchHandler = () => Response.json({ ok: true });
+ * ```
+ */
+export type FetchHandler = (req: Request, ...rest: never[]) => Response | Promise<Response>;
+
+/**
+ * Options of `shadowHandler`: the experiment's options, whose value callbacks (`compare`, `statusOf`,
+ * `clean`, `ignore`) see {@link ComparableResponse}s, plus the body cap and the noise headers.
+ *
+ * @example
+ * ```ts
+ * const options: ShadowHandlerOptions = { name: "orders-api", sample: 0.1, maxBodyBytes: 256 * 1024 };
+ * ```
+ */
+export type ShadowHandlerOptions<A extends unknown[] = [Request]> = ExperimentOptions<A, Promise<ComparableResponse>> &
+  HttpComparisonOptions;
+
+/**
+ * What `shadowHandler` returns: the old handler's parameters, always a promise of its `Response`,
+ * plus the experiment (to disable it, await `settled()`).
+ *
+ * @example
+ * ```ts
+ * const handler: ShadowedHandler<typeof oldApi> = shadowHandler(oldApi, newApi);
+ * await handler.experiment.settled();
+ * ```
+ */
+export type ShadowedHandler<H extends FetchHandler> = ((...args: Parameters<H>) => Promise<Response>) & {
+  readonly experiment: Experiment<Parameters<H>, Promise<ComparableResponse>>;
+};
+
+/**
+ * Shadows a fetch-style handler: the old one answers every request with its own `Response`, body
+ * untouched; the new one gets `req.clone()` and its response is compared: status first, then headers
+ * (per-response headers such as `date` and `x-request-id` as noise), then the body (JSON field by
+ * field, text, or length and hash for binary bodies and bodies over `maxBodyBytes`).
+ *
+ * @example
+ * ```ts
+ * import { shadowHandler } from "penumbra/http";
+ *
+ * const handler = shadowHandler(legacyOrders, rewrittenOrders, { name: "orders-api", sample: 0.05 });
+ * export default { fetch: handler }; // or Bun.serve / Deno.serve / Hono's app.fetch
+ * ```
+ */
+export function shadowHandler<H extends FetchHandler>(
+  oldHandler: H,
+  newHandler: H,
+  options: ShadowHandlerOptions<Parameters<H>> = {},
+): ShadowedHandler<H> {
+  if (typeof oldHandler !== "function") throw new TypeError(`penumbra: shadowHandler() needs the old handler as a function, got ${typeof oldHandler}`);
+  if (typeof newHandler !== "function") throw new TypeError(`penumbra: shadowHandler() needs the new handler as a function, got ${typeof newHandler}`);
+  const { maxBodyBytes, noiseHeaders, ...experimentOptions } = options;
+  const cap = checkMaxBodyBytes(maxBodyBytes);
+  const noiseRule = headerNoise(noiseHeaders ?? defaultNoiseHeaders);
+  const name = experimentOptions.name ?? (oldHandler.name || "experiment");
+  type A = Parameters<H>;
+  const shadowed = shadow<A, Promise<ComparableResponse>>(behaviour<A>(oldHandler, name, cap), behaviour<A>(newHandler, name, cap), {
+    ...experimentOptions,
+    name,
+    statusOf: experimentOptions.statusOf ?? ((seen: ComparableResponse) => seen.status),
+    // The user's rules first: the first matching rule names a diff, and theirs are the more specific.
+    buckets: [...(experimentOptions.buckets ?? []), ...(experimentOptions.statusOf === undefined ? [statusCompared] : []), noiseRule],
+    context: requestContext<A>(experimentOptions.context),
+  });
+  const handler = function (this: unknown, ...args: A): Promise<Response> {
+    const call = new HandlerCall(this);
+    let engine: Promise<ComparableResponse>;
+    try {
+      engine = Reflect.apply(shadowed, call, args) as Promise<ComparableResponse>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return call.answer(engine);
+  };
+  Object.defineProperty(handler, "name", { value: oldHandler.name, configurable: true });
+  Object.defineProperty(handler, "experiment", { value: shadowed.experiment, enumerable: true });
+  return handler as ShadowedHandler<H>;
+}
+
+/** The value a behaviour returns when the call was not admitted: nothing will compare it. */
+const NOT_COMPARED: ComparableResponse = Object.freeze({ status: 0, headers: Object.freeze({}), body: null });
+
+/**
+ * One call's channel between the serving behaviour and the caller: the engine forwards the wrapper's
+ * `this` to every behaviour by reference, so the behaviour that serves hands over its real
+ * `Response` here, while the experiment's value is the comparable representation.
+ */
+class HandlerCall {
+  private served = false;
+  private response: unknown;
+  private deliver: ((response: Response) => void) | undefined;
+
+  constructor(readonly thisArg: unknown) {}
+
+  serve(response: unknown): void {
+    if (this.served) return;
+    this.served = true;
+    this.response = response;
+    this.deliver?.(response as Response);
+  }
+
+  /** The served response as soon as it exists; the engine's promise only carries the control's error. */
+  answer(engine: Promise<ComparableResponse>): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
+      if (this.served) resolve(this.response as Response);
+      else this.deliver = resolve;
+      engine.then(() => {
+        if (!this.served) reject(new Error("penumbra: the shadowed handler settled without serving a response"));
+      }, reject);
+    });
+  }
+}
+
+/**
+ * Wraps a handler as an experiment behaviour whose value is its response's comparable representation.
+ * In a shadow run it reads its own response (nobody else will); when it serves, it hands the real
+ * response to the caller first and reads a clone.
+ */
+function behaviour<A extends unknown[]>(handler: FetchHandler, experiment: string, cap: number) {
+  return async function (this: unknown, ...args: A): Promise<ComparableResponse> {
+    const call = this instanceof HandlerCall ? this : undefined;
+    const thisArg = call === undefined ? this : call.thisArg;
+    // Read before the first await: the run frame is what tells a shadow run from a serving one.
+    const shadowRun = isShadow();
+    const run = currentRun();
+    const response = (await Reflect.apply(handler, thisArg, args)) as unknown;
+    if (shadowRun || call === undefined) return represent(response, cap);
+    // A call that was not admitted runs bare: no frame of this experiment, nothing to compare.
+    const admitted = run !== undefined && run.experiment === experiment;
+    if (!admitted) {
+      call.serve(response);
+      return NOT_COMPARED;
+    }
+    // Cloned before the caller sees the response, so the caller's branch of the tee is untouched.
+    let copy: unknown;
+    try {
+      copy = (response as Response).clone();
+    } catch {
+      copy = undefined; // a used or locked body cannot be cloned; status and headers still compare
+    }
+    call.serve(response);
+    return copy === undefined ? represent(response, cap, false) : represent(copy, cap);
+  };
+}
+
+/** A response's comparable value; consumes its body (when `readBody`). */
+async function represent(response: unknown, cap: number, readBody = true): Promise<ComparableResponse> {
+  if (!(response instanceof Response)) {
+    throw new TypeError(`penumbra: a handler returned ${response === null ? "null" : typeof response}, not a Response`);
+  }
+  const headers = fetchHeaders(response.headers);
+  if (!readBody) return { status: response.status, headers, body: { unreadable: "the body was already used" } };
+  const body = await readBounded(response.body, cap);
+  return { status: response.status, headers, body: body.represent(response.headers.get("content-type") ?? undefined) };
+}
+
+/** The run's context: method, path and request id, then the user's context on top. */
+function requestContext<A extends unknown[]>(
+  user: ExperimentOptions<A, Promise<ComparableResponse>>["context"],
+): (...args: A) => Record<string, unknown> {
+  return (...args: A) => {
+    const own: Record<string, unknown> = {};
+    const req = args[0];
+    if (req instanceof Request) {
+      own.method = req.method;
+      own.path = pathOf(req.url);
+      const requestId = req.headers.get("x-request-id");
+      if (requestId !== null) own.requestId = requestId;
+    }
+    const extra = typeof user === "function" ? user(...args) : user;
+    return { ...own, ...extra };
+  };
+}
+
+function pathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,309 @@
+/**
+ * The comparable representation of an HTTP response, shared by `penumbra/http` and `penumbra/express`.
+ *
+ * The engine's `compare` and `statusOf` are synchronous and see the behaviours' values, while a
+ * response body is a stream that can be read once. So the integrations read bodies inside the
+ * behaviours and make the experiment's values plain data: `{ status, headers, body }`. Plain data is
+ * what the engine already diffs field by field, buckets, snapshots and publishes.
+ */
+import { createHash, type Hash } from "node:crypto";
+import type { OutgoingHttpHeaders } from "node:http";
+import { pathMatcher } from "../../buckets/path-glob";
+import { isIdentifierKey } from "../../compare/path";
+import type { BucketRule } from "../../types/options";
+import type { FieldDiff } from "../../types/results";
+
+/**
+ * A response as the experiment compares it: status, lower-cased headers and a decoded body.
+ *
+ * `body` is the parsed JSON for a JSON content type, the text for a textual one, `null` for an empty
+ * body, and a {@link BodyDigest} for a binary body or one over `maxBodyBytes`.
+ *
+ * @example
+ * ```ts
+ * const seen: ComparableResponse = { status: 200, headers: { "content-type": "application/json" }, body: { total: 1 } };
+ * ```
+ */
+export interface ComparableResponse {
+  status: number;
+  /** Lower-cased names; `set-cookie` is always a list, every other header one string. */
+  headers: Record<string, string | string[]>;
+  body: unknown;
+  /** `penumbra/express` only: how the handler called `next` instead of answering, e.g. `next()`. */
+  next?: string;
+}
+
+/**
+ * A body compared by size and content hash: binary bodies, and bodies over `maxBodyBytes`.
+ *
+ * @example
+ * ```ts
+ * const digest: BodyDigest = { length: 3, sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" };
+ * ```
+ */
+export interface BodyDigest {
+  length: number;
+  sha256: string;
+}
+
+/**
+ * Options shared by `shadowHandler` and `shadowExpress` on top of the experiment's own.
+ *
+ * @example
+ * ```ts
+ * const http: HttpComparisonOptions = { maxBodyBytes: 64 * 1024, noiseHeaders: [...defaultNoiseHeaders, "x-cache"] };
+ * ```
+ */
+export interface HttpComparisonOptions {
+  /** Bodies up to this many bytes are decoded and diffed; longer ones by length and hash. @default 1 MiB */
+  maxBodyBytes?: number;
+  /**
+   * Headers whose values differ from call to call. Replaces the default list (spread
+   * `defaultNoiseHeaders` to extend it). A header present on one side only is still a difference.
+   * @default defaultNoiseHeaders
+   */
+  noiseHeaders?: readonly string[];
+}
+
+/**
+ * Headers whose values are per-response by nature (clocks, ids, tracing, sessions): a different value
+ * is noise, not a mismatch. Spread it into `noiseHeaders` to add your own.
+ *
+ * @example
+ * ```ts
+ * shadowHandler(oldApi, newApi, { noiseHeaders: [...defaultNoiseHeaders, "x-cache"] });
+ * ```
+ */
+export const defaultNoiseHeaders: readonly string[] = Object.freeze([
+  "date",
+  "expires",
+  "age",
+  "x-request-id",
+  "x-correlation-id",
+  "request-id",
+  "traceparent",
+  "tracestate",
+  "set-cookie",
+  "server-timing",
+  "x-response-time",
+]);
+
+/**
+ * The default `maxBodyBytes`: 1 MiB.
+ *
+ * @example
+ * ```ts
+ * shadowHandler(oldApi, newApi, { maxBodyBytes: DEFAULT_MAX_BODY_BYTES / 16 });
+ * ```
+ */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Checks `maxBodyBytes` where the experiment is built, never on the request path.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const cap = checkMaxBodyBytes(options.maxBodyBytes);
+ * ```
+ */
+export function checkMaxBodyBytes(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_BODY_BYTES;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new TypeError(`penumbra: options.maxBodyBytes must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Collects a body's bytes up to a cap; past the cap it stops buffering but keeps counting and hashing,
+ * so a huge or endless body costs memory for the cap only.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const body = new BoundedBody(1024);
+ * body.push(chunk);
+ * const value = body.represent("application/json");
+ * ```
+ */
+export class BoundedBody {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private overCap = false;
+  private readonly hash: Hash = createHash("sha256");
+  /** Every byte seen, buffered or not. */
+  length = 0;
+
+  constructor(private readonly cap: number) {}
+
+  /** Adds a chunk; copied, because a writer may reuse its buffer after the write returns. */
+  push(chunk: Uint8Array): void {
+    this.length += chunk.byteLength;
+    this.hash.update(chunk);
+    if (this.overCap) return;
+    if (this.buffered + chunk.byteLength > this.cap) {
+      this.overCap = true;
+      this.chunks = [];
+      return;
+    }
+    this.chunks.push(Buffer.from(chunk));
+    this.buffered += chunk.byteLength;
+  }
+
+  /** The body's comparable value, decoded by its content type (see {@link ComparableResponse}). */
+  represent(contentType: string | undefined): unknown {
+    if (this.length === 0) return null;
+    if (this.overCap) return this.digest();
+    const bytes = Buffer.concat(this.chunks);
+    const kind = classify(contentType);
+    if (kind === "json") {
+      const text = bytes.toString("utf8");
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        // A JSON content type over a broken body: the text still says what differs.
+        return text;
+      }
+    }
+    if (kind === "text") return bytes.toString("utf8");
+    if (kind === "binary") return this.digest();
+    // No content type: text when it is valid UTF-8, else bytes.
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      return this.digest();
+    }
+  }
+
+  private digest(): BodyDigest {
+    return { length: this.length, sha256: this.hash.copy().digest("hex") };
+  }
+}
+
+function classify(contentType: string | undefined): "json" | "text" | "binary" | "unknown" {
+  if (contentType === undefined || contentType.trim() === "") return "unknown";
+  const type = (contentType.split(";")[0] ?? "").trim().toLowerCase();
+  if (type === "application/json" || type.endsWith("+json") || type === "application/x-ndjson") {
+    return type === "application/x-ndjson" ? "text" : "json";
+  }
+  if (
+    type.startsWith("text/") ||
+    type.endsWith("+xml") ||
+    type === "application/xml" ||
+    type === "application/javascript" ||
+    type === "application/x-www-form-urlencoded" ||
+    type === "application/graphql"
+  ) {
+    return "text";
+  }
+  return "binary";
+}
+
+/**
+ * Reads a fetch body through a {@link BoundedBody}: the whole stream is consumed (hashing past the
+ * cap), so the length and hash cover every byte.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const body = await readBounded(response.body, 1024);
+ * ```
+ */
+export async function readBounded(stream: ReadableStream<Uint8Array> | null, cap: number): Promise<BoundedBody> {
+  const body = new BoundedBody(cap);
+  if (stream === null) return body;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    body.push(value);
+  }
+  return body;
+}
+
+/**
+ * A fetch `Headers` as a plain record (see {@link ComparableResponse.headers}).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * fetchHeaders(new Headers({ "Content-Type": "text/plain" })); // { "content-type": "text/plain" }
+ * ```
+ */
+export function fetchHeaders(headers: Headers): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of headers) {
+    // Iteration lists each set-cookie on its own; getSetCookie() gives them all at once.
+    if (name !== "set-cookie") out[name] = value;
+  }
+  const cookies = headers.getSetCookie();
+  if (cookies.length > 0) out["set-cookie"] = cookies;
+  return out;
+}
+
+/**
+ * Node's outgoing headers (`res.getHeaders()`) in the same shape as {@link fetchHeaders}, so both
+ * integrations compare alike: lists joined with ", " the way fetch combines them, numbers as text.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * nodeHeaders({ "content-length": 2 }); // { "content-length": "2" }
+ * ```
+ */
+export function nodeHeaders(headers: OutgoingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [rawName, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const name = rawName.toLowerCase();
+    if (name === "set-cookie") out[name] = Array.isArray(value) ? value.map(String) : [String(value)];
+    else out[name] = Array.isArray(value) ? value.map(String).join(", ") : String(value);
+  }
+  return out;
+}
+
+/**
+ * The bucket that makes a different value of a noise header harmless. Only values: a noise header
+ * present on one side and missing on the other (a cookie the new code forgot to set) stays a difference.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const rules = [...userBuckets, headerNoise(defaultNoiseHeaders)];
+ * ```
+ */
+export function headerNoise(names: readonly string[]): BucketRule {
+  if (!Array.isArray(names) || names.some((n) => typeof n !== "string")) {
+    throw new TypeError("penumbra: options.noiseHeaders must be an array of header names");
+  }
+  const paths = names.map((name) => headerPath(name.toLowerCase()));
+  const exact = new Set(paths);
+  const below = pathMatcher(paths);
+  return {
+    name: "noise-headers",
+    noise: true,
+    match: (diff: FieldDiff) => below(diff.path) && !(exact.has(diff.path) && (diff.kind === "added" || diff.kind === "removed")),
+  };
+}
+
+/** A header's diff path, in the engine's syntax: `headers.date`, `headers["x-request-id"]`. */
+function headerPath(name: string): string {
+  return isIdentifierKey(name) ? `headers.${name}` : `headers[${JSON.stringify(name)}]`;
+}
+
+/**
+ * With the default `statusOf`, the `status` field's value diff repeats the engine's `(status)` diff;
+ * marking it noise keeps one status reason per run (`status:200->500`) instead of two.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const buckets = options.statusOf === undefined ? [statusCompared] : [];
+ * ```
+ */
+export const statusCompared: BucketRule = Object.freeze({
+  name: "status-compared-first",
+  noise: true,
+  match: (diff: FieldDiff) => diff.path === "status",
+});
