@@ -16,6 +16,8 @@ const DECADES = 8;
 const BIN_COUNT = BINS_PER_DECADE * DECADES;
 /** Time buckets kept per candidate; past this the bucket width doubles and neighbours merge. */
 const MAX_BUCKETS = 240;
+/** Points a timeline is drawn with at most: finer than that, an hour of traffic reads as noise. */
+const TIMELINE_POINTS = 48;
 /** Distinct reasons a time bucket keeps; the rest count as "other" (a run counts once there). */
 const BUCKET_REASONS = 50;
 /** Malformed lines kept with their message; the rest are only counted. */
@@ -174,17 +176,22 @@ class CandidateSeries {
     const indices = [...this.buckets.keys()];
     if (indices.length === 0) return { startMs: 0, bucketMs: this.bucketMs, runs: [], mismatched: [], reasons: [] };
     const min = Math.min(...indices);
-    const length = Math.max(...indices) - min + 1;
+    const span = Math.max(...indices) - min + 1;
+    // Kept buckets are merged `factor` at a time for drawing, so a plot has at most TIMELINE_POINTS points.
+    const factor = Math.ceil(span / TIMELINE_POINTS);
+    const first = Math.floor(min / factor);
+    const length = Math.floor((min + span - 1) / factor) - first + 1;
     const runs = new Array<number>(length).fill(0);
     const mismatched = new Array<number>(length).fill(0);
     const reasons = top.map((reason) => ({ reason, counts: new Array<number>(length).fill(0) }));
     for (const [index, bucket] of this.buckets) {
-      const i = index - min;
-      runs[i] = bucket.runs;
-      mismatched[i] = bucket.mismatched;
-      for (const series of reasons) series.counts[i] = bucket.reasons.get(series.reason) ?? 0;
+      const i = Math.floor(index / factor) - first;
+      runs[i]! += bucket.runs;
+      mismatched[i]! += bucket.mismatched;
+      for (const series of reasons) series.counts[i]! += bucket.reasons.get(series.reason) ?? 0;
     }
-    return { startMs: min * this.bucketMs, bucketMs: this.bucketMs, runs, mismatched, reasons };
+    const bucketMs = this.bucketMs * factor;
+    return { startMs: first * bucketMs, bucketMs, runs, mismatched, reasons };
   }
 }
 
