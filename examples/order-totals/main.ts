@@ -1,0 +1,257 @@
+/**
+ * The order-totals demo: a store shadows its rewritten order-total service before a holiday sale.
+ *
+ *   npm run demo                      # 20 000 carts, seed 42
+ *   npm run demo -- --carts 2000 --seed 7 --out /tmp/demo
+ *
+ * Real SQLite, a real SMTP server and a payment-provider stand-in on 127.0.0.1; every side effect
+ * goes through a penumbra guard and the tripwire is on. Exits 1 if anything leaked.
+ */
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import nodemailer from "nodemailer";
+import Stripe from "stripe";
+import {
+  Scorecard,
+  flush,
+  guardMailer,
+  guardSqlite,
+  guardStripe,
+  installTripwire,
+  jsonlPublisher,
+  shadow,
+  type Result,
+  type TripEvent,
+} from "penumbra";
+import { replay } from "../../dist/replay"; // TEMP until the root export lands
+import { ORDER_BUCKETS } from "./buckets";
+import { createCheckout, createPlaceOrder, type PlaceOrder, type Shop } from "./checkout";
+import { createDatabase, prepareRules } from "./db";
+import { CANDIDATE_TIMEOUT_MS, PROMOTION_GATE, STAGES, guardrailsFor, stageSizes, thresholdTable } from "./ramp";
+import { collectEvidence, effectLines, progress, replayLine, scorecardLines, stageLine } from "./report";
+import { startPaymentProvider, startSmtpServer } from "./servers";
+import { createFixedTotal } from "./services/fixed-total";
+import { createNewTotal } from "./services/new-total";
+import { createOldTotal } from "./services/old-total";
+import { generateTraffic } from "./traffic";
+import type { Cart, Receipt } from "./types";
+
+const EXPERIMENT = "order-total";
+
+interface Options {
+  carts: number;
+  seed: number;
+  out: string;
+  concurrency: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      carts: { type: "string", default: "20000" },
+      seed: { type: "string", default: "42" },
+      out: { type: "string", default: path.join(__dirname, "out") },
+      concurrency: { type: "string", default: "32" },
+    },
+  });
+  const whole = (name: string, text: string, min: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new TypeError(`--${name} must be a whole number >= ${min}, got ${text}`);
+    return n;
+  };
+  return {
+    carts: whole("carts", values.carts, 1),
+    seed: whole("seed", values.seed, 0),
+    out: path.resolve(values.out),
+    concurrency: whole("concurrency", values.concurrency, 1),
+  };
+}
+
+/** Runs `carts` through `checkout` with at most `concurrency` in flight: a storefront, not a loop. */
+async function drive(carts: readonly Cart[], concurrency: number, checkout: (cart: Cart) => Promise<Receipt>, onDone: (cart: Cart, receipt: Receipt) => void): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < carts.length) {
+      const cart = carts[next++] as Cart;
+      onDone(cart, await checkout(cart));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, carts.length) }, lane));
+}
+
+/** The recorded mismatches of the ramp, read back from the results file as a real team would. */
+function recordedMismatches(file: string): Result<unknown>[] {
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as Result<unknown>)
+    .filter((result) => result.experiment === EXPERIMENT && result.mismatched);
+}
+
+/** The HTML report, by the penumbra CLI as a user would run it. */
+function writeHtmlReport(results: string, html: string): Promise<string> {
+  const cli = path.join(__dirname, "..", "..", "dist", "cli", "main.js");
+  if (!fs.existsSync(cli)) return Promise.resolve(`HTML report: skipped (${path.relative(process.cwd(), cli)} not built; run npm run build)`);
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, "report", results, "--html", html], { maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
+      resolve(error === null ? `HTML report: ${html}` : `HTML report: failed (${stderr.split("\n")[0] ?? error.message})`);
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const started = performance.now();
+  fs.mkdirSync(options.out, { recursive: true });
+  const resultsFile = path.join(options.out, "results.jsonl");
+  fs.rmSync(resultsFile, { force: true });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-order-totals-"));
+
+  // The outside world, and the store's clients, each wrapped by its guard where it is created.
+  const [smtp, provider] = await Promise.all([startSmtpServer(), startPaymentProvider()]);
+  const uninstallTripwire = installTripwire(); // anything undeclared a candidate opens is blocked and counted
+  const transport = nodemailer.createTransport({ host: "127.0.0.1", port: smtp.port, secure: false, ignoreTLS: true, pool: true, maxConnections: 8, maxMessages: Infinity });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const shop: Shop = {
+    db: guardSqlite(createDatabase(path.join(dir, "shop.db"))),
+    mailer: guardMailer(transport),
+    stripe: guardStripe(new Stripe("sk_test_demo", { host: "127.0.0.1", port: provider.port, protocol: "http", httpAgent: agent, maxNetworkRetries: 0, telemetry: false })),
+  };
+  const rules = prepareRules(shop.db);
+  const oldTotal = createOldTotal(rules);
+  const control = createPlaceOrder(shop, oldTotal);
+  const candidate = createPlaceOrder(shop, createNewTotal(rules));
+  const fixed = createPlaceOrder(shop, createFixedTotal(rules));
+
+  const carts = generateTraffic({ carts: options.carts, seed: options.seed });
+  const sizes = stageSizes(carts.length);
+  const unique = new Map(carts.map((cart) => [cart.requestId, cart]));
+
+  console.log(`penumbra demo: shadowing the order-total rewrite on ${carts.length} checkouts (seed ${options.seed}, ${unique.size} distinct requests, ${carts.length - unique.size} retries)`);
+  console.log(`  SQLite ${path.join(dir, "shop.db")}, SMTP 127.0.0.1:${smtp.port}, payment provider 127.0.0.1:${provider.port}, tripwire on`);
+  console.log("");
+  console.log("rollback triggers, written down before the ramp (guardrails switch the shadow off when one is exceeded):");
+  for (const line of thresholdTable(sizes)) console.log(line);
+  console.log("promotion gate (people decide, after the 100% stage):");
+  for (const rule of PROMOTION_GATE) console.log(`  - ${rule}`);
+  console.log("");
+
+  const overall = new Scorecard({ windowMs: Number.MAX_SAFE_INTEGER });
+  const evidence = collectEvidence();
+  const jsonl = jsonlPublisher(resultsFile);
+  const desk = createCheckout(shop);
+  const bar = progress(process.stdout, carts.length);
+  const served = new Map<string, Receipt>();
+  let answeredByOld = 0;
+  let rolledBack: TripEvent | undefined;
+  let offset = 0;
+
+  for (const [i, stage] of STAGES.entries()) {
+    const stageCarts = carts.slice(offset, offset + (sizes[i] ?? 0));
+    offset += stageCarts.length;
+    const stageCard = new Scorecard({ windowMs: Number.MAX_SAFE_INTEGER });
+    const placeOrder: PlaceOrder =
+      rolledBack === undefined
+        ? shadow(control, candidate, {
+            name: EXPERIMENT,
+            sample: stage.sample,
+            sampleBy: (cart) => cart.customer.id, // sticky: a customer mirrored at 1% stays mirrored at 5%
+            captureArgs: true, // the recorded carts are what the fix is replayed on
+            buckets: ORDER_BUCKETS,
+            timeoutMs: CANDIDATE_TIMEOUT_MS,
+            context: (cart) => ({ requestId: cart.requestId, region: cart.region ?? "(account default)" }),
+            guardrails: guardrailsFor(stage, (event) => {
+              rolledBack ??= event;
+            }),
+            publish: [overall, stageCard, evidence.publisher, jsonl],
+          })
+        : control; // after a trip the ramp stops: the old code serves alone
+    desk.use(placeOrder);
+    const label = `stage ${i + 1} (${stage.sample * 100}% mirrored)`;
+    await drive(stageCarts, options.concurrency, desk.checkout, (cart, receipt) => {
+      served.set(cart.requestId, receipt);
+      bar.tick(label);
+    });
+    await flush();
+    bar.clear();
+    console.log(stageLine(i + 1, stage.sample, stageCarts.length, stageCard.summary(EXPERIMENT)));
+    if (rolledBack !== undefined && placeOrder !== control) {
+      console.log(`  ROLLED BACK: ${rolledBack.reason} ${rolledBack.value} > ${rolledBack.threshold}; the remaining traffic is served by the old code alone`);
+    }
+  }
+  await jsonl.close();
+  for (const [requestId, receipt] of served) {
+    const cart = unique.get(requestId);
+    if (cart !== undefined && Math.round(receipt.total * 100) === oldTotal(cart).total) answeredByOld++;
+  }
+  const trafficSeconds = (performance.now() - started) / 1000;
+
+  console.log("");
+  for (const line of scorecardLines(overall.summary(EXPERIMENT), evidence)) console.log(line);
+  console.log("");
+
+  // Expected effects come from the traffic itself (one charge per distinct request, one email per
+  // distinct request whose account has an address), received ones from the servers' own counters.
+  await new Promise((resolve) => setTimeout(resolve, 50)); // let the SMTP server count the last DATA
+  const expectedEmails = [...unique.values()].filter((cart) => cart.customer.email !== undefined).length;
+  const chargedByControl = [...served.values()].reduce((sum, receipt) => sum + Math.round(receipt.total * 100), 0);
+  const mail = smtp.counters();
+  const pay = provider.counters();
+  const checks = [
+    { label: "confirmation emails (SMTP server)", expected: expectedEmails, received: mail.received },
+    { label: "charges (payment provider)", expected: unique.size, received: pay.received },
+    { label: "charged amount, cents (provider vs receipts)", expected: chargedByControl, received: pay.amountCents },
+  ];
+  console.log(`side effects: only the control's may arrive (${evidence.results} shadow runs, each would have charged and emailed):`);
+  for (const line of effectLines(checks)) console.log(line);
+  console.log(`  tripwire leaks                               ${evidence.leaks}`);
+  console.log(`  customers answered with the old service's total: ${answeredByOld}/${unique.size}`);
+  console.log("");
+
+  // The fix: replay every recorded mismatch, first against the rewrite as shipped (the mismatches
+  // must come back, or the replay proves nothing), then against the fixed rewrite.
+  const mismatches = recordedMismatches(resultsFile);
+  console.log(`the fix: round tax per class again, keep New York's coupons after tax (services/fixed-total.ts)`);
+  console.log(`  replaying the ${mismatches.length} recorded mismatches from ${path.relative(process.cwd(), resultsFile)} (both sides in shadow: nothing is charged or sent)`);
+  const before = await replay(mismatches, { control, candidate, experiment: EXPERIMENT, buckets: ORDER_BUCKETS, progress: false });
+  console.log(replayLine("rewrite as shipped:", before.runs, before.differing.length, before.reasons));
+  const after = await replay(mismatches, { control, candidate: fixed, experiment: EXPERIMENT, buckets: ORDER_BUCKETS, progress: false });
+  console.log(replayLine("fixed rewrite:", after.runs, after.differing.length, after.reasons));
+  for (const result of after.differing.slice(0, 3)) console.log(`    still differs: ${result.mismatches[0]?.summary ?? ""}`);
+  console.log("");
+
+  console.log(await writeHtmlReport(resultsFile, path.join(options.out, "report.html")));
+  console.log(`results: ${resultsFile}`);
+
+  uninstallTripwire();
+  transport.close();
+  agent.destroy();
+  await Promise.all([smtp.close(), provider.close()]);
+  fs.rmSync(dir, { recursive: true, force: true });
+
+  const leaked = evidence.leaks > 0 || mail.received > expectedEmails || pay.received > unique.size;
+  const lost = mail.received < expectedEmails || pay.received < unique.size || answeredByOld !== unique.size;
+  const fixedAll = after.differing.length === 0 && after.runs === mismatches.length;
+  console.log(
+    `done in ${((performance.now() - started) / 1000).toFixed(1)} s (traffic ${trafficSeconds.toFixed(1)} s): ` +
+      (leaked ? "LEAK: a shadow side effect reached the outside world" : lost ? "FAILED: the control's own effects or answers went missing" : "no leaks") +
+      (fixedAll ? "; the fix clears every recorded mismatch" : "; the fix does NOT clear every recorded mismatch"),
+  );
+  return leaked || lost ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);
