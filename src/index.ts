@@ -57,3 +57,4 @@ export { Scorecard } from "./operate/scorecard";
 export type { Percentiles, ScorecardOptions, ScorecardSummary } from "./operate/scorecard";
 export { loggerPublisher } from "./publishers/logger";
 export type { LoggerPublisher, LoggerPublisherOptions, LogMethod, StructuredLogger } from "./publishers/logger";
+export { replay, readResults, type ReplayOptions, type ReplayReport, type MalformedLine, type ReadResultsOptions, type ProgressStream } from "./replay/index";
