@@ -1,4 +1,4 @@
-/** The README's first command runs this example (`npm run demo`): it must keep working. */
+/** The smallest example (examples/basic): it must keep working. */
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -6,7 +6,7 @@ import * as path from "node:path";
 
 const root = path.resolve(__dirname, "../..");
 
-describe("examples/basic (npm run demo)", () => {
+describe("examples/basic", () => {
   before(function () {
     if (!fs.existsSync(path.join(root, "dist", "index.js"))) this.skip();
   });
