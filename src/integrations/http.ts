@@ -39,6 +39,19 @@ export type { BodyDigest, ComparableResponse, HttpComparisonOptions } from "./ht
 export type FetchHandler = (req: Request, ...rest: never[]) => Response | Promise<Response>;
 
 /**
+ * The arguments of a shadowed handler: a `Request` first (even for a handler that ignores it), then
+ * the handler's own extra arguments.
+ *
+ * @example
+ * ```ts
+ * type Args = HandlerArgs<(req: Request, ctx: { params: { id: string } }) => Response>; // [Request, { params: ... }]
+ * ```
+ */
+export type HandlerArgs<H extends FetchHandler> = H extends (req: Request, ...rest: infer R) => unknown
+  ? [req: Request, ...rest: R]
+  : [req: Request];
+
+/**
  * Options of `shadowHandler`: the experiment's options, whose value callbacks (`compare`, `statusOf`,
  * `clean`, `ignore`) see {@link ComparableResponse}s, plus the body cap and the noise headers.
  *
@@ -60,8 +73,8 @@ export type ShadowHandlerOptions<A extends unknown[] = [Request]> = ExperimentOp
  * await handler.experiment.settled();
  * ```
  */
-export type ShadowedHandler<H extends FetchHandler> = ((...args: Parameters<H>) => Promise<Response>) & {
-  readonly experiment: Experiment<Parameters<H>, Promise<ComparableResponse>>;
+export type ShadowedHandler<H extends FetchHandler> = ((...args: HandlerArgs<H>) => Promise<Response>) & {
+  readonly experiment: Experiment<HandlerArgs<H>, Promise<ComparableResponse>>;
 };
 
 /**
@@ -81,7 +94,7 @@ export type ShadowedHandler<H extends FetchHandler> = ((...args: Parameters<H>) 
 export function shadowHandler<H extends FetchHandler>(
   oldHandler: H,
   newHandler: H,
-  options: ShadowHandlerOptions<Parameters<H>> = {},
+  options: ShadowHandlerOptions<HandlerArgs<H>> = {},
 ): ShadowedHandler<H> {
   if (typeof oldHandler !== "function") throw new TypeError(`penumbra: shadowHandler() needs the old handler as a function, got ${typeof oldHandler}`);
   if (typeof newHandler !== "function") throw new TypeError(`penumbra: shadowHandler() needs the new handler as a function, got ${typeof newHandler}`);
@@ -89,7 +102,7 @@ export function shadowHandler<H extends FetchHandler>(
   const cap = checkMaxBodyBytes(maxBodyBytes);
   const noiseRule = headerNoise(noiseHeaders ?? defaultNoiseHeaders);
   const name = experimentOptions.name ?? (oldHandler.name || "experiment");
-  type A = Parameters<H>;
+  type A = HandlerArgs<H>;
   const shadowed = shadow<A, Promise<ComparableResponse>>(behaviour<A>(oldHandler, name, cap), behaviour<A>(newHandler, name, cap), {
     ...experimentOptions,
     name,
