@@ -64,7 +64,10 @@ describe("penumbra report --html in headless Chromium", function () {
     const page = path.join(dir, "report.html");
     writeDemoFile(file);
     await new Promise<void>((resolve, reject) =>
-      execFile(process.execPath, [cli, "report", file, "--html", page], (error) => (error ? reject(error) : resolve())),
+      // Relative names from the temp dir: the page (and so the committed screenshot) shows no temp path.
+      execFile(process.execPath, [cli, "report", "results.jsonl", "--html", "report.html"], { cwd: dir }, (error) =>
+        error ? reject(error) : resolve(),
+      ),
     );
 
     // A fresh profile directory per run: playwright passes it as --user-data-dir.
