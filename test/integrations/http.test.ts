@@ -274,6 +274,20 @@ describe("penumbra/http shadowHandler", () => {
     assert.equal(sink.results.length, 0);
   });
 
+  it("serves the new handler's own Response when promote sends the call to it", async () => {
+    const sink = collector();
+    const handler = shadowHandler(
+      () => Response.json({ version: 1 }),
+      () => Response.json({ version: 2 }),
+      { name: "http-promote", publish: sink, promote: 1 },
+    );
+    running = await serve(handler);
+    assert.deepEqual(await (await fetch(running.url)).json(), { version: 2 });
+    await handler.experiment.settled();
+    assert.equal(sink.results[0]?.servedBy, "candidate");
+    assert.deepEqual((sink.results[0]?.control.value as ComparableResponse).body, { version: 1 });
+  });
+
   it("rejects a maxBodyBytes that is not a non-negative integer when the handler is built", () => {
     assert.throws(
       () => shadowHandler(() => new Response(""), () => new Response(""), { maxBodyBytes: -1 }),
