@@ -33,7 +33,7 @@ import { createCheckout, createPlaceOrder, type PlaceOrder, type Shop } from "./
 import { createDatabase, prepareRules } from "./db";
 import { CANDIDATE_TIMEOUT_MS, PROMOTION_GATE, STAGES, guardrailsFor, stageSizes, thresholdTable } from "./ramp";
 import { collectEvidence, effectLines, progress, replayLine, scorecardLines, stageLine } from "./report";
-import { startPaymentProvider, startSmtpServer } from "./servers";
+import { startServerProcess } from "./servers";
 import { createFixedTotal } from "./services/fixed-total";
 import { createNewTotal } from "./services/new-total";
 import { createOldTotal } from "./services/old-total";
@@ -114,14 +114,14 @@ async function main(): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-order-totals-"));
 
   // The outside world, and the store's clients, each wrapped by its guard where it is created.
-  const [smtp, provider] = await Promise.all([startSmtpServer(), startPaymentProvider()]);
+  const servers = await startServerProcess();
   const uninstallTripwire = installTripwire(); // anything undeclared a candidate opens is blocked and counted
-  const transport = nodemailer.createTransport({ host: "127.0.0.1", port: smtp.port, secure: false, ignoreTLS: true, pool: true, maxConnections: 8, maxMessages: Infinity });
+  const transport = nodemailer.createTransport({ host: "127.0.0.1", port: servers.smtpPort, secure: false, ignoreTLS: true, pool: true, maxConnections: 8, maxMessages: Infinity });
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const shop: Shop = {
     db: guardSqlite(createDatabase(path.join(dir, "shop.db"))),
     mailer: guardMailer(transport),
-    stripe: guardStripe(new Stripe("sk_test_demo", { host: "127.0.0.1", port: provider.port, protocol: "http", httpAgent: agent, maxNetworkRetries: 0, telemetry: false })),
+    stripe: guardStripe(new Stripe("sk_test_demo", { host: "127.0.0.1", port: servers.providerPort, protocol: "http", httpAgent: agent, maxNetworkRetries: 0, telemetry: false })),
   };
   const rules = prepareRules(shop.db);
   const oldTotal = createOldTotal(rules);
@@ -134,7 +134,7 @@ async function main(): Promise<number> {
   const unique = new Map(carts.map((cart) => [cart.requestId, cart]));
 
   console.log(`penumbra demo: shadowing the order-total rewrite on ${carts.length} checkouts (seed ${options.seed}, ${unique.size} distinct requests, ${carts.length - unique.size} retries)`);
-  console.log(`  SQLite ${path.join(dir, "shop.db")}, SMTP 127.0.0.1:${smtp.port}, payment provider 127.0.0.1:${provider.port}, tripwire on`);
+  console.log(`  SQLite ${path.join(dir, "shop.db")}, SMTP 127.0.0.1:${servers.smtpPort}, payment provider 127.0.0.1:${servers.providerPort} (a child process), tripwire on`);
   console.log("");
   console.log("rollback triggers, written down before the ramp (guardrails switch the shadow off when one is exceeded):");
   for (const line of thresholdTable(sizes)) console.log(line);
@@ -198,11 +198,9 @@ async function main(): Promise<number> {
 
   // Expected effects come from the traffic itself (one charge per distinct request, one email per
   // distinct request whose account has an address), received ones from the servers' own counters.
-  await new Promise((resolve) => setTimeout(resolve, 50)); // let the SMTP server count the last DATA
   const expectedEmails = [...unique.values()].filter((cart) => cart.customer.email !== undefined).length;
   const chargedByControl = [...served.values()].reduce((sum, receipt) => sum + Math.round(receipt.total * 100), 0);
-  const mail = smtp.counters();
-  const pay = provider.counters();
+  const { emails: mail, charges: pay } = await servers.counters();
   const checks = [
     { label: "confirmation emails (SMTP server)", expected: expectedEmails, received: mail.received },
     { label: "charges (payment provider)", expected: unique.size, received: pay.received },
@@ -232,12 +230,29 @@ async function main(): Promise<number> {
   uninstallTripwire();
   transport.close();
   agent.destroy();
-  await Promise.all([smtp.close(), provider.close()]);
+  await servers.close();
   fs.rmSync(dir, { recursive: true, force: true });
 
   const leaked = evidence.leaks > 0 || mail.received > expectedEmails || pay.received > unique.size;
   const lost = mail.received < expectedEmails || pay.received < unique.size || answeredByOld !== unique.size;
   const fixedAll = after.differing.length === 0 && after.runs === mismatches.length;
+  const summary = overall.summary(EXPERIMENT);
+  // The same facts for machines (CI, the demo's own test) as the terminal shows people.
+  const facts = {
+    carts: carts.length,
+    distinctRequests: unique.size,
+    shadowRuns: evidence.results,
+    mismatched: mismatches.length,
+    reasons: summary?.reasons.map(({ reason, count }) => ({ reason, count })) ?? [],
+    leaks: evidence.leaks,
+    trips: evidence.trips,
+    effects: checks,
+    answeredByOld,
+    replay: { asShipped: { runs: before.runs, differing: before.differing.length }, fixed: { runs: after.runs, differing: after.differing.length } },
+    seconds: { traffic: trafficSeconds, total: (performance.now() - started) / 1000 },
+    exitCode: leaked || lost ? 1 : 0,
+  };
+  fs.writeFileSync(path.join(options.out, "summary.json"), `${JSON.stringify(facts, null, 2)}\n`);
   console.log(
     `done in ${((performance.now() - started) / 1000).toFixed(1)} s (traffic ${trafficSeconds.toFixed(1)} s): ` +
       (leaked ? "LEAK: a shadow side effect reached the outside world" : lost ? "FAILED: the control's own effects or answers went missing" : "no leaks") +

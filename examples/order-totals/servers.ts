@@ -2,7 +2,11 @@
  * The outside world, on 127.0.0.1: a real SMTP server (smtp-server) and a stand-in for the payment
  * provider (answers `POST /v1/payment_intents` like Stripe). Each counts what actually arrived, so
  * the demo can prove that only the control's emails and charges left the process.
+ *
+ * The demo runs them in a child process (`startServerProcess`): they are somebody else's machines
+ * in real life, and their CPU (SMTP parsing, HTTP) then uses the second core instead of the store's.
  */
+import { fork } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { SMTPServer } from "smtp-server";
@@ -113,3 +117,71 @@ export async function startPaymentProvider(): Promise<RunningServer> {
       }),
   };
 }
+
+/** Both servers' counters. */
+export interface AllCounters {
+  emails: Counters;
+  charges: Counters;
+}
+
+/** The servers running in a child process. */
+export interface ServerProcess {
+  smtpPort: number;
+  providerPort: number;
+  counters(): Promise<AllCounters>;
+  close(): Promise<void>;
+}
+
+type ChildMessage = { type: "ready"; smtpPort: number; providerPort: number } | { type: "counters"; counters: AllCounters };
+
+/**
+ * Starts both servers in a child process (this file, forked) and resolves once they listen.
+ *
+ * @example
+ * ```ts
+ * const servers = await startServerProcess();
+ * const { emails, charges } = await servers.counters();
+ * await servers.close();
+ * ```
+ */
+export function startServerProcess(): Promise<ServerProcess> {
+  // Forked under ts-node like its parent; the child's module loading overlaps the parent's start.
+  const child = fork(__filename, [], { execArgv: ["-r", "ts-node/register"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const waiting: Array<(counters: AllCounters) => void> = [];
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`server process exited early (code ${String(code)})`)));
+    child.on("message", (message: ChildMessage) => {
+      if (message.type === "counters") waiting.shift()?.(message.counters);
+      if (message.type !== "ready") return;
+      child.removeAllListeners("exit");
+      resolve({
+        smtpPort: message.smtpPort,
+        providerPort: message.providerPort,
+        counters: () =>
+          new Promise((answer) => {
+            waiting.push(answer);
+            child.send({ type: "counters" });
+          }),
+        close: () =>
+          new Promise((done) => {
+            child.once("exit", () => done());
+            child.send({ type: "close" });
+          }),
+      });
+    });
+  });
+}
+
+async function serveFromChild(): Promise<void> {
+  const [smtp, provider] = await Promise.all([startSmtpServer(), startPaymentProvider()]);
+  const send = (message: ChildMessage): void => void process.send?.(message);
+  process.on("message", (message: { type: string }) => {
+    if (message.type === "counters") send({ type: "counters", counters: { emails: smtp.counters(), charges: provider.counters() } });
+    if (message.type === "close") void Promise.all([smtp.close(), provider.close()]).then(() => process.exit(0));
+  });
+  process.on("disconnect", () => process.exit(0)); // the parent died: do not linger
+  send({ type: "ready", smtpPort: smtp.port, providerPort: provider.port });
+}
+
+if (require.main === module) void serveFromChild();

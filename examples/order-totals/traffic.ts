@@ -2,7 +2,7 @@
  * A seeded traffic generator: the same seed gives the same carts, on every machine, so every run of
  * the demo tells the same story. The mess is the mess a store's checkout sees before a sale.
  */
-import { COUPON_CODES, REGION_CODES } from "./db";
+import { COUPON_CODES } from "./db";
 import type { Cart, CartLine, Customer, TaxClass } from "./types";
 
 /** Options of {@link generateTraffic}. */
@@ -68,7 +68,7 @@ export function seededRandom(seed: number): () => number {
 export function generateTraffic(options: TrafficOptions): Cart[] {
   const random = seededRandom(options.seed ?? 42);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-  const customers = Array.from({ length: Math.max(50, Math.ceil(options.carts / 6)) }, (_, i) => makeCustomer(i, random, pick));
+  const customers = Array.from({ length: Math.max(50, Math.ceil(options.carts / 6)) }, (_, i) => makeCustomer(i, random));
   const carts: Cart[] = [];
   const start = Date.parse("2024-11-29T08:00:00Z"); // the sale opens
   for (let i = 0; carts.length < options.carts; i++) {
@@ -80,7 +80,8 @@ export function generateTraffic(options: TrafficOptions): Cart[] {
     const customer = pick(customers);
     const lines = makeLines(random, pick);
     const roll = random();
-    const couponCode = roll < 0.1 ? pick(COUPON_CODES) : roll < 0.14 ? "FREESHIP" : undefined;
+    // The holiday sale: a quarter of the carts carry a code, some expired or mistyped.
+    const couponCode = roll < 0.25 ? pick(COUPON_CODES) : roll < 0.3 ? "FREESHIP" : undefined;
     const cart: Cart = {
       requestId: `req-${options.seed ?? 42}-${i}`,
       customer,
@@ -88,19 +89,33 @@ export function generateTraffic(options: TrafficOptions): Cart[] {
       placedAt: new Date(start + i * 37).toISOString(),
     };
     // Old accounts check out with their stored default address: no region on the cart.
-    if (customer.email !== undefined || random() < 0.5) cart.region = customer.homeRegion ?? pick(REGION_CODES);
+    if (customer.email !== undefined || random() < 0.5) cart.region = customer.homeRegion ?? pickRegion(random);
     if (couponCode !== undefined) cart.couponCode = couponCode;
     carts.push(cart);
   }
   return carts;
 }
 
-function makeCustomer(i: number, random: () => number, pick: <T>(items: readonly T[]) => T): Customer {
+/** Where the customers are: [region, cumulative share]. New York is the biggest market. */
+const REGION_SHARES: ReadonlyArray<readonly [string, number]> = [
+  ["us-ny", 0.3],
+  ["us-ca", 0.55],
+  ["us-tx", 0.75],
+  ["eu-de", 0.9],
+  ["us-or", 1],
+];
+
+function pickRegion(random: () => number): string {
+  const roll = random();
+  return (REGION_SHARES.find(([, upTo]) => roll < upTo) ?? REGION_SHARES[0])?.[0] ?? "us-ca";
+}
+
+function makeCustomer(i: number, random: () => number): Customer {
   const old = random() < 0.08; // accounts from before the 2019 migration
   const customer: Customer = { id: `cus-${i}` };
   if (!old || random() < 0.5) customer.email = `customer${i}@example.test`;
   if (!old) customer.name = `Customer ${i}`;
-  if (!old || random() < 0.3) customer.homeRegion = pick(REGION_CODES);
+  if (!old || random() < 0.3) customer.homeRegion = pickRegion(random);
   return customer;
 }
 

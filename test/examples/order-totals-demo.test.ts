@@ -1,0 +1,85 @@
+/** The README's first command runs this demo (`npm run demo`); here at 400 carts, as a child process. */
+import { strict as assert } from "node:assert";
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+const root = path.resolve(__dirname, "../..");
+
+interface Facts {
+  distinctRequests: number;
+  shadowRuns: number;
+  mismatched: number;
+  reasons: Array<{ reason: string; count: number }>;
+  leaks: number;
+  effects: Array<{ label: string; expected: number; received: number }>;
+  answeredByOld: number;
+  replay: { asShipped: { runs: number; differing: number }; fixed: { runs: number; differing: number } };
+  exitCode: number;
+}
+
+describe("examples/order-totals (npm run demo)", function () {
+  this.timeout(60_000);
+  let out: string;
+  let run: { code: number | null; stdout: string; stderr: string };
+
+  before(async function () {
+    if (!fs.existsSync(path.join(root, "dist", "index.js"))) this.skip(); // "penumbra" resolves to the build
+    out = fs.mkdtempSync(path.join(os.tmpdir(), "order-totals-test-"));
+    run = await new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ["-r", "ts-node/register", "examples/order-totals/main.ts", "--carts", "400", "--out", out],
+        { cwd: root, timeout: 55_000, maxBuffer: 8 * 1024 * 1024 },
+        (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr }),
+      );
+    });
+  });
+  after(() => {
+    if (out !== undefined) fs.rmSync(out, { recursive: true, force: true });
+  });
+
+  const facts = (): Facts => JSON.parse(fs.readFileSync(path.join(out, "summary.json"), "utf8")) as Facts;
+
+  it("exits 0 with no leak, and says so", () => {
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.equal(facts().leaks, 0);
+    assert.match(run.stdout, /tripwire leaks\s+0/);
+    assert.match(run.stdout, /no leaks/);
+  });
+
+  it("delivers exactly the control's emails and charges: expected from the traffic, received by the servers", () => {
+    const { effects, distinctRequests, answeredByOld } = facts();
+    assert.equal(effects.length, 3);
+    for (const check of effects) assert.equal(check.received, check.expected, check.label);
+    assert.equal(effects[1]?.expected, distinctRequests, "one charge per distinct request: retries are not charged again");
+    assert.equal(answeredByOld, distinctRequests, "every customer got the old service's total");
+    assert.match(run.stdout, /confirmation emails \(SMTP server\)\s+expected\s+\d+\s+received\s+\d+\s+ok/);
+  });
+
+  it("names exactly the planted differences, with an exact example each", () => {
+    const { reasons, shadowRuns } = facts();
+    assert.ok(shadowRuns > 100, `shadow runs: ${shadowRuns}`);
+    const named = reasons.map((r) => r.reason).filter((reason) => !reason.startsWith("effects:"));
+    assert.deepEqual(new Set(named), new Set(["tax-rounding-per-line", "coupon-before-tax"]));
+    assert.match(run.stdout, /tax-rounding-per-line\s+\d+ runs .*e\.g\. (tax|total)=\d+(\.\d+)? vs \d+(\.\d+)?/);
+    assert.match(run.stdout, /coupon-before-tax\s+\d+ runs .*e\.g\. taxBase=\d+(\.\d+)? vs \d+(\.\d+)?/);
+  });
+
+  it("replays the recorded mismatches: all of them still differ with the rewrite, none with the fix", () => {
+    const { replay, mismatched } = facts();
+    assert.ok(mismatched > 0);
+    assert.deepEqual(replay.asShipped, { runs: mismatched, differing: mismatched });
+    assert.deepEqual(replay.fixed, { runs: mismatched, differing: 0 });
+    assert.match(run.stdout, /fixed rewrite:\s+replayed \d+, still differing 0/);
+  });
+
+  it("writes results.jsonl with the captured carts", () => {
+    const lines = fs.readFileSync(path.join(out, "results.jsonl"), "utf8").trim().split("\n");
+    assert.equal(lines.length, facts().shadowRuns);
+    const first = JSON.parse(lines[0] ?? "{}") as { experiment?: string; args?: unknown[] };
+    assert.equal(first.experiment, "order-total");
+    assert.equal(first.args?.length, 1);
+  });
+});
