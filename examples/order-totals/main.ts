@@ -23,11 +23,11 @@ import {
   guardStripe,
   installTripwire,
   jsonlPublisher,
+  replay,
   shadow,
   type Result,
   type TripEvent,
 } from "penumbra";
-import { replay } from "../../dist/replay"; // TEMP until the root export lands
 import { ORDER_BUCKETS } from "./buckets";
 import { createCheckout, createPlaceOrder, type PlaceOrder, type Shop } from "./checkout";
 import { createDatabase, prepareRules } from "./db";
@@ -92,6 +92,12 @@ function recordedMismatches(file: string): Result<unknown>[] {
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as Result<unknown>)
     .filter((result) => result.experiment === EXPERIMENT && result.mismatched);
+}
+
+/** A path relative to where the demo was started, unless that climbs out of it. */
+function shortPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative.startsWith("..") ? file : relative;
 }
 
 /** The HTML report, by the penumbra CLI as a user would run it. */
@@ -200,7 +206,7 @@ async function main(): Promise<number> {
   // distinct request whose account has an address), received ones from the servers' own counters.
   const expectedEmails = [...unique.values()].filter((cart) => cart.customer.email !== undefined).length;
   const chargedByControl = [...served.values()].reduce((sum, receipt) => sum + Math.round(receipt.total * 100), 0);
-  const { emails: mail, charges: pay } = await servers.counters();
+  const { emails: mail, charges: pay, cpuMs: serversCpuMs } = await servers.counters();
   const checks = [
     { label: "confirmation emails (SMTP server)", expected: expectedEmails, received: mail.received },
     { label: "charges (payment provider)", expected: unique.size, received: pay.received },
@@ -208,7 +214,7 @@ async function main(): Promise<number> {
   ];
   console.log(`side effects: only the control's may arrive (${evidence.results} shadow runs, each would have charged and emailed):`);
   for (const line of effectLines(checks)) console.log(line);
-  console.log(`  tripwire leaks                               ${evidence.leaks}`);
+  console.log(`  tripwire leaks                               ${evidence.leaks} (leak trips: ${evidence.leakTrips})`);
   console.log(`  customers answered with the old service's total: ${answeredByOld}/${unique.size}`);
   console.log("");
 
@@ -216,10 +222,11 @@ async function main(): Promise<number> {
   // must come back, or the replay proves nothing), then against the fixed rewrite.
   const mismatches = recordedMismatches(resultsFile);
   console.log(`the fix: round tax per class again, keep New York's coupons after tax (services/fixed-total.ts)`);
-  console.log(`  replaying the ${mismatches.length} recorded mismatches from ${path.relative(process.cwd(), resultsFile)} (both sides in shadow: nothing is charged or sent)`);
-  const before = await replay(mismatches, { control, candidate, experiment: EXPERIMENT, buckets: ORDER_BUCKETS, progress: false });
+  console.log(`  replaying the ${mismatches.length} recorded mismatches from ${shortPath(resultsFile)} (both sides in shadow: nothing is charged or sent)`);
+  const all = mismatches.length; // keep every still-differing result, not the first 1000
+  const before = await replay(mismatches, { control, candidate, experiment: EXPERIMENT, buckets: ORDER_BUCKETS, progress: false, maxDiffering: all });
   console.log(replayLine("rewrite as shipped:", before.runs, before.differing.length, before.reasons));
-  const after = await replay(mismatches, { control, candidate: fixed, experiment: EXPERIMENT, buckets: ORDER_BUCKETS, progress: false });
+  const after = await replay(mismatches, { control, candidate: fixed, experiment: EXPERIMENT, buckets: ORDER_BUCKETS, progress: false, maxDiffering: all });
   console.log(replayLine("fixed rewrite:", after.runs, after.differing.length, after.reasons));
   for (const result of after.differing.slice(0, 3)) console.log(`    still differs: ${result.mismatches[0]?.summary ?? ""}`);
   console.log("");
@@ -233,10 +240,12 @@ async function main(): Promise<number> {
   await servers.close();
   fs.rmSync(dir, { recursive: true, force: true });
 
-  const leaked = evidence.leaks > 0 || mail.received > expectedEmails || pay.received > unique.size;
+  const leaked = evidence.leaks > 0 || evidence.leakTrips > 0 || mail.received > expectedEmails || pay.received > unique.size;
   const lost = mail.received < expectedEmails || pay.received < unique.size || answeredByOld !== unique.size;
   const fixedAll = after.differing.length === 0 && after.runs === mismatches.length;
   const summary = overall.summary(EXPERIMENT);
+  const { user, system } = process.cpuUsage();
+  const storeCpu = (user + system) / 1e6; // since this process started, ts-node's compile included
   // The same facts for machines (CI, the demo's own test) as the terminal shows people.
   const facts = {
     carts: carts.length,
@@ -244,17 +253,17 @@ async function main(): Promise<number> {
     shadowRuns: evidence.results,
     mismatched: mismatches.length,
     reasons: summary?.reasons.map(({ reason, count }) => ({ reason, count })) ?? [],
-    leaks: evidence.leaks,
+    leaks: evidence.leaks + evidence.leakTrips,
     trips: evidence.trips,
     effects: checks,
     answeredByOld,
     replay: { asShipped: { runs: before.runs, differing: before.differing.length }, fixed: { runs: after.runs, differing: after.differing.length } },
-    seconds: { traffic: trafficSeconds, total: (performance.now() - started) / 1000 },
+    seconds: { traffic: trafficSeconds, total: (performance.now() - started) / 1000, storeCpu: storeCpu, serversCpu: serversCpuMs / 1000 },
     exitCode: leaked || lost ? 1 : 0,
   };
   fs.writeFileSync(path.join(options.out, "summary.json"), `${JSON.stringify(facts, null, 2)}\n`);
   console.log(
-    `done in ${((performance.now() - started) / 1000).toFixed(1)} s (traffic ${trafficSeconds.toFixed(1)} s): ` +
+    `done in ${((performance.now() - started) / 1000).toFixed(1)} s (traffic ${trafficSeconds.toFixed(1)} s; CPU: store process ${storeCpu.toFixed(1)} s, servers process ${(serversCpuMs / 1000).toFixed(1)} s): ` +
       (leaked ? "LEAK: a shadow side effect reached the outside world" : lost ? "FAILED: the control's own effects or answers went missing" : "no leaks") +
       (fixedAll ? "; the fix clears every recorded mismatch" : "; the fix does NOT clear every recorded mismatch"),
   );

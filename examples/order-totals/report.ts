@@ -10,8 +10,10 @@ export interface Evidence {
   publisher: Publisher;
   /** Results published. */
   results: number;
-  /** Leaks caught by the tripwire on candidate observations, plus late ones reported by a trip. */
+  /** Leaks caught by the tripwire on candidate observations. */
   leaks: number;
+  /** Leak trips: include leaks after a candidate's timeout, which are on no observation. */
+  leakTrips: number;
   /** Results whose candidate was not fully isolated (shared handles in the arguments). */
   notIsolated: number;
   /** One exact diff per named bucket (`tax=0.1 vs 0.09`), or per effect reason. */
@@ -32,6 +34,7 @@ export function collectEvidence(): Evidence {
   const evidence: Evidence = {
     results: 0,
     leaks: 0,
+    leakTrips: 0,
     notIsolated: 0,
     examples: new Map(),
     trips: [],
@@ -55,7 +58,7 @@ export function collectEvidence(): Evidence {
       },
       trip(event: TripEvent) {
         evidence.trips.push(event);
-        if (event.reason === "leak") evidence.leaks += event.value;
+        if (event.reason === "leak") evidence.leakTrips++;
       },
     },
   };
@@ -64,7 +67,16 @@ export function collectEvidence(): Evidence {
 
 function show(diff: { control?: unknown; candidate?: unknown }, side: "control" | "candidate"): string {
   if (!(side in diff)) return "(missing)";
-  const text = JSON.stringify(diff[side]) ?? String(diff[side]);
+  let value = diff[side];
+  const other = side === "control" ? diff.candidate : diff.control;
+  if (typeof value === "string" && typeof other === "string") {
+    // Two long texts (an email body) differ somewhere in the middle: show from just before that spot.
+    let same = 0;
+    while (same < value.length && value[same] === other[same]) same++;
+    const from = Math.max(0, Math.min(same, value.lastIndexOf("\n", same - 1) + 1));
+    if (from > 0) value = `…${value.slice(from)}`;
+  }
+  const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 59)}…` : text;
 }
 
@@ -107,6 +119,7 @@ export function scorecardLines(s: ScorecardSummary | undefined, evidence: Eviden
     `  error rate            ${pct(s.errorRate, 2)}`,
     `  timeout rate          ${pct(s.timeoutRate, 2)}`,
     `  leak rate             ${pct(s.leakRate, 2)}`,
+    `  isolation             ${evidence.notIsolated === 0 ? "every candidate ran on its own copy of the cart" : `${evidence.notIsolated} runs shared a handle with the control`}`,
     `  latency gap           control p50 ${ms(s.latency.control.p50)} p95 ${ms(s.latency.control.p95)}; ` +
       `candidate p50 ${ms(s.latency.candidate.p50)} p95 ${ms(s.latency.candidate.p95)}; p95 ratio ${s.latency.p95Ratio.toFixed(2)}`,
     "  (the candidate's effects are sunk, so it skips the provider, the SMTP round trips and the insert: its latency is not a production estimate)",

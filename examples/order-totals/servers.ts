@@ -122,6 +122,8 @@ export async function startPaymentProvider(): Promise<RunningServer> {
 export interface AllCounters {
   emails: Counters;
   charges: Counters;
+  /** CPU the server process has used, in ms: the outside world's share of the demo's cost. */
+  cpuMs: number;
 }
 
 /** The servers running in a child process. */
@@ -173,11 +175,16 @@ export function startServerProcess(): Promise<ServerProcess> {
   });
 }
 
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
 async function serveFromChild(): Promise<void> {
   const [smtp, provider] = await Promise.all([startSmtpServer(), startPaymentProvider()]);
   const send = (message: ChildMessage): void => void process.send?.(message);
   process.on("message", (message: { type: string }) => {
-    if (message.type === "counters") send({ type: "counters", counters: { emails: smtp.counters(), charges: provider.counters() } });
+    if (message.type === "counters") send({ type: "counters", counters: { emails: smtp.counters(), charges: provider.counters(), cpuMs: cpuMs() } });
     if (message.type === "close") void Promise.all([smtp.close(), provider.close()]).then(() => process.exit(0));
   });
   process.on("disconnect", () => process.exit(0)); // the parent died: do not linger
