@@ -7,6 +7,7 @@
  * retried request from the order it already placed. Inside a candidate that lookup would find the
  * row the control has just written and answer "already placed" for every cart.
  */
+import http from "node:http";
 import type Database from "better-sqlite3";
 import type { Transporter } from "nodemailer";
 import type Stripe from "stripe";
@@ -134,4 +135,33 @@ function confirmation(name: string | undefined, orderId: string, t: Totals): str
     `Tax ${money(t.tax)}`,
     `Total ${money(t.total)}`,
   ].join("\n");
+}
+
+/**
+ * `--leak`: the rewrite as a careless team might ship it, calling the provider's fraud check over a
+ * plain `http.request` that no guard declares. In a shadow run the tripwire blocks the request and
+ * records a leak; the leak guardrail switches the experiment off at once, and the demo exits 1.
+ * The call's failure is swallowed, as "best effort" calls are, so only the tripwire notices.
+ *
+ * @example
+ * ```ts
+ * const candidate = withUndeclaredFraudCheck(createPlaceOrder(shop, newTotal), providerPort);
+ * ```
+ */
+export function withUndeclaredFraudCheck(placeOrder: PlaceOrder, port: number): PlaceOrder {
+  return async (cart) => {
+    await new Promise<void>((resolve) => {
+      try {
+        const request = http.request({ host: "127.0.0.1", port, method: "POST", path: "/v1/fraud_checks" }, (response) => {
+          response.resume();
+          response.on("end", resolve);
+        });
+        request.on("error", () => resolve());
+        request.end(`request=${encodeURIComponent(cart.requestId)}`);
+      } catch {
+        resolve();
+      }
+    });
+    return placeOrder(cart);
+  };
 }

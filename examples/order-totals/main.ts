@@ -29,7 +29,7 @@ import {
   type TripEvent,
 } from "penumbra";
 import { ORDER_BUCKETS } from "./buckets";
-import { createCheckout, createPlaceOrder, type PlaceOrder, type Shop } from "./checkout";
+import { createCheckout, createPlaceOrder, withUndeclaredFraudCheck, type PlaceOrder, type Shop } from "./checkout";
 import { createDatabase, prepareRules } from "./db";
 import { CANDIDATE_TIMEOUT_MS, PROMOTION_GATE, STAGES, guardrailsFor, stageSizes, thresholdTable } from "./ramp";
 import { collectEvidence, effectLines, progress, replayLine, scorecardLines, stageLine } from "./report";
@@ -47,6 +47,7 @@ interface Options {
   seed: number;
   out: string;
   concurrency: number;
+  leak: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -57,6 +58,7 @@ function parseOptions(argv: string[]): Options {
       seed: { type: "string", default: "42" },
       out: { type: "string", default: path.join(__dirname, "out") },
       concurrency: { type: "string", default: "32" },
+      leak: { type: "boolean", default: false },
     },
   });
   const whole = (name: string, text: string, min: number): number => {
@@ -69,6 +71,7 @@ function parseOptions(argv: string[]): Options {
     seed: whole("seed", values.seed, 0),
     out: path.resolve(values.out),
     concurrency: whole("concurrency", values.concurrency, 1),
+    leak: values.leak,
   };
 }
 
@@ -132,7 +135,8 @@ async function main(): Promise<number> {
   const rules = prepareRules(shop.db);
   const oldTotal = createOldTotal(rules);
   const control = createPlaceOrder(shop, oldTotal);
-  const candidate = createPlaceOrder(shop, createNewTotal(rules));
+  const rewrite = createPlaceOrder(shop, createNewTotal(rules));
+  const candidate = options.leak ? withUndeclaredFraudCheck(rewrite, servers.providerPort) : rewrite;
   const fixed = createPlaceOrder(shop, createFixedTotal(rules));
 
   const carts = generateTraffic({ carts: options.carts, seed: options.seed });
@@ -215,6 +219,7 @@ async function main(): Promise<number> {
   console.log(`side effects: only the control's may arrive (${evidence.results} shadow runs, each would have charged and emailed):`);
   for (const line of effectLines(checks)) console.log(line);
   console.log(`  tripwire leaks                               ${evidence.leaks} (leak trips: ${evidence.leakTrips})`);
+  for (const target of evidence.leakTargets) console.log(`    ${target}`);
   console.log(`  customers answered with the old service's total: ${answeredByOld}/${unique.size}`);
   console.log("");
 
@@ -224,7 +229,7 @@ async function main(): Promise<number> {
   console.log(`the fix: round tax per class again, keep New York's coupons after tax (services/fixed-total.ts)`);
   console.log(`  replaying the ${mismatches.length} recorded mismatches from ${shortPath(resultsFile)} (both sides in shadow: nothing is charged or sent)`);
   const all = mismatches.length; // keep every still-differing result, not the first 1000
-  const before = await replay(mismatches, { control, candidate, experiment: EXPERIMENT, buckets: ORDER_BUCKETS, progress: false, maxDiffering: all });
+  const before = await replay(mismatches, { control, candidate: rewrite, experiment: EXPERIMENT, buckets: ORDER_BUCKETS, progress: false, maxDiffering: all });
   console.log(replayLine("rewrite as shipped:", before.runs, before.differing.length, before.reasons));
   const after = await replay(mismatches, { control, candidate: fixed, experiment: EXPERIMENT, buckets: ORDER_BUCKETS, progress: false, maxDiffering: all });
   console.log(replayLine("fixed rewrite:", after.runs, after.differing.length, after.reasons));
@@ -264,7 +269,13 @@ async function main(): Promise<number> {
   fs.writeFileSync(path.join(options.out, "summary.json"), `${JSON.stringify(facts, null, 2)}\n`);
   console.log(
     `done in ${((performance.now() - started) / 1000).toFixed(1)} s (traffic ${trafficSeconds.toFixed(1)} s; CPU: store process ${storeCpu.toFixed(1)} s, servers process ${(serversCpuMs / 1000).toFixed(1)} s): ` +
-      (leaked ? "LEAK: a shadow side effect reached the outside world" : lost ? "FAILED: the control's own effects or answers went missing" : "no leaks") +
+      (evidence.leaks > 0 || evidence.leakTrips > 0
+        ? "LEAK: the candidate made undeclared calls (the tripwire caught them; see above)"
+        : leaked
+          ? "LEAK: the servers received more than the control sent"
+          : lost
+            ? "FAILED: the control's own effects or answers went missing"
+            : "no leaks") +
       (fixedAll ? "; the fix clears every recorded mismatch" : "; the fix does NOT clear every recorded mismatch"),
   );
   return leaked || lost ? 1 : 0;

@@ -14,6 +14,8 @@ export interface Evidence {
   leaks: number;
   /** Leak trips: include leaks after a candidate's timeout, which are on no observation. */
   leakTrips: number;
+  /** What the leaks tried to reach, and whether the tripwire blocked them. */
+  leakTargets: Set<string>;
   /** Results whose candidate was not fully isolated (shared handles in the arguments). */
   notIsolated: number;
   /** One exact diff per named bucket (`tax=0.1 vs 0.09`), or per effect reason. */
@@ -35,6 +37,7 @@ export function collectEvidence(): Evidence {
     results: 0,
     leaks: 0,
     leakTrips: 0,
+    leakTargets: new Set(),
     notIsolated: 0,
     examples: new Map(),
     trips: [],
@@ -43,6 +46,7 @@ export function collectEvidence(): Evidence {
         evidence.results++;
         for (const candidate of result.candidates) {
           evidence.leaks += candidate.leaks.length;
+          for (const leak of candidate.leaks) evidence.leakTargets.add(`${leak.target}${leak.blocked ? " (blocked)" : " (NOT blocked)"}`);
           if (!candidate.isolated) evidence.notIsolated++;
         }
         for (const mismatch of result.mismatches) {

@@ -82,4 +82,27 @@ describe("examples/order-totals (npm run demo)", function () {
     assert.equal(first.experiment, "order-total");
     assert.equal(first.args?.length, 1);
   });
+
+  it("with --leak (a rewrite that calls the provider behind the guards' back), rolls back at once and exits 1", async () => {
+    const leakOut = fs.mkdtempSync(path.join(os.tmpdir(), "order-totals-leak-"));
+    try {
+      const leakRun = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          ["-r", "ts-node/register", "examples/order-totals/main.ts", "--carts", "400", "--leak", "--out", leakOut],
+          { cwd: root, timeout: 55_000, maxBuffer: 8 * 1024 * 1024 },
+          (error, stdout) => resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout }),
+        );
+      });
+      assert.equal(leakRun.code, 1, leakRun.stdout);
+      const leaked = JSON.parse(fs.readFileSync(path.join(leakOut, "summary.json"), "utf8")) as Facts & { trips: Array<{ reason: string }> };
+      assert.ok(leaked.leaks > 0);
+      assert.equal(leaked.trips[0]?.reason, "leak");
+      for (const check of leaked.effects) assert.equal(check.received, check.expected, `${check.label}: the blocked call reached nothing`);
+      assert.match(leakRun.stdout, /ROLLED BACK: leak/);
+      assert.match(leakRun.stdout, /POST http:\/\/127\.0\.0\.1:\d+\/v1\/fraud_checks \(blocked\)/);
+    } finally {
+      fs.rmSync(leakOut, { recursive: true, force: true });
+    }
+  });
 });
