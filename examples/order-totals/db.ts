@@ -76,8 +76,6 @@ const COUPONS: ReadonlyArray<readonly [string, Coupon["kind"], number, number, 0
   ["SUMMER22", "fixed", 1000, 3000, 0],
 ];
 
-/** The region codes the traffic generator draws from. */
-export const REGION_CODES: readonly string[] = REGIONS.map(([code]) => code);
 /** Coupon codes carts may carry, an expired one and a typo included. */
 export const COUPON_CODES: readonly string[] = [...COUPONS.map(([code]) => code), "SAVE 5"];
 
