@@ -4,6 +4,7 @@
  * arguments (a SQL statement), so each adapter supplies a `methodFor` hook instead of a policy.
  */
 import { currentFrame } from "../context/frame";
+import { isBuiltIn, isClass } from "../guard/proxy-values";
 
 /** A method as the Proxy sees it: called with the real object as `this`. */
 export type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -152,25 +153,6 @@ function canonical(value: unknown, seen: Set<object>): string {
   return out;
 }
 
-function isBuiltIn(value: object): boolean {
-  return (
-    Array.isArray(value) ||
-    typeof (value as { then?: unknown }).then === "function" ||
-    value instanceof Date ||
-    value instanceof Map ||
-    value instanceof Set ||
-    value instanceof WeakMap ||
-    value instanceof WeakSet ||
-    value instanceof RegExp ||
-    value instanceof Error ||
-    value instanceof ArrayBuffer ||
-    ArrayBuffer.isView(value)
-  );
-}
-
-function isClass(fn: unknown): boolean {
-  return /^class[\s{]/.test(Function.prototype.toString.call(fn));
-}
 
 /**
  * Checks an adapter's `name` option, throwing a `TypeError` that names the adapter.

@@ -5,6 +5,7 @@
  */
 import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
 import { callEffect, checkOnShadow, isAsyncFunction, type EffectPolicy, type ShadowAnswer } from "./effect-call";
+import { isBuiltIn, isClass } from "./proxy-values";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: sinks of any shape */
 /**
@@ -172,26 +173,6 @@ function join(path: string, prop: string): string {
   return path === "" ? prop : `${path}.${prop}`;
 }
 
-/** Values whose methods need their internal slots or are awaited: handing them out as they are. */
-function isBuiltIn(value: object): boolean {
-  return (
-    Array.isArray(value) ||
-    typeof (value as { then?: unknown }).then === "function" ||
-    value instanceof Date ||
-    value instanceof Map ||
-    value instanceof Set ||
-    value instanceof WeakMap ||
-    value instanceof WeakSet ||
-    value instanceof RegExp ||
-    value instanceof Error ||
-    value instanceof ArrayBuffer ||
-    ArrayBuffer.isView(value)
-  );
-}
-
-function isClass(fn: unknown): boolean {
-  return /^class[\s{]/.test(Function.prototype.toString.call(fn));
-}
 
 function effectMatcher(name: string, effects: unknown): (path: string) => boolean {
   if (effects === undefined || effects === "all") return () => true;
