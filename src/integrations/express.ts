@@ -176,3 +176,15 @@ function requestContext(user: ShadowExpressOptions["context"]): (...args: Expres
     return { ...own, ...extra };
   };
 }
+
+/**
+ * The same function under the name `penumbra/http` uses: API.md describes `penumbra/express` as
+ * "the same for Express handlers", so code written against either name works.
+ *
+ * @example
+ * ```ts
+ * import { shadowHandler } from "penumbra/express";
+ * app.post("/quote", shadowHandler(oldQuoteRoute, newQuoteRoute));
+ * ```
+ */
+export const shadowHandler: typeof shadowExpress = shadowExpress;

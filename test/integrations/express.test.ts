@@ -8,7 +8,7 @@ import type { Server } from "node:http";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import { shadowExpress } from "../../src/integrations/express";
+import { shadowExpress, shadowHandler } from "../../src/integrations/express";
 import type { ComparableResponse } from "../../src/integrations/http";
 import { collector, sleep } from "../support/capture";
 
@@ -258,5 +258,11 @@ describe("penumbra/express shadowExpress", () => {
       () => shadowExpress(oldGetOrder, newGetOrder, { isolate: false } as never),
       (error: unknown) => error instanceof TypeError && /isolate/.test(error.message),
     );
+  });
+});
+
+describe("penumbra/express shadowHandler", () => {
+  it("is the same function as shadowExpress, under the name penumbra/http uses", () => {
+    assert.equal(shadowHandler, shadowExpress);
   });
 });
