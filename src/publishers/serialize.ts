@@ -94,7 +94,10 @@ export function parseResultLine(line: string): Result<unknown> {
   if (problem !== undefined) {
     throw new SyntaxError(`penumbra: not a result line (${problem}): ${preview(line)}`);
   }
-  return parsed as Result<unknown>;
+  const result = parsed as Result<unknown>;
+  restoreCleanedValue(result.control);
+  if (Array.isArray(result.candidates)) result.candidates.forEach(restoreCleanedValue);
+  return result;
 }
 
 function preview(line: string): string {
@@ -138,9 +141,27 @@ function withRenderedErrors(result: Result<unknown>): Record<string, unknown> {
 }
 
 function observationWithRenderedError(observation: Observation<unknown>): unknown {
-  if (!isRecord(observation) || !("error" in observation)) return observation;
-  return { ...observation, error: renderThrown(observation.error) };
+  if (!isRecord(observation)) return observation;
+  let out: Record<string, unknown> = observation as unknown as Record<string, unknown>;
+  // Without a `clean` option the cleaned value IS the value: writing it twice doubles every line.
+  // parseResultLine puts it back.
+  if ("cleanedValue" in observation && observation.cleanedValue === observation.value) {
+    const { cleanedValue: _same, ...rest } = observation;
+    out = { ...rest, [CLEANED_IS_VALUE]: true };
+  }
+  if ("error" in observation) out = { ...out, error: renderThrown(observation.error) };
+  return out;
 }
+
+/** Restores the `cleanedValue` that `resultToJSON` left out because it was the value itself. */
+function restoreCleanedValue(observation: unknown): void {
+  if (!isRecord(observation) || observation[CLEANED_IS_VALUE] !== true) return;
+  delete observation[CLEANED_IS_VALUE];
+  if ("value" in observation) observation["cleanedValue"] = observation["value"];
+}
+
+/** Marks an observation whose `cleanedValue` was left out because it was the value itself. */
+const CLEANED_IS_VALUE = "cleanedIsValue";
 
 /** A thrown value is evidence: keep it even when JSON would drop it (a thrown function or symbol). */
 function renderThrown(thrown: unknown): unknown {

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { shadow } from "../../src/index";
 import { parseResultLine, resultToJSON, toJSONValue } from "../../src/publishers/serialize";
 import type { Result } from "../../src/types/results";
 import { matchedResult, mismatchedResult } from "./fixtures";
@@ -186,5 +187,26 @@ describe("serialize", () => {
       }
       assert.match(JSON.stringify(toJSONValue(root)), /"\[Too deep\]"/);
     });
+  });
+});
+
+describe("serialize: cleaned values", () => {
+  it("writes a cleaned value that is the value itself only once and restores it when read back", async () => {
+    const results: Result<unknown>[] = [];
+    const wrapped = shadow(() => ({ total: 49.9, lines: [1, 2, 3] }), () => ({ total: 51.4, lines: [1, 2, 3] }), {
+      publish: (r) => {
+        results.push(r);
+      },
+    });
+    wrapped();
+    await wrapped.experiment.settled();
+    const [result] = results;
+    assert.ok(result);
+    const line = resultToJSON(result);
+    assert.equal(line.split('"total":49.9').length - 1, 1, "the control's value is written once");
+    const back = parseResultLine(line);
+    assert.deepEqual(back.control.cleanedValue, { total: 49.9, lines: [1, 2, 3] });
+    assert.deepEqual(back.candidates[0]?.cleanedValue, { total: 51.4, lines: [1, 2, 3] });
+    assert.equal("cleanedIsValue" in back.control, false);
   });
 });
