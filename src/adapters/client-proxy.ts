@@ -4,7 +4,7 @@
  * arguments (a SQL statement), so each adapter supplies a `methodFor` hook instead of a policy.
  */
 import { currentFrame } from "../context/frame";
-import { isBuiltIn, isClass } from "../guard/proxy-values";
+import { forwardingTraps, isBuiltIn, isClass } from "../guard/proxy-values";
 
 /** A method as the Proxy sees it: called with the real object as `this`. */
 export type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -72,16 +72,7 @@ export function proxyClient<T extends object>(target: T, path: string, hooks: Cl
       cache.set(prop, { original: value, made });
       return made;
     },
-    set: (_, prop, value) => Reflect.set(target, prop, value, target),
-    has: (_, prop) => Reflect.has(target, prop),
-    deleteProperty: (_, prop) => Reflect.deleteProperty(target, prop),
-    ownKeys: () => Reflect.ownKeys(target),
-    getOwnPropertyDescriptor(_, prop) {
-      const descriptor = Reflect.getOwnPropertyDescriptor(target, prop);
-      return descriptor === undefined ? undefined : { ...descriptor, configurable: true };
-    },
-    defineProperty: (_, prop, descriptor) => Reflect.defineProperty(target, prop, { ...descriptor, configurable: true }),
-    preventExtensions: () => false,
+    ...forwardingTraps(target),
   };
   proxy = new Proxy(standIn, handler);
   return proxy;

@@ -5,7 +5,7 @@
  */
 import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
 import { callEffect, checkOnShadow, isAsyncFunction, type EffectPolicy, type ShadowAnswer } from "./effect-call";
-import { isBuiltIn, isClass } from "./proxy-values";
+import { forwardingTraps, isBuiltIn, isClass } from "./proxy-values";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: sinks of any shape */
 /**
@@ -122,19 +122,7 @@ function deepProxy<T extends object>(policy: GuardPolicy, target: T, path: strin
       cache.set(prop, { original: value, made });
       return made;
     },
-    set: (_, prop, value) => Reflect.set(target, prop, value, target),
-    has: (_, prop) => Reflect.has(target, prop),
-    deleteProperty: (_, prop) => Reflect.deleteProperty(target, prop),
-    ownKeys: () => Reflect.ownKeys(target),
-    getOwnPropertyDescriptor(_, prop) {
-      const descriptor = Reflect.getOwnPropertyDescriptor(target, prop);
-      // Reported configurable: the stand-in does not have the property, and a Proxy may not report a
-      // property it lacks as non-configurable.
-      return descriptor === undefined ? undefined : { ...descriptor, configurable: true };
-    },
-    defineProperty: (_, prop, descriptor) => Reflect.defineProperty(target, prop, { ...descriptor, configurable: true }),
-    // Making the stand-in non-extensible would tie ownKeys to its (empty) key list: refused instead.
-    preventExtensions: () => false,
+    ...forwardingTraps(target),
   };
   proxy = new Proxy(standIn, handler);
   return proxy;

@@ -40,3 +40,30 @@ export function isBuiltIn(value: object): boolean {
 export function isClass(fn: unknown): boolean {
   return /^class[\s{]/.test(Function.prototype.toString.call(fn));
 }
+
+/**
+ * The traps a guarding proxy forwards to its real target unchanged. The proxy stands over an empty
+ * stand-in (so it may hand out wrappers for frozen properties), which is why descriptors are reported
+ * configurable and `preventExtensions` is refused: a Proxy may not report a property its stand-in
+ * lacks as non-configurable, and a non-extensible stand-in would tie `ownKeys` to its empty key list.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const proxy = new Proxy(standIn, { ...forwardingTraps(target), get: (_, prop) => wrap(prop) });
+ * ```
+ */
+export function forwardingTraps(target: object): Omit<ProxyHandler<object>, "get"> {
+  return {
+    set: (_, prop, value) => Reflect.set(target, prop, value, target),
+    has: (_, prop) => Reflect.has(target, prop),
+    deleteProperty: (_, prop) => Reflect.deleteProperty(target, prop),
+    ownKeys: () => Reflect.ownKeys(target),
+    getOwnPropertyDescriptor(_, prop) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(target, prop);
+      return descriptor === undefined ? undefined : { ...descriptor, configurable: true };
+    },
+    defineProperty: (_, prop, descriptor) => Reflect.defineProperty(target, prop, { ...descriptor, configurable: true }),
+    preventExtensions: () => false,
+  };
+}
