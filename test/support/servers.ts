@@ -41,3 +41,13 @@ export function get(url: string, agent?: http.Agent): Promise<string> {
   });
 }
 
+
+/** `fetch` as a promise that settles with the body or the cause's code, never rejects. */
+export async function fetchText(url: string): Promise<string> {
+  try {
+    return await (await fetch(url)).text();
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause;
+    return `error ${cause?.code ?? String(e)}`;
+  }
+}

@@ -7,7 +7,7 @@ import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import * as net from "node:net";
 import { installTripwire, shadow, type Leak, type Result } from "../../src/index";
-import { get, httpServer, type CountingServer } from "../support/servers";
+import { get, httpServer, type CountingServer, fetchText } from "../support/servers";
 
 /** A raw TCP server on loopback that records every chunk it receives. */
 async function tcpServer(): Promise<CountingServer> {
@@ -30,15 +30,6 @@ async function tcpServer(): Promise<CountingServer> {
   return counted;
 }
 
-/** `fetch` as a promise that settles with the body or the cause's code, never rejects. */
-async function fetchText(url: string): Promise<string> {
-  try {
-    return await (await fetch(url)).text();
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause;
-    return `error ${cause?.code ?? String(e)}`;
-  }
-}
 
 /** Opens a raw TCP connection, writes `payload`, and settles once it is written or failed. */
 function sendTcp(port: number, payload: string): Promise<string> {
