@@ -8,36 +8,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { flush, shadow } from "../src/index";
 import { makeCart, orderTotal, type BenchCart, type BenchTotal } from "./fixtures";
-import { machineLine, percentile, shuffle } from "./machine";
+import { machineLine, percentile } from "./machine";
+import { measure, type Variant } from "./measure";
 
 type Call = () => unknown;
 
-interface Variant {
-  name: string;
-  call: Call;
-}
-
 const noPublish = (): void => undefined;
 
-async function measure(variants: Variant[], rounds: number, callsPerRound: number, awaitEach: boolean): Promise<Map<string, number[]>> {
-  const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
-  for (let round = 0; round < rounds; round++) {
-    for (const variant of shuffle(variants)) {
-      const bucket = samples.get(variant.name) as number[];
-      for (let i = 0; i < callsPerRound; i++) {
-        const started = process.hrtime.bigint();
-        const returned = variant.call();
-        if (awaitEach) await returned;
-        const ended = process.hrtime.bigint();
-        if (round > 0) bucket.push(Number(ended - started) / 1000);
-        // Let background candidates finish, outside the measured window: this measures the
-        // caller's path alone, not contention with the previous call's candidate.
-        await flush();
-      }
-    }
-  }
-  return samples;
-}
 
 function table(title: string, samples: Map<string, number[]>, baseline: string): string {
   const base = percentile(samples.get(baseline) ?? [], 50);
@@ -54,10 +31,10 @@ export async function benchCallerPath(): Promise<string> {
   const cart = makeCart(20);
 
   const syncVariants: Variant[] = [
-    { name: "direct", call: () => orderTotal(cart) },
-    { name: "direct (again)", call: () => orderTotal(cart) },
-    { name: "penumbra, not sampled", call: wrapSync(0) },
-    { name: "penumbra, 100% background", call: wrapSync(1) },
+    { name: "direct", call: () => orderTotal(cart), drain: flush },
+    { name: "direct (again)", call: () => orderTotal(cart), drain: flush },
+    { name: "penumbra, not sampled", call: wrapSync(0), drain: flush },
+    { name: "penumbra, 100% background", call: wrapSync(1), drain: flush },
   ];
   const sync = await measure(syncVariants, 11, 400, false);
 
@@ -70,10 +47,10 @@ export async function benchCallerPath(): Promise<string> {
     return () => w(cart);
   };
   const asyncVariants: Variant[] = [
-    { name: "direct", call: () => asyncControl(cart) },
-    { name: "direct (again)", call: () => asyncControl(cart) },
-    { name: "penumbra, not sampled", call: asyncWrapped(0) },
-    { name: "penumbra, 100% background", call: asyncWrapped(1) },
+    { name: "direct", call: () => asyncControl(cart), drain: flush },
+    { name: "direct (again)", call: () => asyncControl(cart), drain: flush },
+    { name: "penumbra, not sampled", call: asyncWrapped(0), drain: flush },
+    { name: "penumbra, 100% background", call: asyncWrapped(1), drain: flush },
   ];
   const asyncSamples = await measure(asyncVariants, 6, 60, true);
 

@@ -15,15 +15,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { experiment as tzExperiment, experimentAsync as tzExperimentAsync } from "tzientist";
 import { flush, shadow } from "../src/index";
 import { makeCart, orderTotal, type BenchCart, type BenchTotal } from "./fixtures";
-import { machineLine, percentile, shuffle } from "./machine";
+import { machineLine, percentile } from "./machine";
+import { measure, type Variant } from "./measure";
 import { loadTrelloScientist, type TrelloScientist } from "./trello-scientist";
 
-interface Variant {
-  name: string;
-  call: () => unknown;
-  /** Waits, outside the window, for whatever the call left running. */
-  drain: () => Promise<void>;
-}
 
 const noPublish = (): void => undefined;
 const drainPenumbra = (): Promise<void> => flush();
@@ -64,27 +59,6 @@ function trelloVariant(name: string, scientist: TrelloScientist, call: () => unk
   };
 }
 
-async function measure(variants: Variant[], rounds: number, callsPerRound: number, awaitEach: boolean): Promise<Map<string, number[]>> {
-  const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
-  for (let round = 0; round < rounds; round++) {
-    for (const variant of shuffle(variants)) {
-      const bucket = samples.get(variant.name) as number[];
-      for (let i = 0; i < callsPerRound; i++) {
-        const started = process.hrtime.bigint();
-        const returned = variant.call();
-        if (awaitEach) await returned;
-        const ended = process.hrtime.bigint();
-        // Round 0 is warm-up: JIT, first-run enabling of AsyncLocalStorage, lazy requires.
-        if (round > 0) bucket.push(Number(ended - started) / 1000);
-        await variant.drain();
-        // One macrotask turn for every variant alike, so Bluebird's and penumbra's deferred work
-        // (comparison, publishing) never lands inside the next call's window.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-    }
-  }
-  return samples;
-}
 
 function table(title: string, samples: Map<string, number[]>, order: readonly string[]): string {
   const base = percentile(samples.get("direct") ?? [], 50);
