@@ -6,8 +6,9 @@
 import { strict as assert } from "node:assert";
 import * as http from "node:http";
 import * as net from "node:net";
-import { installTripwire, shadow, type Leak, type Result } from "../../src/index";
+import { installTripwire, shadow, type Result } from "../../src/index";
 import { get, httpServer, type CountingServer, fetchText } from "../support/servers";
+import { leaksOf, runOnce } from "../support/one-run";
 
 /** A raw TCP server on loopback that records every chunk it receives. */
 async function tcpServer(): Promise<CountingServer> {
@@ -40,23 +41,6 @@ function sendTcp(port: number, payload: string): Promise<string> {
   });
 }
 
-/** Runs one experiment call and returns its published result once everything has settled. */
-async function runOnce(control: () => Promise<unknown>, candidate: () => Promise<unknown>): Promise<Result<unknown>> {
-  const results: Result<unknown>[] = [];
-  const wrapped = shadow<[], Promise<unknown>>(control, candidate, {
-    publish: (r: Result<unknown>) => {
-      results.push(r);
-    },
-  });
-  await wrapped();
-  await wrapped.experiment.settled();
-  assert.equal(results.length, 1, "exactly one result was published");
-  return results[0] as Result<unknown>;
-}
-
-function leaksOf(result: Result<unknown>): Leak[] {
-  return (result.candidates[0]?.leaks ?? []).map((l) => ({ ...l }));
-}
 
 describe("the network tripwire", function () {
   this.timeout(10_000);

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { installTripwire, shadow, type Leak, type Result } from "../../src/index";
+import { installTripwire } from "../../src/index";
+import { leaksOf, runOnce } from "../support/one-run";
 
 /** Node code that writes the file named by its first argument. */
 const WRITE_MARKER = "require('fs').writeFileSync(process.argv[1], 'x')";
@@ -38,22 +39,6 @@ function workerMarker(marker: string): Promise<string> {
   });
 }
 
-async function runOnce(control: () => Promise<unknown>, candidate: () => Promise<unknown>): Promise<Result<unknown>> {
-  const results: Result<unknown>[] = [];
-  const wrapped = shadow<[], Promise<unknown>>(control, candidate, {
-    publish: (r: Result<unknown>) => {
-      results.push(r);
-    },
-  });
-  await wrapped();
-  await wrapped.experiment.settled();
-  assert.equal(results.length, 1, "exactly one result was published");
-  return results[0] as Result<unknown>;
-}
-
-function leaksOf(result: Result<unknown>): Leak[] {
-  return (result.candidates[0]?.leaks ?? []).map((l) => ({ ...l }));
-}
 
 describe("the process tripwire", function () {
   this.timeout(10_000);
