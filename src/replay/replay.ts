@@ -341,5 +341,6 @@ function emptySummary(experiment: string): ScorecardSummary {
     leakRate: 0,
     latency: { control: { ...zero }, candidate: { ...zero }, p95Ratio: 0 },
     reasons: [],
+    segments: [],
   };
 }
