@@ -4,6 +4,7 @@
  */
 import type { ScorecardSummary } from "../operate/scorecard";
 import type { ReportData } from "./report";
+import { renderSegments } from "./segments";
 
 /** Reasons listed per candidate; the rest are summed on one line. */
 const TABLE_REASONS = 10;
@@ -54,7 +55,7 @@ export function renderTable(data: ReportData): string {
   const filter = data.experiment === undefined ? "" : ` (experiment ${data.experiment}; ${data.filtered} other results left out)`;
   lines.push(`penumbra report: ${data.file}: ${data.results} result${data.results === 1 ? "" : "s"}${malformed}${span}${filter}`);
   for (const { summary } of data.candidates) {
-    lines.push("", ...renderSummary(summary));
+    lines.push("", ...renderSummary(summary, data.segments));
   }
   return `${lines.join("\n")}\n`;
 }
@@ -67,7 +68,7 @@ export function renderTable(data: ReportData): string {
  * console.log(renderSummary(scorecard.summary("checkout-total")!).join("\n"));
  * ```
  */
-export function renderSummary(s: ScorecardSummary): string[] {
+export function renderSummary(s: ScorecardSummary, segments: readonly string[] = []): string[] {
   const lines: string[] = [];
   lines.push(`${s.experiment} / ${s.candidate}`);
   lines.push(`  runs ${s.runs}   skipped ${s.skipped}`);
@@ -82,6 +83,8 @@ export function renderSummary(s: ScorecardSummary): string[] {
   ];
   for (const row of align(rows, [false, true, true, true])) lines.push(`  ${row}`);
   lines.push(`  p95 ratio (candidate / control) ${s.latency.p95Ratio.toFixed(2)}x`);
+  // Where before why: the segment a team owns, then the reasons (buckets) to fix there.
+  lines.push(...renderSegments(s, segments));
   if (s.reasons.length === 0) {
     lines.push("  no mismatches");
     return lines;
