@@ -268,6 +268,14 @@ async function main(): Promise<number> {
   console.log("");
   const summaryNow = overall.summary(EXPERIMENT);
   for (const line of scorecardLines(summaryNow, evidence, SEGMENTS)) console.log(line);
+  const effectCount = (name: string): number => summaryNow?.reasons.find((r) => r.reason === `effects:${name}`)?.count ?? 0;
+  if (effectCount("mailer.sendMail") < effectCount("stripe.paymentIntents.create")) {
+    const fewer = effectCount("stripe.paymentIntents.create") - effectCount("mailer.sendMail");
+    console.log(
+      `  (effects:mailer.sendMail counts ${fewer} run${fewer === 1 ? "" : "s"} fewer than the charge: ` +
+        "old accounts without an email address get no email that could differ)",
+    );
+  }
   for (const line of storyLines(summaryNow)) console.log(line);
   console.log("");
 
