@@ -18,6 +18,15 @@ const TABLE_ROWS = 20;
 const ROW_REASONS = 3;
 
 /**
+ * A value's reasons for display: the named ones (buckets, paths, errors) before `effects:*`, which
+ * mostly repeat a value difference as the charge or the email that carries it; counts unchanged.
+ */
+function causesFirst(reasons: SegmentRow["reasons"]): SegmentRow["reasons"] {
+  const effect = (r: { reason: string }): number => Number(r.reason.startsWith("effects:"));
+  return [...reasons].sort((a, b) => effect(a) - effect(b));
+}
+
+/**
  * The candidate's overall mismatch rate, the rate `lift` is measured against.
  *
  * @example
@@ -54,7 +63,7 @@ export function renderSegments(s: ScorecardSummary, keys: readonly string[]): st
       String(r.runs),
       pct(r.mismatchRate),
       r.runs < FEW_RUNS ? `${lift(r.lift)}*` : lift(r.lift),
-      r.reasons
+      causesFirst(r.reasons)
         .slice(0, ROW_REASONS)
         .map((x) => `${x.reason} (${x.count})`)
         .join(", ") || "-",
@@ -95,7 +104,7 @@ ${s.segments
     (r) =>
       `<tr${r.runs < FEW_RUNS ? ' class="few"' : ""}><td><code>${escapeHtml(r.key)}</code></td><td>${escapeHtml(r.value)}</td><td class="num">${r.runs}</td><td class="num">${pct(
         r.mismatchRate,
-      )}</td><td class="num">${lift(r.lift)}</td><td>${r.reasons.map((x) => `<code>${escapeHtml(x.reason)}</code> ${x.count}`).join(", ") || "-"}</td></tr>`,
+      )}</td><td class="num">${lift(r.lift)}</td><td>${causesFirst(r.reasons).map((x) => `<code>${escapeHtml(x.reason)}</code> ${x.count}`).join(", ") || "-"}</td></tr>`,
   )
   .join("\n")}
 </tbody></table>`;

@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { parseCommand } from "../../src/cli/args";
 import { collectReport } from "../../src/cli/report";
 import { renderHtml } from "../../src/cli/html";
+import { renderSegments } from "../../src/cli/segments";
 import { renderTable } from "../../src/cli/table";
 import { writeDemoFile } from "./fixtures";
 import { writeSegmentFile } from "./segment-fixtures";
@@ -79,6 +80,16 @@ describe("penumbra report --segments", () => {
     );
     assert.deepEqual(rows.at(-3)?.slice(0, 5), ["region", "AK", "4", "100.0%", `${(1 / overall).toFixed(2)}x*`], "AK has the highest lift but only 4 runs: last");
     assert.match(stdout, /\n {2}\* fewer than 10 runs: listed last, the rate is an anecdote\n/);
+  });
+
+  it("names a value's causes before the effects that carry them, counts unchanged", async () => {
+    const data = await collectReport(file, { segments: ["region"] });
+    const summary = data.candidates[0]!.summary;
+    const ny = { ...summary.segments[0]!, reasons: [{ reason: "effects:payments.charge", count: 20 }, { reason: "effects:mailer.sendMail", count: 19 }, { reason: "coupon-after-tax", count: 20 }] };
+    const lines = renderSegments({ ...summary, segments: [ny] }, ["region"]);
+    assert.match(lines.join("\n"), /NY .* coupon-after-tax \(20\), effects:payments\.charge \(20\), effects:mailer\.sendMail \(19\)$/m);
+    const html = renderHtml({ ...data, candidates: [{ ...data.candidates[0]!, summary: { ...summary, segments: [ny] } }] }, { js: "", css: "" });
+    assert.match(html, /<td><code>coupon-after-tax<\/code> 20, <code>effects:payments\.charge<\/code> 20/);
   });
 
   it("leaves the report as it was without --segments", async () => {
