@@ -207,6 +207,32 @@ describe("Scorecard segments", () => {
     );
   });
 
+  it("keeps the window's 20 busiest values when its slices named different ones, the rest in (other)", () => {
+    const clock = fakeClock(0);
+    const scorecard = new Scorecard({ windowMs: 20_000, segments: ["store"], now: clock.now });
+    // Slice 0 names stores a0..a19 (1 run each); slice 1 names b0..b19 (2 runs each, one mismatched).
+    for (let k = 0; k < 20; k++) scorecard.publish(at({ store: `a${k}` }));
+    clock.set(1_000);
+    for (let k = 0; k < 20; k++) {
+      scorecard.publish(at({ store: `b${k}` }, "total"));
+      scorecard.publish(at({ store: `b${k}` }));
+    }
+    const s = scorecard.summary("checkout");
+    const named = s?.segments.filter((r) => r.value !== "(other)") ?? [];
+    assert.deepEqual(named.map((r) => r.value).sort(), Array.from({ length: 20 }, (_, k) => `b${k}`).sort());
+    assert.ok(named.every((r) => r.runs === 2 && r.mismatchRate === 0.5));
+    assert.deepEqual(
+      row(s, "store", "(other)"),
+      { key: "store", value: "(other)", runs: 20, mismatchRate: 0, lift: 0, reasons: [] },
+      "the quieter slice's values are folded, with their exact runs",
+    );
+    // When the older slice leaves the window, so does its (other).
+    clock.set(20_500);
+    const later = scorecard.summary("checkout");
+    assert.equal(later?.runs, 40);
+    assert.deepEqual(later?.segments.map((r) => r.value).sort(), Array.from({ length: 20 }, (_, k) => `b${k}`).sort());
+  });
+
   it("labels hostile and odd context values without throwing", () => {
     const throwingGetter = Object.defineProperty({}, "region", {
       enumerable: true,
