@@ -258,7 +258,8 @@ async function main(): Promise<number> {
   console.log("");
   console.log(
     `shadow runs: ${evidence.results} of the ${unique.size} distinct checkouts were mirrored: each stage mirrors its share of customers ` +
-      `(sticky per customer), and the ${carts.length - unique.size} retries are answered from the first attempt, never placed again, so never shadowed`,
+      `(sticky per customer), and the ${carts.length - unique.size} retries are answered from the first attempt, never placed again, so never shadowed` +
+      (rolledBack === undefined ? "" : `; after the rollback (${rolledBack.reason}) no call was mirrored`),
   );
   console.log(
     "p95 ratio: the candidate's charge, insert and email are sunk (answered in-process by the guards), so it is timed without its I/O " +
