@@ -132,6 +132,8 @@ function barChart(rows: readonly SegmentRow[], overall: number): string {
   const scale = max === 0 ? 0.01 : Math.min(1, max * 1.1);
   const x = (rate: number): number => LABEL_W + (rate / scale) * BAR_W;
   const height = TOP + rows.length * ROW_H + AXIS_H;
+  // Labels start past the dashed line too, so it never runs through their text.
+  const overallWidth = (overall / scale) * BAR_W;
   const bars = rows
     .map((r, i) => {
       const y = TOP + i * ROW_H;
@@ -142,7 +144,7 @@ function barChart(rows: readonly SegmentRow[], overall: number): string {
 <title>${escapeHtml(`${r.value}: ${pct(r.mismatchRate)} of ${r.runs} runs, lift ${lift(r.lift)}`)}</title>
 <text x="${LABEL_W - 8}" y="${y + 15}" text-anchor="end">${escapeHtml(cut(r.value, 22))}</text>
 <rect class="bar" x="${LABEL_W}" y="${y + 3}" width="${round(width)}" height="${ROW_H - 6}" fill="${fill}"></rect>
-<text x="${round(LABEL_W + width + 6)}" y="${y + 15}">${pct(r.mismatchRate)} · ${r.runs} runs · lift ${lift(r.lift)}</text>
+<text x="${round(LABEL_W + Math.max(width, overallWidth) + 6)}" y="${y + 15}">${pct(r.mismatchRate)} · ${r.runs} runs · lift ${lift(r.lift)}</text>
 </g>`;
     })
     .join("\n");
