@@ -13,9 +13,11 @@ import { effectDiffs, isEffectDiff, summarizeEffects } from "./effects";
 import { describeThrown } from "../describe";
 import { UNREADABLE, constructorOf, errorMessageOf, isErrorLike } from "../compare/safe-read";
 import type { Operation } from "../errors";
-import type { Outcome } from "../experiment/behaviour";
 import type { BucketRule, ExperimentOptions } from "../types/options";
-import type { FieldDiff, Mismatch, MismatchKind, Outcome as Verdict } from "../types/results";
+import type { FieldDiff, Mismatch, MismatchKind, Observation, Outcome as Verdict } from "../types/results";
+
+/** How one behaviour ended, as the engine hands it over (an observation before cleaning). */
+type Outcome = Omit<Observation<unknown>, "cleanedValue">;
 
 /**
  * What evaluation needs from the experiment: the comparison options, bucket rules (the user's and
