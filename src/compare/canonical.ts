@@ -14,7 +14,7 @@
 import { createHash } from "node:crypto";
 import { types } from "node:util";
 import { UNREADABLE, errorMessageOf } from "./safe-read";
-import { SET_MEMBER, formatPath, mapKey, type PathSegment } from "./path";
+import { SET_MEMBER, appendIndex, appendKey, appendMapKey, appendSetMember, mapKey, type PathSegment } from "./path";
 import {
   TAG_BOXED,
   TAG_BUFFER,
@@ -36,27 +36,47 @@ import {
  * @example
  * ```ts
  * const node: PathNode = { parent: undefined, segment: "lines" };
- * segmentsOf({ parent: node, segment: 2 }); // ["lines", 2]
+ * pathText({ parent: node, segment: 2 }); // "lines[2]"
  * ```
  */
 export interface PathNode {
   readonly parent: PathNode | undefined;
   readonly segment: PathSegment;
+  /** The path as text, once asked for (see `pathText`). */
+  text?: string;
 }
 
 /**
- * The segments of a linked path, root first.
+ * The path as text (`formatPath` of its segments), remembered on each node on the way: a walk that
+ * reports many differences deep in one value formats each level once, not once per difference (each
+ * text shares its parent's, so the memory is per level too).
  *
  * @internal
  * @example
  * ```ts
- * segmentsOf({ parent: { parent: undefined, segment: "a" }, segment: 1 }); // ["a", 1]
+ * pathText({ parent: { parent: undefined, segment: "lines" }, segment: 2 }); // "lines[2]"
  * ```
  */
-export function segmentsOf(node: PathNode | undefined): PathSegment[] {
-  const out: PathSegment[] = [];
-  for (let n = node; n !== undefined; n = n.parent) out.push(n.segment);
-  return out.reverse();
+export function pathText(node: PathNode | undefined): string {
+  if (node === undefined) return "";
+  if (node.text !== undefined) return node.text;
+  const pending: PathNode[] = [];
+  let n: PathNode | undefined = node;
+  while (n !== undefined && n.text === undefined) {
+    pending.push(n);
+    n = n.parent;
+  }
+  let text = n === undefined ? "" : (n.text as string);
+  for (let i = pending.length - 1; i >= 0; i--) {
+    const step = pending[i] as PathNode;
+    const segment = step.segment;
+    if (typeof segment === "string") text = appendKey(text, segment);
+    else if (typeof segment === "number") text = appendIndex(text, segment);
+    else if ("mapKey" in segment) text = appendMapKey(text, segment.mapKey);
+    else text = appendSetMember(text);
+    step.text = text;
+  }
+  return text;
 }
 
 const SEQ = 0; // array elements, in order
@@ -192,7 +212,7 @@ export class Canon {
     if (Array.isArray(value)) {
       const items: unknown[] = new Array(value.length);
       for (let i = 0; i < value.length; i++) items[i] = value[i];
-      const unordered = this.unordered !== undefined && this.unordered(formatPath(segmentsOf(path)));
+      const unordered = this.unordered !== undefined && this.unordered(pathText(path));
       return newFrame(value, `A${proto}:${items.length}`, items, items.length, unordered ? SORTED : SEQ, [], path);
     }
     if (Object.getPrototypeOf(value) === Object.prototype) return withFields(value, `O${proto}`, [], SEQ, path);

@@ -9,9 +9,9 @@
  * (`canonical.ts`), grouped in a hash map: no pairing of every member with every other.
  */
 import type { FieldDiff } from "../types/results";
-import { Canon, groupByForm, segmentsOf, type PathNode } from "./canonical";
+import { Canon, groupByForm, pathText, type PathNode } from "./canonical";
 import type { CompareOptions } from "./options";
-import { SET_MEMBER, formatPath, mapKey, type PathSegment } from "./path";
+import { SET_MEMBER, mapKey, type PathSegment } from "./path";
 import { UNREADABLE, errorMessageOf } from "./safe-read";
 import {
   TAG_BOXED,
@@ -108,7 +108,7 @@ class Walk {
   private record(kind: Kind, control: unknown, candidate: unknown, sides: Sides, path: PathNode | undefined): void {
     this.found = true;
     if (!this.report) return;
-    const at = formatPath(segmentsOf(path));
+    const at = pathText(path);
     this.out.push(
       sides === CONTROL_ONLY
         ? { path: at, kind, control }
@@ -185,7 +185,7 @@ class Walk {
   }
 
   private arrays(c: unknown[], d: unknown[], path: PathNode | undefined, children: Task[]): void {
-    if (this.unordered !== undefined && this.unordered(formatPath(segmentsOf(path)))) {
+    if (this.unordered !== undefined && this.unordered(pathText(path))) {
       const equal = this.report ? this.orderedEqual(c, d, path) : this.multisetEqual(c, d, path);
       if (!equal) this.record("changed", c, d, BOTH, path);
       return;

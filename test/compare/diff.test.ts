@@ -222,3 +222,18 @@ describe("diff of deep values", () => {
     assert.deepStrictEqual(diff(a, b), []);
   });
 });
+
+describe("diff of many deep differences", () => {
+  it("reports 20 000 differences along a 20 000-level chain, each at its full path", () => {
+    const make = (offset: number): unknown => {
+      let value: unknown = {};
+      for (let i = 0; i < 20_000; i++) value = { v: i + offset, next: value };
+      return value;
+    };
+    const found = diff(make(0), make(1));
+    assert.equal(found.length, 20_000);
+    assert.equal(found[0]?.path, "v");
+    assert.equal(found[2]?.path, "next.next.v");
+    assert.equal(found[19_999]?.path, `${"next.".repeat(19_999)}v`);
+  });
+});
