@@ -10,9 +10,9 @@
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
-import { configure, flush, shadow, type ExperimentOptions } from "../../src/index";
+import { MismatchError, configure, flush, shadow, type ExperimentOptions, type Result } from "../../src/index";
 import { resetConfiguration } from "../support/capture";
-import { hostileValue, nastyError, type Hostile } from "./hostile";
+import { hostileErrorInstance, hostileValue, nastyError, type Hostile } from "./hostile";
 
 /** Local debugging only: RELIABILITY_SCALE=0.1 runs a tenth of the cases. */
 const SCALE = Number(process.env.RELIABILITY_SCALE ?? "1");
@@ -155,5 +155,60 @@ describe("hostile values through shadow(): the caller sees exactly the bare cont
       await flush();
       await warned;
     }
+  });
+
+  describe("sequential mode with hostile errors", () => {
+    it("throws a MismatchError (built without throwing) when the candidate throws a hostile error", () => {
+      for (let kind = 0; kind < 6; kind++) {
+        const published: Array<Result<unknown>> = [];
+        const wrapped = shadow(
+          () => 1,
+          () => {
+            throw hostileErrorInstance(kind);
+          },
+          { mode: "sequential", throwOnMismatch: true, onError() {}, publish: (r) => void published.push(r) },
+        );
+        assert.throws(() => wrapped(), (e: unknown) => e instanceof MismatchError && e.result === published[0]);
+      }
+    });
+
+    it("rethrows the control's own hostile error, the same object, when throwOnMismatch is off", () => {
+      for (let kind = 0; kind < 6; kind++) {
+        const controlError = hostileErrorInstance(kind);
+        const published: Array<Result<unknown>> = [];
+        const wrapped = shadow(
+          () => {
+            throw controlError;
+          },
+          () => {
+            throw hostileErrorInstance(kind);
+          },
+          { mode: "sequential", onError() {}, publish: (r) => void published.push(r) },
+        );
+        assert.throws(() => wrapped(), (e: unknown) => e === controlError);
+        assert.equal(published.length, 1, "the run is published even when the errors cannot be compared");
+      }
+    });
+
+    it("publishes a run where both sides throw errors whose message getter throws, as an error mismatch", () => {
+      class E extends Error {
+        override get message(): string {
+          throw new Error("x");
+        }
+      }
+      const published: Array<Result<unknown>> = [];
+      const wrapped = shadow(
+        () => {
+          throw new E();
+        },
+        () => {
+          throw new E();
+        },
+        { mode: "sequential", onError() {}, publish: (r) => void published.push(r) },
+      );
+      assert.throws(() => wrapped(), E);
+      assert.equal(published.length, 1);
+      assert.equal(published[0]?.mismatches[0]?.kind, "error");
+    });
   });
 });
