@@ -136,11 +136,6 @@ const LEAF_FACTORIES: ReadonlyArray<() => unknown> = [
   () => ({ get [Symbol.toStringTag](): never { throw new Error("tag"); } }),
   () => new Map<unknown, unknown>([[{ sku: "A" }, 1], [throwingProxy({}), 2]]),
   () => new Set<unknown>([{ a: 1 }, nastyError()]),
-  () => deepChain(6_000),
-  () => deepArrays(6_000),
-  () => Array.from({ length: 30_000 }, (_, i) => i),
-  () => "x".repeat(200_000),
-  () => Buffer.alloc(1_100_000, 1),
   () => new Date(Number.NaN),
   () => Symbol("s"),
   () => 10n ** 30n,
@@ -163,12 +158,22 @@ function recipe(label: string, build: () => unknown): Hostile {
   return { build, label, toString: () => label } as Hostile;
 }
 
+/** Huge and deep values: costly to build and walk, so drawn less often than the other leaves. */
+const HEAVY_FACTORIES: ReadonlyArray<() => unknown> = [
+  () => deepChain(6_000),
+  () => deepArrays(6_000),
+  () => Array.from({ length: 30_000 }, (_, i) => i),
+  () => "x".repeat(200_000),
+  () => Buffer.alloc(1_100_000, 1),
+];
+
 /** One hostile leaf. */
 export function hostileLeaf(): fc.Arbitrary<Hostile> {
   return fc.oneof(
-    fc.nat({ max: LEAF_FACTORIES.length - 1 }).map((i) => recipe(`leaf#${i}`, LEAF_FACTORIES[i] as () => unknown)),
-    fc.nat({ max: 5 }).map((k) => recipe(`error#${k}`, () => hostileErrorInstance(k))),
-    fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean()).map((v) => recipe(JSON.stringify(v) ?? String(v), () => v)),
+    { arbitrary: fc.nat({ max: LEAF_FACTORIES.length - 1 }).map((i) => recipe(`leaf#${i}`, LEAF_FACTORIES[i] as () => unknown)), weight: 6 },
+    { arbitrary: fc.nat({ max: HEAVY_FACTORIES.length - 1 }).map((i) => recipe(`heavy#${i}`, HEAVY_FACTORIES[i] as () => unknown)), weight: 1 },
+    { arbitrary: fc.nat({ max: 5 }).map((k) => recipe(`error#${k}`, () => hostileErrorInstance(k))), weight: 3 },
+    { arbitrary: fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean()).map((v) => recipe(JSON.stringify(v) ?? String(v), () => v)), weight: 2 },
   );
 }
 
