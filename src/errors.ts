@@ -83,8 +83,9 @@ export class ExperimentError extends PenumbraError {
   readonly operation: Operation;
   override readonly cause: unknown;
   constructor(experiment: string, operation: Operation, cause: unknown, detail?: string) {
+    // The name and detail are the user's text too: escaped so a warning cannot drive the terminal.
     super(
-      `experiment '${experiment}': ${operation} failed: ${detail ?? describeThrown(cause)}`,
+      escapeControls(`experiment '${experiment}': ${operation} failed: ${detail ?? describeThrown(cause)}`),
       "PENUMBRA_EXPERIMENT_ERROR",
       { cause },
     );
@@ -109,7 +110,7 @@ export class MismatchError extends PenumbraError {
   /** The very result object that was published. */
   readonly result: Result<unknown>;
   constructor(result: Result<unknown>) {
-    super(mismatchMessage(result), "PENUMBRA_MISMATCH");
+    super(escapeControls(mismatchMessage(result)), "PENUMBRA_MISMATCH");
     this.experiment = result.experiment;
     this.result = result;
   }

@@ -222,3 +222,11 @@ describe("MismatchError", () => {
     );
   });
 });
+
+describe("penumbra's error messages and terminal control characters", () => {
+  it("escapes control characters in an ExperimentError's experiment name and detail", () => {
+    const error = new ExperimentError("exp\u001b[2J", "publish", new Error("x"), "detail\u0007");
+    assert.equal(error.message, "experiment 'exp\\u001b[2J': publish failed: detail\\u0007");
+    assert.equal(error.experiment, "exp\u001b[2J", "the property keeps the name as given");
+  });
+});
