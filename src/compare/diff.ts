@@ -48,22 +48,31 @@ const EXIT = 1;
 /** A difference found while listing a pair's children, recorded in its turn so the order is depth-first. */
 const RECORD = 2;
 
-interface Task {
+/**
+ * A pair to compare (or a difference to record) at `parent` + `segment`. A task is also the path
+ * node of its own position, so its children point at it: one allocation per pair, path included.
+ */
+interface Task extends PathNode {
   readonly op: typeof COMPARE | typeof EXIT | typeof RECORD;
   readonly c: unknown;
   readonly d: unknown;
-  readonly path: PathNode | undefined;
   readonly kind: Kind;
   readonly sides: Sides;
 }
 
-function compareTask(c: unknown, d: unknown, path: PathNode | undefined): Task {
-  return { op: COMPARE, c, d, path, kind: "changed", sides: BOTH };
+function compareTask(c: unknown, d: unknown, parent: PathNode | undefined, segment: PathSegment): Task {
+  return { op: COMPARE, c, d, kind: "changed", sides: BOTH, parent, segment };
 }
 
-function recordTask(kind: Kind, c: unknown, d: unknown, sides: Sides, path: PathNode | undefined): Task {
-  return { op: RECORD, c, d, path, kind, sides };
+function recordTask(kind: Kind, c: unknown, d: unknown, sides: Sides, parent: PathNode | undefined, segment: PathSegment): Task {
+  return { op: RECORD, c, d, kind, sides, parent, segment };
 }
+
+/** Pops the innermost ancestor pair; carries no data, so one instance serves every pair. */
+const EXIT_TASK: Task = Object.freeze({ op: EXIT, c: undefined, d: undefined, kind: "changed", sides: BOTH, parent: undefined, segment: "" });
+
+/** Ancestor pairs scanned linearly; deeper ones are also kept in a `Map`, so a deep value stays linear. */
+const SCAN = 32;
 
 function step(path: PathNode | undefined, segment: PathSegment): PathNode {
   return { parent: path, segment };
@@ -78,8 +87,11 @@ class Walk {
   readonly out: FieldDiff[] = [];
   private found = false;
   private readonly stack: Task[] = [];
-  /** Ancestor pairs, control → candidates: a pair met again below itself is a cycle, taken as equal. */
-  private readonly ancestors = new Map<object, object[]>();
+  /** Ancestor pairs, outermost first: a pair met again below itself is a cycle, taken as equal. */
+  private readonly controls: object[] = [];
+  private readonly candidates: object[] = [];
+  /** Ancestor pairs past the first `SCAN`, control → candidates. */
+  private deep: Map<object, object[]> | undefined;
   private canonical: Canon | undefined;
 
   constructor(
@@ -90,15 +102,41 @@ class Walk {
   /** Walks the pair; true when a difference was found. */
   run(c: unknown, d: unknown): boolean {
     const stack = this.stack;
-    stack.push(compareTask(c, d, undefined));
+    // The root's position is the empty path: it is compared here, its children point at `undefined`.
+    this.compare(c, d, undefined);
+    if (this.found && !this.report) return true;
     while (stack.length > 0) {
       const task = stack.pop() as Task;
-      if (task.op === COMPARE) this.compare(task.c, task.d, task.path);
-      else if (task.op === EXIT) (this.ancestors.get(task.c as object) as object[]).pop();
-      else this.record(task.kind, task.c, task.d, task.sides, task.path);
+      if (task.op === COMPARE) this.compare(task.c, task.d, task);
+      else if (task.op === EXIT) this.exit();
+      else this.record(task.kind, task.c, task.d, task.sides, task);
       if (this.found && !this.report) return true;
     }
     return this.found;
+  }
+
+  private isAncestor(c: object, d: object): boolean {
+    const { controls, candidates } = this;
+    const n = controls.length < SCAN ? controls.length : SCAN;
+    for (let i = 0; i < n; i++) if (controls[i] === c && candidates[i] === d) return true;
+    return this.deep !== undefined && this.deep.get(c)?.includes(d) === true;
+  }
+
+  private enter(c: object, d: object): void {
+    if (this.controls.length >= SCAN) {
+      const deep = (this.deep ??= new Map());
+      const seen = deep.get(c);
+      if (seen === undefined) deep.set(c, [d]);
+      else seen.push(d);
+    }
+    this.controls.push(c);
+    this.candidates.push(d);
+  }
+
+  private exit(): void {
+    const c = this.controls.pop() as object;
+    this.candidates.pop();
+    if (this.controls.length >= SCAN) (this.deep as Map<object, object[]>).get(c)?.pop();
   }
 
   private canon(): Canon {
@@ -135,21 +173,28 @@ class Walk {
     const isArray = Array.isArray(co);
     if (isArray !== Array.isArray(dobj)) return this.record("type", c, d, BOTH, path);
 
-    const seen = this.ancestors.get(co);
-    if (seen !== undefined && seen.includes(dobj)) return;
+    if (this.isAncestor(co, dobj)) return;
 
-    const children: Task[] = [];
-    // Plain objects skip classification, exactly as `deepEqual`'s fast path does.
-    if (isArray) this.arrays(co as unknown[], dobj as unknown[], path, children);
-    else if (proto === Object.prototype) fields(co, dobj, path, children);
-    else this.objects(co, dobj, path, children);
-    if (children.length === 0) return;
-
-    if (seen === undefined) this.ancestors.set(co, [dobj]);
-    else seen.push(dobj);
+    // The children go straight onto the stack above an exit marker, in order, and are then reversed
+    // in place so that they pop in order: no array per pair.
     const stack = this.stack;
-    stack.push({ op: EXIT, c: co, d: dobj, path, kind: "changed", sides: BOTH });
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i] as Task);
+    const base = stack.length;
+    stack.push(EXIT_TASK);
+    this.enter(co, dobj);
+    // Plain objects skip classification, exactly as `deepEqual`'s fast path does.
+    if (isArray) this.arrays(co as unknown[], dobj as unknown[], path, stack);
+    else if (proto === Object.prototype) fields(co, dobj, path, stack);
+    else this.objects(co, dobj, path, stack);
+    if (stack.length === base + 1) {
+      stack.pop();
+      this.exit();
+      return;
+    }
+    for (let i = base + 1, j = stack.length - 1; i < j; i++, j--) {
+      const t = stack[i] as Task;
+      stack[i] = stack[j] as Task;
+      stack[j] = t;
+    }
   }
 
   private objects(c: object, d: object, path: PathNode | undefined, children: Task[]): void {
@@ -195,10 +240,10 @@ class Walk {
       const x = c[i];
       const y = d[i];
       // Equal leaves are the bulk of the work: settle them without a task.
-      if (x !== y) children.push(compareTask(x, y, step(path, i)));
+      if (x !== y) children.push(compareTask(x, y, path, i));
     }
-    for (let i = shared; i < c.length; i++) children.push(recordTask("removed", c[i], undefined, CONTROL_ONLY, step(path, i)));
-    for (let i = shared; i < d.length; i++) children.push(recordTask("added", undefined, d[i], CANDIDATE_ONLY, step(path, i)));
+    for (let i = shared; i < c.length; i++) children.push(recordTask("removed", c[i], undefined, CONTROL_ONLY, path, i));
+    for (let i = shared; i < d.length; i++) children.push(recordTask("added", undefined, d[i], CANDIDATE_ONLY, path, i));
   }
 
   /** Report mode on an unordered array: any difference, a reordering included, is one diff at the array. */
@@ -237,15 +282,15 @@ class Walk {
   private maps(c: Map<unknown, unknown>, d: Map<unknown, unknown>, path: PathNode | undefined, children: Task[]): void {
     const partners = pairObjectKeys(this.canon(), c.keys(), d.keys(), (k) => !d.has(k), (k) => !c.has(k));
     for (const [key, cv] of c) {
-      const at = step(path, mapKey(key));
-      if (d.has(key)) children.push(compareTask(cv, d.get(key), at));
-      else if (partners.has(key)) children.push(compareTask(cv, d.get(partners.get(key)), at));
-      else children.push(recordTask("removed", cv, undefined, CONTROL_ONLY, at));
+      const at = mapKey(key);
+      if (d.has(key)) children.push(compareTask(cv, d.get(key), path, at));
+      else if (partners.has(key)) children.push(compareTask(cv, d.get(partners.get(key)), path, at));
+      else children.push(recordTask("removed", cv, undefined, CONTROL_ONLY, path, at));
     }
     const taken = new Set(partners.values());
     for (const [key, dv] of d) {
       if (c.has(key) || taken.has(key)) continue;
-      children.push(recordTask("added", undefined, dv, CANDIDATE_ONLY, step(path, mapKey(key))));
+      children.push(recordTask("added", undefined, dv, CANDIDATE_ONLY, path, mapKey(key)));
     }
   }
 
@@ -258,12 +303,11 @@ class Walk {
     if (controlOnly.length === 0 && candidateOnly.length === 0) return;
     const partners = pairObjectKeys(this.canon(), controlOnly, candidateOnly, () => true, () => true);
     const taken = new Set(partners.values());
-    const at = step(path, SET_MEMBER);
     for (const member of controlOnly) {
-      if (!partners.has(member)) children.push(recordTask("removed", member, undefined, CONTROL_ONLY, at));
+      if (!partners.has(member)) children.push(recordTask("removed", member, undefined, CONTROL_ONLY, path, SET_MEMBER));
     }
     for (const member of candidateOnly) {
-      if (!taken.has(member)) children.push(recordTask("added", undefined, member, CANDIDATE_ONLY, at));
+      if (!taken.has(member)) children.push(recordTask("added", undefined, member, CANDIDATE_ONLY, path, SET_MEMBER));
     }
   }
 }
@@ -315,10 +359,9 @@ function fields(c: object, d: object, path: PathNode | undefined, children: Task
     const cv = cf[key];
     const dv = isOwnEnumerable(d, key) ? df[key] : undefined;
     if (cv === dv) continue;
-    const at = step(path, key);
-    if (cv === undefined) children.push(recordTask("added", undefined, dv, CANDIDATE_ONLY, at));
-    else if (dv === undefined) children.push(recordTask("removed", cv, undefined, CONTROL_ONLY, at));
-    else children.push(compareTask(cv, dv, at));
+    if (cv === undefined) children.push(recordTask("added", undefined, dv, CANDIDATE_ONLY, path, key));
+    else if (dv === undefined) children.push(recordTask("removed", cv, undefined, CONTROL_ONLY, path, key));
+    else children.push(compareTask(cv, dv, path, key));
   }
   const candidateKeys = Object.keys(d);
   for (let i = 0; i < candidateKeys.length; i++) {
@@ -326,7 +369,7 @@ function fields(c: object, d: object, path: PathNode | undefined, children: Task
     if (isOwnEnumerable(c, key)) continue;
     const dv = df[key];
     if (dv === undefined) continue;
-    children.push(recordTask("added", undefined, dv, CANDIDATE_ONLY, step(path, key)));
+    children.push(recordTask("added", undefined, dv, CANDIDATE_ONLY, path, key));
   }
 }
 
