@@ -23,9 +23,10 @@ import {
   type ComparableResponse,
   type HttpComparisonOptions,
 } from "./http/represent";
+import { watchServedBody } from "./http/paced-body";
 
 export { defaultNoiseHeaders, DEFAULT_MAX_BODY_BYTES } from "./http/represent";
-export type { BodyDigest, ComparableResponse, HttpComparisonOptions } from "./http/represent";
+export type { BodyCut, BodyDigest, ComparableResponse, HttpComparisonOptions } from "./http/represent";
 
 /**
  * A fetch-style handler: a `Request` in, a `Response` out. Extra arguments (a router's params, a
@@ -132,20 +133,28 @@ const NOT_COMPARED: ComparableResponse = Object.freeze({ status: 0, headers: Obj
 /**
  * One call's channel between the serving behaviour and the caller: the engine forwards the wrapper's
  * `this` to every behaviour by reference, so the behaviour that serves hands over its real
- * `Response` here, while the experiment's value is the comparable representation.
+ * `Response` here, while the experiment's value is the comparable representation. The served
+ * side also leaves here where its caller cancelled the body, so the shadow side reads as far.
  */
 class HandlerCall {
   private served = false;
   private response: unknown;
   private deliver: ((response: Response) => void) | undefined;
+  /** Bytes the caller read before cancelling the served body, once it has. */
+  cancelledAt: number | undefined;
 
   constructor(readonly thisArg: unknown) {}
 
   serve(response: unknown): void {
     if (this.served) return;
     this.served = true;
-    this.response = response;
-    this.deliver?.(response as Response);
+    if (this.deliver === undefined) {
+      this.response = response;
+      return;
+    }
+    // Not kept once delivered: the caller's response must not outlive the caller because a run is open.
+    this.deliver(response as Response);
+    this.deliver = undefined;
   }
 
   /** The served response as soon as it exists; the engine's promise only carries the control's error. */
@@ -153,6 +162,7 @@ class HandlerCall {
     return new Promise<Response>((resolve, reject) => {
       if (this.served) resolve(this.response as Response);
       else this.deliver = resolve;
+      this.response = undefined;
       engine.then(() => {
         if (!this.served) reject(new Error("penumbra: the shadowed handler settled without serving a response"));
       }, reject);
@@ -162,8 +172,9 @@ class HandlerCall {
 
 /**
  * Wraps a handler as an experiment behaviour whose value is its response's comparable representation.
- * In a shadow run it reads its own response (nobody else will); when it serves, it hands the real
- * response to the caller first and reads a clone.
+ * In a shadow run it reads its own response (nobody else will), as far as the served side's caller
+ * read; when it serves, it hands the real response to the caller and observes the body as the caller
+ * reads it (see `./http/paced-body`), settling when the caller has read it to its end or cancelled it.
  */
 function behaviour<A extends unknown[]>(handler: FetchHandler, experiment: string, cap: number) {
   return async function (this: unknown, ...args: A): Promise<ComparableResponse> {
@@ -173,34 +184,44 @@ function behaviour<A extends unknown[]>(handler: FetchHandler, experiment: strin
     const shadowRun = isShadow();
     const run = currentRun();
     const response = (await Reflect.apply(handler, thisArg, args)) as unknown;
-    if (shadowRun || call === undefined) return represent(response, cap);
+    if (shadowRun || call === undefined) {
+      return represent(response, cap, { limit: call?.cancelledAt, signal: run?.signal });
+    }
     // A call that was not admitted runs bare: no frame of this experiment, nothing to compare.
     const admitted = run !== undefined && run.experiment === experiment;
-    if (!admitted) {
+    if (!admitted || !(response instanceof Response)) {
       call.serve(response);
-      return NOT_COMPARED;
+      return admitted ? represent(response, cap) : NOT_COMPARED;
     }
-    // Cloned before the caller sees the response, so the caller's branch of the tee is untouched.
-    let copy: unknown;
+    const { status } = response;
+    const headers = fetchHeaders(response.headers);
+    const contentType = response.headers.get("content-type") ?? undefined;
+    let watched: ReturnType<typeof watchServedBody>;
     try {
-      copy = (response as Response).clone();
+      watched = watchServedBody(response, cap);
     } catch {
-      copy = undefined; // a used or locked body cannot be cloned; status and headers still compare
+      watched = undefined;
     }
     call.serve(response);
-    return copy === undefined ? represent(response, cap, false) : represent(copy, cap);
+    if (watched === undefined) return { status, headers, body: { unreadable: "the body was already used" } };
+    const { body, cut } = await watched;
+    if (cut?.reason === "cancelled") call.cancelledAt = cut.bytes;
+    const seen: ComparableResponse = { status, headers, body: body.represent(contentType) };
+    if (cut !== undefined) seen.bodyCut = cut;
+    return seen;
   };
 }
 
-/** A response's comparable value; consumes its body (when `readBody`). */
-async function represent(response: unknown, cap: number, readBody = true): Promise<ComparableResponse> {
+/** A response's comparable value; consumes its body, to `limit` bytes or until `signal` aborts. */
+async function represent(response: unknown, cap: number, read: { limit?: number; signal?: AbortSignal } = {}): Promise<ComparableResponse> {
   if (!(response instanceof Response)) {
     throw new TypeError(`penumbra: a handler returned ${response === null ? "null" : typeof response}, not a Response`);
   }
   const headers = fetchHeaders(response.headers);
-  if (!readBody) return { status: response.status, headers, body: { unreadable: "the body was already used" } };
-  const body = await readBounded(response.body, cap);
-  return { status: response.status, headers, body: body.represent(response.headers.get("content-type") ?? undefined) };
+  const { body, cut } = await readBounded(response.body, cap, read);
+  const seen: ComparableResponse = { status: response.status, headers, body: body.represent(response.headers.get("content-type") ?? undefined) };
+  if (cut !== undefined) seen.bodyCut = cut;
+  return seen;
 }
 
 /** The run's context: method, path and request id, then the user's context on top. */
