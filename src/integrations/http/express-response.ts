@@ -11,6 +11,10 @@
  */
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from "node:http";
 import type { NextFunction, Request, Response } from "express";
+import { EventEmitter } from "node:events";
+import { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import { describeThrown } from "../../errors";
 import { snapshot } from "../../isolation/snapshot";
 import { BoundedBody, nodeHeaders, type ComparableResponse } from "./represent";
 
@@ -33,6 +37,11 @@ export class ResponseRecorder {
   private finish!: () => void;
   private finished = false;
 
+  /** Whether the side has answered (ended, closed, or called `next`): nothing more is recorded. */
+  get ended(): boolean {
+    return this.finished;
+  }
+
   constructor(cap: number) {
     this.body = new BoundedBody(cap);
     this.done = new Promise<void>((resolve) => (this.finish = resolve));
@@ -49,13 +58,17 @@ export class ResponseRecorder {
     }
   }
 
-  /** `next(...)` described the way the comparison shows it: `next()`, `next("route")`, `next(TypeError: boom)`. */
-  passed(arg: unknown): void {
+  /**
+   * `next(...)` described the way the comparison shows it: `next()`, `next("route")`,
+   * `next(TypeError: boom)`; with the status and headers set so far, read the same way on both sides
+   * (`X-Powered-By` and middleware headers included), so a handler that passes the request on the
+   * same way as the other compares equal to it.
+   */
+  passed(arg: unknown, status: number, headers: OutgoingHttpHeaders): void {
     if (this.finished) return;
-    if (arg === undefined) this.nextCall = "next()";
-    else if (arg === "route" || arg === "router") this.nextCall = `next(${JSON.stringify(arg)})`;
-    else if (arg instanceof Error) this.nextCall = `next(${arg.name}: ${arg.message})`;
-    else this.nextCall = `next(${String(arg)})`;
+    this.nextCall = describeNext(arg);
+    this.status = status;
+    this.headers = nodeHeaders(headers);
   }
 
   end(): void {
@@ -77,6 +90,18 @@ export class ResponseRecorder {
 }
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
+
+/** What was passed to `next`, as text, without trusting it: a hostile error's getters must not throw here. */
+function describeNext(arg: unknown): string {
+  if (arg === undefined) return "next()";
+  if (arg === "route" || arg === "router") return `next(${JSON.stringify(arg)})`;
+  try {
+    const text = arg instanceof Error ? `${String(arg.name)}: ${String(arg.message)}` : typeof arg === "string" ? JSON.stringify(arg) : describeThrown(arg);
+    return `next(${text.length > 500 ? `${text.slice(0, 500)}…` : text})`;
+  } catch {
+    return "next(<an argument that cannot be described>)";
+  }
+}
 
 /**
  * Observes the live response: `writeHead`, `write` and `end` are wrapped on the instance, record, and
@@ -128,10 +153,8 @@ export function observeLive(res: Response, recorder: ResponseRecorder): { restor
         if (typeof args[0] !== "function") recorder.chunk(args[0], args[1]);
       });
       const returned = Reflect.apply(original("end"), this, args);
-      safely(() => {
-        recordHead(true);
-        recorder.end();
-      });
+      safely(() => recordHead(true));
+      // The side settles on 'finish' (everything handed to the OS) or 'close', not here.
       restore();
       return returned;
     },
@@ -148,18 +171,20 @@ export function observeLive(res: Response, recorder: ResponseRecorder): { restor
     }
   };
   for (const name of names) target[name] = wrappers[name];
-  // A client that goes away ends the observation as well: nothing more will be sent.
-  res.once("close", () => {
+  // The response has ended when it finished; a client that goes away ends it as well (close).
+  const ended = (): void => {
     safely(() => recordHead(true));
     recorder.end();
     restore();
-  });
+  };
+  res.once("finish", ended);
+  res.once("close", ended);
   return {
     restore,
     next(arg: unknown): void {
       safely(() => {
-        recorder.passed(arg);
-        recordHead(true);
+        headRecorded = true;
+        recorder.passed(arg, res.statusCode, { ...(typeof res.getHeaders === "function" ? res.getHeaders() : {}), ...headArgs });
       });
       recorder.end();
       restore();
@@ -184,12 +209,15 @@ function headersArgument(args: unknown[]): OutgoingHttpHeaders {
   return {};
 }
 
-/** Own request properties that are handles to the live exchange, never copied onto the shadow request. */
-const LIVE_ONLY = new Set(["socket", "connection", "client", "res", "next", "route"]);
+/** Own request properties that are the live exchange itself: never copied, replaced by the shadow's own. */
+const LIVE_ONLY = new Set(["socket", "connection", "client", "res", "next"]);
 
 /**
  * The new handler's arguments: a shadow `req`, a stand-in `res` and a `next` that only records.
- * Built before the old handler runs, so the copies hold what the old handler received.
+ * Built before the old handler runs, so the copies hold what the old handler received. Nothing
+ * reachable from them leads to the live connection: their `socket`, `connection` and `client` are
+ * one {@link InertSocket}, and any copied value that was the live socket, request or response is
+ * replaced by its shadow counterpart.
  *
  * @internal
  * @example
@@ -199,14 +227,18 @@ const LIVE_ONLY = new Set(["socket", "connection", "client", "res", "next", "rou
  */
 export function shadowExchange(live: Request, liveRes: Response, cap: number): [Request, Response, NextFunction, ResponseRecorder] {
   const recorder = new ResponseRecorder(cap);
-  const req = shadowRequest(live);
-  const res = standInResponse(liveRes, req, recorder);
+  const socket = new InertSocket(live.socket as (Socket & { encrypted?: boolean }) | undefined);
+  const req = shadowRequest(live, socket);
+  const res = standInResponse(liveRes, req, recorder, socket);
   const next: NextFunction = (arg?: unknown) => {
-    recorder.passed(arg);
+    recorder.passed(arg, res.statusCode, res.headersSent ? {} : res.getHeaders());
     recorder.end();
   };
   Object.defineProperty(req, "res", { value: res, writable: true, configurable: true, enumerable: false });
   Object.defineProperty(req, "next", { value: next, writable: true, configurable: true, enumerable: false });
+  const counterparts = new Map<unknown, unknown>([[live, req], [liveRes, res], [live.socket, socket]]);
+  replaceLiveHandles(req as unknown as Record<string, unknown>, counterparts);
+  replaceLiveHandles(res.locals, counterparts);
   return [req, res, next, recorder];
 }
 
@@ -226,12 +258,138 @@ export function recorderOf(res: unknown): ResponseRecorder | undefined {
 const standIns = new WeakMap<object, ResponseRecorder>();
 
 /**
- * The shadow request inherits from the live one (so `get()`, `is()`, `query`, `hostname` read the same
- * request), with its own copies of the data the handler may mutate (`body`, `params`, `headers`, and
- * other own data properties such as `req.user`) and a data-only `socket` instead of the live one.
+ * What the shadow request and response have for a socket: the live socket's facts (addresses,
+ * ports, `encrypted`) as data, and every method a handler may call on a socket as a no-op. A write
+ * is accepted and dropped (its callback still runs), `end()` and `destroy()` only mark this object,
+ * timers and keep-alive settings do nothing. It holds no reference to the live socket, its server
+ * or its parser.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const socket = new InertSocket(liveReq.socket);
+ * socket.write("HTTP/1.1 418 I'm a teapot\r\n\r\n"); // true, and nothing is sent
+ * ```
  */
-function shadowRequest(live: Request): Request {
-  const req = Object.create(live) as Request;
+export class InertSocket extends EventEmitter {
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly remoteFamily: string | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  readonly encrypted: boolean;
+  readonly connecting = false;
+  readonly pending = false;
+  readonly readable = false;
+  readonly bytesRead = 0;
+  readonly bytesWritten = 0;
+  readonly bufferSize = 0;
+  readonly readyState = "open";
+  destroyed = false;
+  writable = true;
+
+  constructor(live: (Socket & { encrypted?: boolean }) | undefined) {
+    super();
+    // Read once, defensively: the live socket may already be gone.
+    const read = <T>(get: () => T): T | undefined => {
+      try {
+        return get();
+      } catch {
+        return undefined;
+      }
+    };
+    this.remoteAddress = read(() => live?.remoteAddress);
+    this.remotePort = read(() => live?.remotePort);
+    this.remoteFamily = read(() => live?.remoteFamily);
+    this.localAddress = read(() => live?.localAddress);
+    this.localPort = read(() => live?.localPort);
+    this.encrypted = read(() => live?.encrypted) === true;
+  }
+
+  write(...args: unknown[]): boolean {
+    const done = args.find((a) => typeof a === "function") as (() => void) | undefined;
+    if (done !== undefined) setImmediate(done);
+    return true;
+  }
+
+  end(...args: unknown[]): this {
+    const done = args.find((a) => typeof a === "function") as (() => void) | undefined;
+    this.writable = false;
+    if (done !== undefined) setImmediate(done);
+    return this;
+  }
+
+  destroy(): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this.writable = false;
+    setImmediate(() => this.emit("close", false));
+    return this;
+  }
+
+  destroySoon(): void {
+    this.destroy();
+  }
+
+  resetAndDestroy(): this {
+    return this.destroy();
+  }
+
+  address(): { address?: string; family?: string; port?: number } {
+    return { address: this.localAddress, port: this.localPort };
+  }
+
+  setTimeout(): this {
+    return this;
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+
+  setKeepAlive(): this {
+    return this;
+  }
+
+  setEncoding(): this {
+    return this;
+  }
+
+  pause(): this {
+    return this;
+  }
+
+  resume(): this {
+    return this;
+  }
+
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+
+  cork(): void {}
+
+  uncork(): void {}
+
+  pipe<T>(destination: T): T {
+    return destination;
+  }
+}
+
+/**
+ * The shadow request: an `IncomingMessage` of its own over the inert socket, with the live request's
+ * prototype (the app's `req`, Express's `get()`, `is()`, `query`, `hostname`, `ip` read the same
+ * request) and copies of its data (`url`, `method`, `headers`, `body`, `params`, other own data such
+ * as `req.user`). It shares no stream state with the live request: its body stream is already
+ * ended (the live one was read by the old side; parse bodies with middleware before the route).
+ */
+function shadowRequest(live: Request, socket: InertSocket): Request {
+  const req = new IncomingMessage(socket as unknown as Socket) as unknown as Request;
+  Object.setPrototypeOf(req, Object.getPrototypeOf(live) as object);
   const own: PropertyDescriptorMap = {};
   for (const key of Object.keys(live)) {
     if (key.startsWith("_") || LIVE_ONLY.has(key)) continue;
@@ -239,20 +397,52 @@ function shadowRequest(live: Request): Request {
     if (descriptor === undefined || !("value" in descriptor) || typeof descriptor.value === "function") continue;
     own[key] = { value: snapshot(descriptor.value).value, writable: true, enumerable: true, configurable: true };
   }
-  own.headers = { value: snapshot({ ...live.headers }).value, writable: true, enumerable: true, configurable: true };
-  const socket = live.socket as (typeof live.socket & { encrypted?: boolean }) | undefined;
-  const facts = Object.freeze({
-    remoteAddress: socket?.remoteAddress,
-    remotePort: socket?.remotePort,
-    remoteFamily: socket?.remoteFamily,
-    localAddress: socket?.localAddress,
-    localPort: socket?.localPort,
-    encrypted: socket?.encrypted === true,
-  });
-  own.socket = { value: facts, writable: true, configurable: true };
-  own.connection = { value: facts, writable: true, configurable: true };
   Object.defineProperties(req, own);
+  // `headers` and `trailers` live behind IncomingMessage's own accessors.
+  (req as { headers: unknown }).headers = snapshot({ ...live.headers }).value;
+  req.push(null);
   return req;
+}
+
+/**
+ * Replaces, inside the shadow request's copied data and the stand-in's `locals` (plain objects and
+ * arrays, which are the shadow's own copies), every reference to the live request, response or socket by its shadow counterpart.
+ * Iterative and bounded like the snapshot: a copy the walk does not reach is one the snapshot shared.
+ */
+function replaceLiveHandles(root: Record<string, unknown>, counterparts: Map<unknown, unknown>): void {
+  counterparts.delete(undefined);
+  const seen = new Set<object>();
+  const stack: object[] = [];
+  for (const key of Object.keys(root)) {
+    // Node's own state (`_events`, `_readableState`) and the shadow's own handles are not copied data.
+    if (key.startsWith("_") || LIVE_ONLY.has(key)) continue;
+    const value = root[key];
+    if (counterparts.has(value)) root[key] = counterparts.get(value);
+    else if (isPlainContainer(value)) stack.push(value);
+  }
+  let budget = 10_000;
+  while (stack.length > 0 && budget-- > 0) {
+    const container = stack.pop() as Record<string, unknown>;
+    if (seen.has(container)) continue;
+    seen.add(container);
+    for (const key of Object.keys(container)) {
+      const descriptor = Object.getOwnPropertyDescriptor(container, key);
+      if (descriptor === undefined || !("value" in descriptor)) continue;
+      const value: unknown = descriptor.value;
+      if (counterparts.has(value)) {
+        if (descriptor.writable === true) container[key] = counterparts.get(value);
+      } else if (isPlainContainer(value)) {
+        stack.push(value);
+      }
+    }
+  }
+}
+
+function isPlainContainer(value: unknown): value is object {
+  if (typeof value !== "object" || value === null) return false;
+  if (Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 function headersSentError(): Error {
@@ -260,7 +450,7 @@ function headersSentError(): Error {
 }
 
 /** The stand-in `res`: Express's methods on top, recording primitives underneath (see the module note). */
-function standInResponse(live: Response, req: Request, recorder: ResponseRecorder): Response {
+function standInResponse(live: Response, req: Request, recorder: ResponseRecorder, socket: InertSocket): Response {
   const res = Object.create(Object.getPrototypeOf(live) as object) as Response;
   const headers = new Map<string, { name: string; value: OutgoingHttpHeader }>();
   // Headers set before the route (middleware, X-Powered-By) are part of what the new handler would answer too.
@@ -354,8 +544,8 @@ function standInResponse(live: Response, req: Request, recorder: ResponseRecorde
     req: { value: req, writable: true, enumerable: true, configurable: true },
     app: { value: live.app, writable: true, configurable: true },
     locals: { value: snapshot(live.locals).value, writable: true, enumerable: true, configurable: true },
-    socket: { value: null, writable: true, configurable: true },
-    connection: { value: null, writable: true, configurable: true },
+    socket: { value: socket, writable: true, configurable: true },
+    connection: { value: socket, writable: true, configurable: true },
     headersSent: flag(() => headersSent),
     writableEnded: flag(() => ended),
     writableFinished: flag(() => ended),
