@@ -1,0 +1,223 @@
+/**
+ * penumbra/express settles each side when its response has ended, not when its handler returns, and
+ * compares a handler that passes the request on with `next` as that same outcome on both sides. A real
+ * Express 5 app on 127.0.0.1.
+ */
+import { strict as assert } from "node:assert";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { flush } from "../../src/index";
+import { shadowExpress } from "../../src/integrations/express";
+import type { ComparableResponse } from "../../src/integrations/http";
+import { collector, sleep } from "../support/capture";
+import { listen, within, type RunningApp } from "./express-support";
+
+/** A promise the test opens when it is done: "something slow" the handlers await after answering. */
+function slowThing(): { wait: Promise<void>; release(): void } {
+  let release!: () => void;
+  const wait = new Promise<void>((resolve) => (release = resolve));
+  return { wait, release };
+}
+
+describe("penumbra/express: a side settles when its response ends", () => {
+  let running: RunningApp | undefined;
+  let slow = slowThing();
+  afterEach(async () => {
+    slow.release();
+    slow = slowThing();
+    await running?.close();
+    running = undefined;
+  });
+
+  it("compares 5 answered requests while the handlers still await something slow, and flush() resolves", async () => {
+    const sink = collector();
+    let newFinished = 0;
+    const route = shadowExpress(
+      async (req: Request, res: Response) => {
+        res.json({ id: req.params.id, total: 10 });
+        await slow.wait;
+      },
+      async (req: Request, res: Response) => {
+        res.json({ id: req.params.id, total: 10 });
+        await slow.wait;
+        newFinished++;
+      },
+      { name: "express-answer-then-wait", publish: sink, maxConcurrent: 1 },
+    );
+    const app = express();
+    app.get("/orders/:id", route);
+    running = await listen(app);
+    for (let i = 1; i <= 5; i++) {
+      const res = await fetch(`${running.url}/orders/${i}`);
+      assert.deepEqual(await res.json(), { id: String(i), total: 10 });
+      await within(route.experiment.settled(), 8000, `settled() after request ${i}`);
+    }
+    await within(flush(), 8000, "flush()");
+    assert.equal(sink.results.length, 5);
+    assert.deepEqual(sink.skips, [], "no request was skipped: each run gave its slot back when the responses ended");
+    assert.ok(sink.results.every((r) => r.matched));
+    assert.equal(newFinished, 0, "the handlers were still waiting when their runs were compared");
+  });
+
+  it("settles a handler that answers later from a callback, after it returned", async () => {
+    const sink = collector();
+    const later = (total: number) => (_req: Request, res: Response) => {
+      setTimeout(() => res.json({ total }), 5);
+    };
+    const route = shadowExpress(later(1), later(2), { name: "express-answer-later", publish: sink });
+    const app = express();
+    app.get("/", route);
+    running = await listen(app);
+    assert.deepEqual(await (await fetch(running.url)).json(), { total: 1 });
+    await route.experiment.settled();
+    assert.match(sink.results[0]?.mismatches[0]?.summary ?? "", /body\.total=1 vs 2/);
+  });
+
+  it("gives Express the old handler's own rejection when it rejects before answering, and compares it as an error", async () => {
+    const sink = collector();
+    const boom = new Error("lookup failed");
+    let handled: unknown;
+    const route = shadowExpress(
+      async () => {
+        await sleep(1);
+        throw boom;
+      },
+      async () => {
+        await sleep(1);
+        throw new Error("lookup failed");
+      },
+      { name: "express-reject-first", publish: sink },
+    );
+    const app = express();
+    app.get("/", route);
+    app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      handled = error;
+      res.status(500).send("handled");
+    });
+    running = await listen(app);
+    const res = await fetch(running.url);
+    assert.equal(res.status, 500);
+    assert.equal(await res.text(), "handled");
+    await route.experiment.settled();
+    assert.equal(handled, boom);
+    assert.equal(sink.results[0]?.control.error, boom);
+    assert.equal(sink.results[0]?.matched, true);
+  });
+
+  it("keeps the answer as the outcome when a handler rejects after answering", async () => {
+    const sink = collector();
+    const answerThenFail = async (_req: Request, res: Response) => {
+      res.json({ ok: true });
+      await sleep(1);
+      throw new Error("audit log failed");
+    };
+    const route = shadowExpress(answerThenFail, answerThenFail, { name: "express-reject-after", publish: sink });
+    const app = express();
+    app.get("/", route);
+    app.use((_error: unknown, _req: Request, _res: Response, next: NextFunction) => next());
+    running = await listen(app);
+    assert.deepEqual(await (await fetch(running.url)).json(), { ok: true });
+    await route.experiment.settled();
+    assert.equal(sink.results[0]?.control.threw, false);
+    assert.deepEqual((sink.results[0]?.control.value as ComparableResponse).body, { ok: true });
+    assert.equal(sink.results[0]?.matched, true);
+  });
+});
+
+describe("penumbra/express: next() is the same outcome on both sides", () => {
+  let running: RunningApp | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+
+  const passOn = {
+    "next()": (_req: Request, _res: Response, next: NextFunction) => next(),
+    'next("route")': (_req: Request, _res: Response, next: NextFunction) => next("route"),
+    "next(err)": (_req: Request, _res: Response, next: NextFunction) => next(new TypeError("not here")),
+    "a header, then next()": (_req: Request, res: Response, next: NextFunction) => {
+      res.set("x-checked", "yes");
+      next();
+    },
+  };
+
+  for (const [how, handler] of Object.entries(passOn)) {
+    it(`does not mismatch a handler that calls ${how} against itself`, async () => {
+      const sink = collector();
+      const route = shadowExpress(handler, handler, { name: `express-self-${how}`, publish: sink });
+      const app = express();
+      app.use((_req: Request, res: Response, next: NextFunction) => {
+        res.set("x-middleware", "before");
+        next();
+      });
+      app.get("/item", route, (_req: Request, res: Response) => {
+        res.send("rest of the route");
+      });
+      app.get("/item", (_req: Request, res: Response) => {
+        res.send("next route");
+      });
+      app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
+        res.status(500).send(`error handler: ${error.message}`);
+      });
+      running = await listen(app);
+      const res = await fetch(`${running.url}/item`);
+      const expected = how === 'next("route")' ? "next route" : how === "next(err)" ? "error handler: not here" : "rest of the route";
+      assert.equal(await res.text(), expected);
+      await route.experiment.settled();
+      const result = sink.results[0];
+      assert.equal(result?.matched, true, result?.mismatches.map((m) => m.summary).join("; "));
+      const control = result?.control.value as ComparableResponse;
+      assert.ok(control.next?.startsWith("next("), `control.next = ${String(control.next)}`);
+      assert.equal(control.headers["x-powered-by"], "Express");
+      assert.equal(control.headers["x-middleware"], "before");
+    });
+  }
+
+  it("explains next(err) with a different error as a difference in next", async () => {
+    const sink = collector();
+    const route = shadowExpress(
+      (_req: Request, _res: Response, next: NextFunction) => next(new Error("out of stock")),
+      (_req: Request, _res: Response, next: NextFunction) => next(new Error("no such item")),
+      { name: "express-next-differs", publish: sink },
+    );
+    const app = express();
+    app.get("/", route);
+    app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
+      res.status(409).send(error.message);
+    });
+    running = await listen(app);
+    assert.equal(await (await fetch(running.url)).text(), "out of stock");
+    await route.experiment.settled();
+    assert.match(sink.results[0]?.mismatches[0]?.summary ?? "", /next="next\(Error: out of stock\)" vs "next\(Error: no such item\)"/);
+  });
+
+  it("passes a hostile next(err) on unchanged and describes it without trusting it", async () => {
+    const sink = collector();
+    class Hostile extends Error {
+      override get message(): string {
+        throw new Error("message getter");
+      }
+      override get name(): string {
+        throw new Error("name getter");
+      }
+    }
+    const hostile = new Hostile();
+    let handled: unknown;
+    const route = shadowExpress(
+      (_req: Request, _res: Response, next: NextFunction) => next(hostile),
+      (_req: Request, _res: Response, next: NextFunction) => next(new Hostile()),
+      { name: "express-next-hostile", publish: sink },
+    );
+    const app = express();
+    app.get("/", route);
+    app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      handled = error;
+      res.status(500).send("handled");
+    });
+    running = await listen(app);
+    assert.equal(await (await fetch(running.url)).text(), "handled");
+    await route.experiment.settled();
+    assert.equal(handled, hostile);
+    assert.equal((sink.results[0]?.control.value as ComparableResponse).next, "next(<an argument that cannot be described>)");
+    assert.equal(sink.results[0]?.matched, true);
+  });
+});
