@@ -139,7 +139,7 @@ const NOT_COMPARED: ComparableResponse = Object.freeze({ status: 0, headers: Obj
 class HandlerCall {
   private served = false;
   private response: unknown;
-  private deliver: ((response: Response) => void) | undefined;
+  private pending: { resolve(response: Response): void; reject(error: unknown): void } | undefined;
   /** Bytes the caller read before cancelling the served body, once it has. */
   cancelledAt: number | undefined;
 
@@ -148,25 +148,29 @@ class HandlerCall {
   serve(response: unknown): void {
     if (this.served) return;
     this.served = true;
-    if (this.deliver === undefined) {
-      this.response = response;
-      return;
-    }
-    // Not kept once delivered: the caller's response must not outlive the caller because a run is open.
-    this.deliver(response as Response);
-    this.deliver = undefined;
+    const pending = this.pending;
+    // Not kept once delivered: the run stays open while the body is read, and must not hold the
+    // caller's response (a response its caller drops has to be collectable).
+    this.pending = undefined;
+    if (pending === undefined) this.response = response;
+    else pending.resolve(response as Response);
   }
 
   /** The served response as soon as it exists; the engine's promise only carries the control's error. */
   answer(engine: Promise<ComparableResponse>): Promise<Response> {
-    return new Promise<Response>((resolve, reject) => {
-      if (this.served) resolve(this.response as Response);
-      else this.deliver = resolve;
+    const answer = new Promise<Response>((resolve, reject) => {
+      if (!this.served) {
+        this.pending = { resolve, reject };
+        return;
+      }
+      resolve(this.response as Response);
       this.response = undefined;
-      engine.then(() => {
-        if (!this.served) reject(new Error("penumbra: the shadowed handler settled without serving a response"));
-      }, reject);
     });
+    engine.then(
+      () => this.pending?.reject(new Error("penumbra: the shadowed handler settled without serving a response")),
+      (error: unknown) => this.pending?.reject(error),
+    );
+    return answer;
   }
 }
 
@@ -193,23 +197,33 @@ function behaviour<A extends unknown[]>(handler: FetchHandler, experiment: strin
       call.serve(response);
       return admitted ? represent(response, cap) : NOT_COMPARED;
     }
-    const { status } = response;
-    const headers = fetchHeaders(response.headers);
-    const contentType = response.headers.get("content-type") ?? undefined;
-    let watched: ReturnType<typeof watchServedBody>;
-    try {
-      watched = watchServedBody(response, cap);
-    } catch {
-      watched = undefined;
-    }
-    call.serve(response);
-    if (watched === undefined) return { status, headers, body: { unreadable: "the body was already used" } };
-    const { body, cut } = await watched;
+    return observeServed(call, response, cap);
+  };
+}
+
+/**
+ * The served side's value, once its caller has read the body to its end or cancelled it. Not an
+ * async continuation of the behaviour: a suspended frame would hold the `Response` and keep a
+ * response its caller dropped from ever being collected (see `./http/paced-body`).
+ */
+function observeServed(call: HandlerCall, response: Response, cap: number): Promise<ComparableResponse> | ComparableResponse {
+  const { status } = response;
+  const headers = fetchHeaders(response.headers);
+  const contentType = response.headers.get("content-type") ?? undefined;
+  let watched: ReturnType<typeof watchServedBody>;
+  try {
+    watched = watchServedBody(response, cap);
+  } catch {
+    watched = undefined;
+  }
+  call.serve(response);
+  if (watched === undefined) return { status, headers, body: { unreadable: "the body was already used" } };
+  return watched.then(({ body, cut }) => {
     if (cut?.reason === "cancelled") call.cancelledAt = cut.bytes;
     const seen: ComparableResponse = { status, headers, body: body.represent(contentType) };
     if (cut !== undefined) seen.bodyCut = cut;
     return seen;
-  };
+  });
 }
 
 /** A response's comparable value; consumes its body, to `limit` bytes or until `signal` aborts. */

@@ -5,6 +5,8 @@
  */
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { shadowHandler, type ComparableResponse } from "../../src/integrations/http";
 import { collector, sleep } from "../support/capture";
 import { bodyOf, serveFetch, slowClient, whenSteady, type RunningFetchServer } from "./http-server";
@@ -51,6 +53,12 @@ function endlessEvents(): { stream: ReadableStream<Uint8Array>; sent(): number; 
 }
 
 const sse = (stream: ReadableStream<Uint8Array>): Response => new Response(stream, { headers: { "content-type": "text/event-stream" } });
+
+/** A full garbage collection, available without starting node with --expose-gc. */
+function collectGarbage(): void {
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
+}
 
 async function until(condition: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await sleep(25);
@@ -244,6 +252,30 @@ describe("penumbra/http streaming at the caller's pace", () => {
     const control = sink.results[0]?.control.value as ComparableResponse;
     assert.deepEqual(control.bodyCut, { bytes: 7, reason: "failed" });
     assert.equal(control.body, "partial");
+    assert.equal(sink.results[0]?.matched, true);
+  });
+
+  it("cancels a served body its caller dropped unread once it is collected, and frees the run's slot", async () => {
+    const old = endlessEvents();
+    const sink = collector();
+    const handler = shadowHandler(
+      () => sse(old.stream),
+      () => sse(endlessEvents().stream),
+      { name: "http-dropped", publish: sink, maxConcurrent: 1 },
+    );
+    // The caller takes the response and never reads or cancels it.
+    await (async () => {
+      const res = await handler(new Request("http://local/events"));
+      assert.equal(res.status, 200);
+    })();
+    for (let i = 0; i < 100 && old.cancelled() === undefined; i++) {
+      collectGarbage();
+      await sleep(20);
+    }
+    assert.ok(old.cancelled() !== undefined, "the dropped body's source was cancelled");
+    await handler.experiment.settled();
+    assert.equal(sink.results.length, 1);
+    assert.deepEqual((sink.results[0]?.control.value as ComparableResponse).bodyCut, { bytes: 0, reason: "cancelled" });
     assert.equal(sink.results[0]?.matched, true);
   });
 });

@@ -26,6 +26,13 @@ export interface ServedBody {
   readonly cut: BodyCut | undefined;
 }
 
+/**
+ * A served response the caller drops without reading or cancelling its body would keep its run open
+ * forever (and its slot). When the collector reclaims it, its body is cancelled where the caller left
+ * it, as a bare handler's unread body would simply be collected.
+ */
+const dropped = new FinalizationRegistry<() => void>((release) => release());
+
 /** The body-reading members a `Response` gets from `Body`; each is redirected to the pass-through. */
 const READERS = ["arrayBuffer", "blob", "bytes", "formData", "json", "text"] as const;
 
@@ -55,6 +62,7 @@ export function watchServedBody(response: Response, cap: number): Promise<Served
     finish = (cut) => {
       if (done) return;
       done = true;
+      dropped.unregister(recorded);
       resolve({ body: recorded, cut });
     };
   });
@@ -110,5 +118,14 @@ export function watchServedBody(response: Response, cap: number): Promise<Served
     members[name] = { value: (...args: unknown[]) => Reflect.apply(method, view, args) as unknown, writable: true, configurable: true };
   }
   Object.defineProperties(response, members);
+  // Nothing registered here may refer to `response`, or it would never be collected.
+  dropped.register(
+    response,
+    () => {
+      finish({ bytes: delivered, reason: "cancelled" });
+      reader.cancel(new Error("penumbra: the served response was dropped unread")).catch(() => undefined);
+    },
+    recorded,
+  );
   return ended;
 }
