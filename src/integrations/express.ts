@@ -151,6 +151,8 @@ class ExpressCall {
   threw = false;
   error: unknown;
   returned: unknown;
+  /** Bytes the live side had written when its client left, once it has: the shadow side records as far. */
+  closedAt: number | undefined;
   constructor(readonly thisArg: unknown) {}
 }
 
@@ -167,6 +169,9 @@ function behaviour(handler: ExpressHandler, experiment: string, cap: number) {
     const thisArg = call === undefined ? this : call.thisArg;
     const standIn = recorderOf(res);
     if (standIn !== undefined) {
+      if (call?.closedAt !== undefined) standIn.stopAt(call.closedAt);
+      // A candidate that timed out is a client gone: its stand-in closes, so an endless writer can stop.
+      currentRun()?.signal.addEventListener("abort", () => standIn.cutHere(), { once: true });
       let returned: unknown;
       try {
         returned = Reflect.apply(handler, thisArg, [req, res, next]);
@@ -196,7 +201,10 @@ function behaviour(handler: ExpressHandler, experiment: string, cap: number) {
     }
     if (call !== undefined) Object.assign(call, { ran: true, returned });
     if (recorder === undefined || live === undefined) return Promise.resolve(NOT_COMPARED);
-    return answered(recorder, returned, () => live.restore());
+    return answered(recorder, returned, () => live.restore()).then((seen) => {
+      if (call !== undefined && recorder.cut !== undefined) call.closedAt = recorder.cut.bytes;
+      return seen;
+    });
   };
 }
 

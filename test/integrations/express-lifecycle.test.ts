@@ -221,3 +221,75 @@ describe("penumbra/express: next() is the same outcome on both sides", () => {
     assert.equal(sink.results[0]?.matched, true);
   });
 });
+
+describe("penumbra/express: an endless response whose client leaves", () => {
+  let running: RunningApp | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+
+  it("settles when the client leaves, compares the same prefix on both sides, closes the stand-in and frees the slot", async () => {
+    const sink = collector();
+    let stopped = 0;
+    const events = (_req: Request, res: Response) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      let n = 0;
+      const timer = setInterval(() => res.write(`data: ${n++}\n\n`), 3);
+      res.on("close", () => {
+        clearInterval(timer);
+        stopped++;
+      });
+    };
+    const route = shadowExpress(events, events, { name: "express-endless", publish: sink, maxConcurrent: 1 });
+    const app = express();
+    app.get("/events", route);
+    running = await listen(app);
+    for (let round = 1; round <= 2; round++) {
+      const leave = new AbortController();
+      const res = await fetch(`${running.url}/events`, { signal: leave.signal });
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      let text = "";
+      while (!text.includes("data: 2\n\n")) text += new TextDecoder().decode((await reader.read()).value);
+      leave.abort();
+      await within(route.experiment.settled(), 8000, `settled() after client ${round} left`);
+      assert.equal(sink.results.length, round);
+    }
+    assert.deepEqual(sink.skips, []);
+    assert.equal(stopped, 4, "both handlers saw their response close, twice");
+    for (const result of sink.results) {
+      const control = result.control.value as ComparableResponse;
+      const candidate = result.candidates[0]?.value as ComparableResponse;
+      assert.equal(control.bodyCut?.reason, "cancelled");
+      assert.deepEqual(candidate.bodyCut, control.bodyCut);
+      assert.match(String(control.body), /^data: 0\n\ndata: 1\n\n/);
+      assert.equal(result.matched, true, result.mismatches.map((m) => m.summary).join("; "));
+    }
+  });
+
+  it("closes the stand-in of a new handler that streams forever when the candidate times out", async () => {
+    const sink = collector();
+    let newStopped = false;
+    const route = shadowExpress(
+      (_req: Request, res: Response) => {
+        res.type("text").send("done");
+      },
+      (_req: Request, res: Response) => {
+        const timer = setInterval(() => res.write("more "), 3);
+        res.on("close", () => {
+          clearInterval(timer);
+          newStopped = true;
+        });
+      },
+      { name: "express-endless-candidate", publish: sink, timeoutMs: 100 },
+    );
+    const app = express();
+    app.get("/", route);
+    running = await listen(app);
+    assert.equal(await (await fetch(running.url)).text(), "done");
+    await route.experiment.settled();
+    assert.equal(sink.results[0]?.candidates[0]?.timedOut, true);
+    for (let i = 0; i < 100 && !newStopped; i++) await sleep(10);
+    assert.equal(newStopped, true);
+  });
+});

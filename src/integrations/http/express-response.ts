@@ -16,7 +16,7 @@ import { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { describeThrown } from "../../errors";
 import { snapshot } from "../../isolation/snapshot";
-import { BoundedBody, nodeHeaders, type ComparableResponse } from "./represent";
+import { BoundedBody, nodeHeaders, type BodyCut, type ComparableResponse } from "./represent";
 
 /**
  * What one side of an Express comparison saw: the head, the body bytes and a `next` call, if any.
@@ -34,8 +34,13 @@ export class ResponseRecorder {
   nextCall: string | undefined;
   readonly body: BoundedBody;
   readonly done: Promise<void>;
+  /** Set when the side ended before its response did: its client left (live), or it was read as far as the live side (stand-in). */
+  cut: BodyCut | undefined;
+  /** Called once when the recorder is cut: the stand-in closes, as a response whose client left. */
+  onCut: (() => void) | undefined;
   private finish!: () => void;
   private finished = false;
+  private limit: number | undefined;
 
   /** Whether the side has answered (ended, closed, or called `next`): nothing more is recorded. */
   get ended(): boolean {
@@ -50,12 +55,37 @@ export class ResponseRecorder {
   /** Records a written chunk as bytes; what Node would accept and nothing else. */
   chunk(chunk: unknown, encoding: unknown): void {
     if (this.finished) return;
+    let bytes: Uint8Array;
     if (typeof chunk === "string") {
       const enc = typeof encoding === "string" && Buffer.isEncoding(encoding) ? encoding : "utf8";
-      this.body.push(Buffer.from(chunk, enc));
+      bytes = Buffer.from(chunk, enc);
     } else if (chunk instanceof Uint8Array) {
-      this.body.push(chunk);
+      bytes = chunk;
+    } else {
+      return;
     }
+    if (this.limit === undefined) {
+      this.body.push(bytes);
+      return;
+    }
+    this.body.push(bytes.subarray(0, Math.max(0, this.limit - this.body.length)));
+    if (this.body.length >= this.limit) this.cutHere();
+  }
+
+  /**
+   * Records no further than `bytes`: the live side's client left after that many, so this side is
+   * compared on the same prefix and then closed, as the live response was.
+   */
+  stopAt(bytes: number): void {
+    this.limit = bytes;
+  }
+
+  /** Ends the side here, short of its response's end. */
+  cutHere(): void {
+    if (this.finished) return;
+    this.cut = { bytes: this.body.length, reason: "cancelled" };
+    this.end();
+    this.onCut?.();
   }
 
   /**
@@ -85,6 +115,7 @@ export class ResponseRecorder {
       body: this.body.represent(typeof type === "string" ? type : undefined),
     };
     if (this.nextCall !== undefined) seen.next = this.nextCall;
+    if (this.cut !== undefined) seen.bodyCut = this.cut;
     return seen;
   }
 }
@@ -171,10 +202,12 @@ export function observeLive(res: Response, recorder: ResponseRecorder): { restor
     }
   };
   for (const name of names) target[name] = wrappers[name];
-  // The response has ended when it finished; a client that goes away ends it as well (close).
+  // The response has ended when it finished; a client that goes away ends it as well (close), short
+  // of its end: the bytes written so far are what the other side is compared on.
   const ended = (): void => {
     safely(() => recordHead(true));
-    recorder.end();
+    if (res.writableFinished) recorder.end();
+    else recorder.cutHere();
     restore();
   };
   res.once("finish", ended);
@@ -458,6 +491,8 @@ function standInResponse(live: Response, req: Request, recorder: ResponseRecorde
   for (const [name, value] of Object.entries(before)) if (value !== undefined) headers.set(name.toLowerCase(), { name, value });
   let headersSent = false;
   let ended = false;
+  let gone = false;
+  let destroyed = false;
   const sendHead = (): void => {
     if (headersSent) return;
     headersSent = true;
@@ -508,6 +543,8 @@ function standInResponse(live: Response, req: Request, recorder: ResponseRecorde
     },
     flushHeaders: () => sendHead(),
     write(chunk: unknown, encoding?: unknown, callback?: unknown) {
+      // Gone as a live response whose client left: writes are dropped, not refused.
+      if (gone) return false;
       if (ended) throw Object.assign(new Error("write after end"), { code: "ERR_STREAM_WRITE_AFTER_END" });
       sendHead();
       recorder.chunk(chunk, encoding);
@@ -516,7 +553,7 @@ function standInResponse(live: Response, req: Request, recorder: ResponseRecorde
       return true;
     },
     end(chunk?: unknown, encoding?: unknown, callback?: unknown) {
-      if (ended) return res;
+      if (ended || gone) return res;
       const done = [chunk, encoding, callback].find((a) => typeof a === "function") as (() => void) | undefined;
       if (typeof chunk !== "function" && chunk !== undefined && chunk !== null) {
         sendHead();
@@ -550,8 +587,20 @@ function standInResponse(live: Response, req: Request, recorder: ResponseRecorde
     writableEnded: flag(() => ended),
     writableFinished: flag(() => ended),
     finished: flag(() => ended),
-    writable: flag(() => !ended),
+    writable: flag(() => !ended && !gone),
+    // Settable: Node's own destroy() assigns it.
+    destroyed: {
+      get: () => gone || destroyed,
+      set: (value: unknown) => {
+        destroyed = value === true;
+      },
+      configurable: true,
+    },
   });
+  recorder.onCut = () => {
+    gone = true;
+    emitLater("close");
+  };
   standIns.set(res, recorder);
   return res;
 }

@@ -32,9 +32,10 @@ export interface ComparableResponse {
   /** `penumbra/express` only: how the handler called `next` instead of answering, e.g. `next()`. */
   next?: string;
   /**
-   * `penumbra/http` only: the body was not read to its end. `"cancelled"`: the caller cancelled the
-   * served body after `bytes` bytes (a client that left an endless stream), and the other side was read
-   * to the same length, so both compare the same prefix. `"failed"`: the body stream errored there.
+   * The body was not read to its end. `"cancelled"`: the client left after `bytes` bytes (the caller
+   * cancelled the served body; in Express, the live response closed before it finished), and the
+   * other side was read to the same length, so both compare the same prefix. `"failed"`
+   * (`penumbra/http`): the body stream errored there.
    */
   bodyCut?: BodyCut;
 }
