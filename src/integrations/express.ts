@@ -116,13 +116,16 @@ export function shadowExpress(
       return [shadowReq, standIn, next];
     },
   });
+  const sequential = experimentOptions.mode === "sequential";
   const handler = function (this: unknown, req: Request, res: Response, next: NextFunction): Promise<void> {
     // The real `next` runs the rest of the app: outside this run's frame, or every later middleware
     // would count as the old handler's work (its effects recorded as the control's).
     const outside = bindShadow(next);
     const call = new ExpressCall(this);
     const engine = Reflect.apply(shadowed, call, [req, res, outside]) as Promise<ComparableResponse>;
-    if (call.ran) {
+    // Sequential mode is Scientist's test mode: the promise settles once the run is published (and
+    // rejects with a MismatchError under throwOnMismatch), like any sequential run.
+    if (call.ran && !sequential) {
       // Express sees the old handler's own outcome, as without penumbra: it settles when the handler's
       // own promise does (a throw or rejection Express passes to next(err)), not when the comparison
       // does. The engine's copy of that outcome is already the control's.
@@ -130,7 +133,6 @@ export function shadowExpress(
       if (call.threw) return Promise.reject(call.error);
       return Promise.resolve(call.returned).then(() => undefined);
     }
-    // The old handler has not run yet (sequential mode ran a candidate first): Express waits for the run.
     return engine.then(() => undefined);
   };
   Object.defineProperty(handler, "name", { value: oldHandler.name, configurable: true });

@@ -293,3 +293,43 @@ describe("penumbra/express: an endless response whose client leaves", () => {
     assert.equal(newStopped, true);
   });
 });
+
+describe("penumbra/express: promotion and sequential mode", () => {
+  let running: RunningApp | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+
+  const answer = (version: number) => async (_req: Request, res: Response) => {
+    await sleep(1);
+    res.json({ version });
+  };
+
+  it("lets a promoted new handler answer on the live response while the old one answers its stand-in", async () => {
+    const sink = collector();
+    const route = shadowExpress(answer(1), answer(2), { name: "express-promote", publish: sink, promote: 1 });
+    const app = express();
+    app.get("/", route);
+    running = await listen(app);
+    assert.deepEqual(await (await fetch(running.url)).json(), { version: 2 });
+    await route.experiment.settled();
+    assert.equal(sink.results[0]?.servedBy, "candidate");
+    assert.deepEqual((sink.results[0]?.control.value as ComparableResponse).body, { version: 1 });
+    assert.match(sink.results[0]?.mismatches[0]?.summary ?? "", /body\.version=1 vs 2/);
+  });
+
+  it("answers and compares in sequential mode, whichever side runs first", async () => {
+    const sink = collector();
+    const route = shadowExpress(answer(1), answer(1), { name: "express-sequential", publish: sink, mode: "sequential" });
+    const runs: Array<Promise<void>> = [];
+    const app = express();
+    // In sequential mode the handler's promise settles once the run is published.
+    app.get("/", (req: Request, res: Response, next: NextFunction) => void runs.push(route(req, res, next)));
+    running = await listen(app);
+    for (let i = 0; i < 6; i++) assert.deepEqual(await (await fetch(running.url)).json(), { version: 1 });
+    await Promise.all(runs);
+    assert.equal(sink.results.length, 6);
+    assert.ok(sink.results.every((r) => r.matched));
+  });
+});
