@@ -28,7 +28,7 @@ import {
 } from "./http/represent";
 
 export { defaultNoiseHeaders, DEFAULT_MAX_BODY_BYTES } from "./http/represent";
-export type { BodyDigest, ComparableResponse, HttpComparisonOptions } from "./http/represent";
+export type { BodyCut, BodyDigest, ComparableResponse, HttpComparisonOptions } from "./http/represent";
 
 /**
  * An Express request handler, sync or async.
