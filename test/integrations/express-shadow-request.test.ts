@@ -9,6 +9,7 @@ import fc from "fast-check";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { shadowExpress } from "../../src/integrations/express";
 import type { ComparableResponse } from "../../src/integrations/http";
+import { InertSocket } from "../../src/integrations/http/express-response";
 import { collector } from "../support/capture";
 import { KeepAliveClient, listen, type RunningApp } from "./express-support";
 
@@ -209,5 +210,69 @@ describe("penumbra/express: the shadow request exposes no live connection", () =
     await route.experiment.settled();
     assert.equal(chunks, 0);
     assert.equal(sharesState, false);
+  });
+});
+
+describe("InertSocket, the socket of the shadow exchange", () => {
+  it("keeps the live socket's facts as data, TLS ones included, and holds no reference to it", () => {
+    const live = {
+      remoteAddress: "10.0.0.7",
+      remotePort: 51234,
+      remoteFamily: "IPv4",
+      localAddress: "10.0.0.1",
+      localPort: 443,
+      encrypted: true,
+      authorized: true,
+      alpnProtocol: "http/1.1",
+      servername: "shop.example",
+      getPeerCertificate: () => ({ subject: { CN: "billing-service" } }),
+      write: () => {
+        throw new Error("the live socket was written to");
+      },
+    };
+    const socket = new InertSocket(live as never);
+    assert.deepEqual(
+      [socket.remoteAddress, socket.remotePort, socket.remoteFamily, socket.localAddress, socket.localPort, socket.encrypted],
+      ["10.0.0.7", 51234, "IPv4", "10.0.0.1", 443, true],
+    );
+    assert.equal(socket.authorized, true);
+    assert.equal(socket.servername, "shop.example");
+    assert.deepEqual(socket.getPeerCertificate(), { subject: { CN: "billing-service" } });
+    assert.ok(!Object.values(socket).includes(live), "no own property refers to the live socket");
+  });
+
+  it("reads facts from a live socket whose getters throw without throwing itself", () => {
+    const hostile = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error("trap");
+        },
+      },
+    );
+    const socket = new InertSocket(hostile as never);
+    assert.equal(socket.remoteAddress, undefined);
+    assert.equal(socket.encrypted, false);
+  });
+
+  it("accepts and drops writes, runs their callbacks, and marks only itself on end and destroy", async () => {
+    const socket = new InertSocket(undefined);
+    let called = 0;
+    assert.equal(socket.write("HTTP/1.1 418 I'm a teapot\r\n\r\n", () => called++), true);
+    assert.equal(socket.write(Buffer.from("x"), "utf8", () => called++), true);
+    socket.setTimeout();
+    socket.setNoDelay();
+    socket.setKeepAlive();
+    socket.pause();
+    socket.resume();
+    socket.ref();
+    socket.unref();
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.end(() => called++);
+    assert.equal(socket.writable, false);
+    socket.destroy();
+    assert.equal(socket.destroyed, true);
+    await closed;
+    assert.equal(called, 3);
   });
 });

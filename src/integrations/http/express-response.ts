@@ -337,6 +337,24 @@ export class InertSocket extends EventEmitter {
     this.localAddress = read(() => live?.localAddress);
     this.localPort = read(() => live?.localPort);
     this.encrypted = read(() => live?.encrypted) === true;
+    if (this.encrypted) {
+      // TLS facts a handler may check (mutual TLS), as data taken now.
+      const tls = live as unknown as { authorized?: unknown; getPeerCertificate?: () => unknown; alpnProtocol?: unknown; servername?: unknown };
+      this.authorized = read(() => tls.authorized) === true;
+      this.alpnProtocol = read(() => tls.alpnProtocol);
+      this.servername = read(() => tls.servername);
+      const certificate = read(() => snapshot(tls.getPeerCertificate?.()).value);
+      this.peerCertificate = certificate;
+    }
+  }
+
+  readonly authorized: boolean = false;
+  readonly alpnProtocol: unknown;
+  readonly servername: unknown;
+  private readonly peerCertificate: unknown;
+
+  getPeerCertificate(): unknown {
+    return this.peerCertificate ?? {};
   }
 
   write(...args: unknown[]): boolean {
