@@ -217,7 +217,7 @@ function observeServed(call: HandlerCall, response: Response, cap: number): Prom
     watched = undefined;
   }
   call.serve(response);
-  if (watched === undefined) return { status, headers, body: { unreadable: "the body was already used" } };
+  if (watched === undefined) return { status, headers, body: { unreadable: "the body could not be observed without changing the response (used, locked or frozen)" } };
   return watched.then(({ body, cut }) => {
     if (cut?.reason === "cancelled") call.cancelledAt = cut.bytes;
     const seen: ComparableResponse = { status, headers, body: body.represent(contentType) };

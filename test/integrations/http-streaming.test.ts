@@ -299,4 +299,17 @@ describe("penumbra/http streaming in sequential mode", () => {
     assert.equal(sink.results.length, 4);
     assert.ok(sink.results.every((r) => r.matched));
   });
+
+  it("leaves a frozen response exactly as it was and compares it without its body", async () => {
+    const sink = collector();
+    const handler = shadowHandler(
+      () => Object.freeze(new Response("frozen", { headers: { "content-type": "text/plain" } })),
+      () => new Response("frozen", { headers: { "content-type": "text/plain" } }),
+      { name: "http-frozen", publish: sink },
+    );
+    const res = await handler(new Request("http://local/"));
+    assert.equal(await res.text(), "frozen");
+    await handler.experiment.settled();
+    assert.deepEqual((sink.results[0]?.control.value as ComparableResponse).body, { unreadable: "the body could not be observed without changing the response (used, locked or frozen)" });
+  });
 });

@@ -36,11 +36,17 @@ const dropped = new FinalizationRegistry<() => void>((release) => release());
 /** The body-reading members a `Response` gets from `Body`; each is redirected to the pass-through. */
 const READERS = ["arrayBuffer", "blob", "bytes", "formData", "json", "text"] as const;
 
+/** Whether the body members can be redefined on this object (not frozen, no fixed own member). */
+function redirectable(response: Response): boolean {
+  if (!Object.isExtensible(response)) return false;
+  return ["body", "bodyUsed", "clone", ...READERS].every((name) => Object.getOwnPropertyDescriptor(response, name)?.configurable !== false);
+}
+
 /**
  * Puts a pass-through in front of `response`'s body, on the same object, and returns a promise of
  * what the caller read. Undefined when the body cannot be watched (already used or locked, a null
- * body status, an object that is not a `Response`): the caller's response is then left exactly as it
- * was and the comparison does without the body.
+ * body status, a frozen response): the caller's response is then left exactly as it was and the
+ * comparison does without the body.
  *
  * @internal
  * @example
@@ -54,7 +60,7 @@ export function watchServedBody(response: Response, cap: number): Promise<Served
   const recorded = new BoundedBody(cap);
   const source = response.body;
   if (source === null) return Promise.resolve({ body: recorded, cut: undefined });
-  if (response.bodyUsed || source.locked) return undefined;
+  if (response.bodyUsed || source.locked || !redirectable(response)) return undefined;
   let view: Response;
   let finish!: (cut: BodyCut | undefined) => void;
   const ended = new Promise<ServedBody>((resolve) => {
