@@ -146,7 +146,8 @@ describe("penumbra/http streaming at the caller's pace", () => {
     const pulled = await whenSteady(() => old.pulled());
     assert.ok(pulled < total / 4, `penumbra pulled ${(pulled / 2 ** 20).toFixed(1)} MiB of 48 for a client that stopped reading`);
     assert.ok(
-      pulled <= barePulled + 4 * CHUNK,
+      // The kernel's socket buffers decide what the bare handler pulls; a margin of 1 MiB for their autotuning.
+      pulled <= barePulled + 16 * CHUNK,
       `penumbra pulled ${(pulled / 2 ** 20).toFixed(2)} MiB, the bare handler ${(barePulled / 2 ** 20).toFixed(2)} MiB`,
     );
     assert.equal(sink.results.length, 0, "nothing is compared before the caller has read the body");
