@@ -120,7 +120,7 @@ export function shadowExpress(
   const handler = function (this: unknown, req: Request, res: Response, next: NextFunction): Promise<void> {
     // The real `next` runs the rest of the app: outside this run's frame, or every later middleware
     // would count as the old handler's work (its effects recorded as the control's).
-    const outside = bindShadow(next);
+    const outside = outsideRun(next);
     const call = new ExpressCall(this);
     const engine = Reflect.apply(shadowed, call, [req, res, outside]) as Promise<ComparableResponse>;
     // Sequential mode is Scientist's test mode: the promise settles once the run is published (and
@@ -138,6 +138,16 @@ export function shadowExpress(
   Object.defineProperty(handler, "name", { value: oldHandler.name, configurable: true });
   Object.defineProperty(handler, "experiment", { value: shadowed.experiment, enumerable: true });
   return handler as ShadowedExpressHandler;
+}
+
+/** `next` bound to the caller's context, when it can be: a missing or odd `next` is passed on as it is. */
+function outsideRun(next: NextFunction): NextFunction {
+  if (typeof next !== "function") return next;
+  try {
+    return bindShadow(next);
+  } catch {
+    return next;
+  }
 }
 
 /** The value of a call that was not admitted: nothing will compare it. */

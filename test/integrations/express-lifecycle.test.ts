@@ -4,11 +4,12 @@
  * Express 5 app on 127.0.0.1.
  */
 import { strict as assert } from "node:assert";
+import { EventEmitter } from "node:events";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { flush } from "../../src/index";
 import { shadowExpress } from "../../src/integrations/express";
 import type { ComparableResponse } from "../../src/integrations/http";
-import { collector, sleep } from "../support/capture";
+import { collector, errorSink, sleep } from "../support/capture";
 import { listen, within, type RunningApp } from "./express-support";
 
 /** A promise the test opens when it is done: "something slow" the handlers await after answering. */
@@ -331,5 +332,50 @@ describe("penumbra/express: promotion and sequential mode", () => {
     await Promise.all(runs);
     assert.equal(sink.results.length, 6);
     assert.ok(sink.results.every((r) => r.matched));
+  });
+});
+
+describe("penumbra/express: calls that are not compared", () => {
+  it("runs the old handler bare when the experiment is disabled, and never the new one", async () => {
+    const sink = collector();
+    let newCalls = 0;
+    const route = shadowExpress(
+      (_req: Request, res: Response) => {
+        res.json({ old: true });
+      },
+      () => {
+        newCalls++;
+      },
+      { name: "express-disabled", publish: sink, enabled: false },
+    );
+    const app = express();
+    app.get("/", route);
+    const running = await listen(app);
+    try {
+      assert.deepEqual(await (await fetch(running.url)).json(), { old: true });
+    } finally {
+      await running.close();
+    }
+    await route.experiment.settled();
+    assert.equal(newCalls, 0);
+    assert.equal(sink.results.length, 0);
+  });
+
+  it("does not throw at a caller that calls the handler without next, on plain mock objects", async () => {
+    const sink = collector();
+    const errors = errorSink();
+    const route = shadowExpress(
+      async (req: Request) => `old ${req.method}`,
+      async (req: Request) => `new ${req.method}`,
+      { name: "express-no-next", publish: sink, onError: errors.onError, timeoutMs: 50 },
+    );
+    const fakeRes = Object.assign(new EventEmitter(), { statusCode: 200, getHeaders: () => ({}) });
+    const returned = route({ method: "GET", url: "/", headers: {} } as never, fakeRes as never, undefined as never);
+    assert.ok(returned instanceof Promise);
+    await returned;
+    fakeRes.emit("close");
+    await route.experiment.settled();
+    assert.deepEqual(errors.errors.map((e) => `${e.operation}: ${String(e.cause)}`), []);
+    assert.equal(sink.results.length, 1);
   });
 });

@@ -5,6 +5,7 @@
  * tripwire is not installed, so only the stand-ins stand between the new handler and the client.
  */
 import { strict as assert } from "node:assert";
+import { EventEmitter } from "node:events";
 import fc from "fast-check";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { shadowExpress } from "../../src/integrations/express";
@@ -210,6 +211,29 @@ describe("penumbra/express: the shadow request exposes no live connection", () =
     await route.experiment.settled();
     assert.equal(chunks, 0);
     assert.equal(sharesState, false);
+  });
+});
+
+describe("penumbra/express: a request that is not an IncomingMessage", () => {
+  it("still gives the new handler inert socket, connection and client in front of a mock request", async () => {
+    const liveSocket = { remoteAddress: "127.0.0.9", write: () => assert.fail("the live socket was written to") };
+    const mockReq = { method: "GET", url: "/x", headers: { host: "h" }, socket: liveSocket, connection: liveSocket, client: liveSocket, stream: liveSocket };
+    const mockRes = Object.assign(new EventEmitter(), { statusCode: 200, getHeaders: () => ({}), locals: {} });
+    let seen: unknown[] = [];
+    const route = shadowExpress(
+      () => undefined,
+      (req: Request) => {
+        const r = req as unknown as Record<string, { write?: (s: string) => unknown; remoteAddress?: string } | null>;
+        seen = [r.socket === liveSocket, r.connection === liveSocket, r.client === liveSocket, r.stream, r.socket?.remoteAddress];
+        r.socket?.write?.("x");
+        r.client?.write?.("x");
+      },
+      { name: "express-mock-request", publish: collector(), timeoutMs: 50 },
+    );
+    await route(mockReq as never, mockRes as never, (() => undefined) as never);
+    mockRes.emit("close");
+    await route.experiment.settled();
+    assert.deepEqual(seen, [false, false, false, null, "127.0.0.9"]);
   });
 });
 

@@ -439,8 +439,11 @@ export class InertSocket extends EventEmitter {
  * ended (the live one was read by the old side; parse bodies with middleware before the route).
  */
 function shadowRequest(live: Request, socket: InertSocket): Request {
-  const req = new IncomingMessage(socket as unknown as Socket) as unknown as Request;
-  Object.setPrototypeOf(req, Object.getPrototypeOf(live) as object);
+  // Anything else (a test's mock request, HTTP/2's compatibility request) gets the shadow's handles
+  // as own properties in front of the live object instead: nothing of a stream of its own to build.
+  const node = live instanceof IncomingMessage;
+  const req = (node ? new IncomingMessage(socket as unknown as Socket) : Object.create(live)) as Request;
+  if (node) Object.setPrototypeOf(req, Object.getPrototypeOf(live) as object);
   const own: PropertyDescriptorMap = {};
   for (const key of Object.keys(live)) {
     if (key.startsWith("_") || LIVE_ONLY.has(key)) continue;
@@ -448,10 +451,14 @@ function shadowRequest(live: Request, socket: InertSocket): Request {
     if (descriptor === undefined || !("value" in descriptor) || typeof descriptor.value === "function") continue;
     own[key] = { value: snapshot(descriptor.value).value, writable: true, enumerable: true, configurable: true };
   }
+  if (!node) {
+    for (const key of ["socket", "connection", "client"]) own[key] = { value: socket, writable: true, configurable: true };
+    own.stream = { value: null, writable: true, configurable: true };
+  }
   Object.defineProperties(req, own);
   // `headers` and `trailers` live behind IncomingMessage's own accessors.
   (req as { headers: unknown }).headers = snapshot({ ...live.headers }).value;
-  req.push(null);
+  if (node) req.push(null);
   return req;
 }
 
@@ -460,7 +467,8 @@ function shadowRequest(live: Request, socket: InertSocket): Request {
  * arrays, which are the shadow's own copies), every reference to the live request, response or socket by its shadow counterpart.
  * Iterative and bounded like the snapshot: a copy the walk does not reach is one the snapshot shared.
  */
-function replaceLiveHandles(root: Record<string, unknown>, counterparts: Map<unknown, unknown>): void {
+function replaceLiveHandles(root: Record<string, unknown> | undefined, counterparts: Map<unknown, unknown>): void {
+  if (typeof root !== "object" || root === null) return;
   counterparts.delete(undefined);
   const seen = new Set<object>();
   const stack: object[] = [];
