@@ -10,7 +10,7 @@ import fc from "fast-check";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { shadowExpress } from "../../src/integrations/express";
 import type { ComparableResponse } from "../../src/integrations/http";
-import { InertSocket } from "../../src/integrations/http/express-response";
+import { InertSocket } from "../../src/integrations/http/shadow-request";
 import { collector } from "../support/capture";
 import { KeepAliveClient, listen, type RunningApp } from "./express-support";
 
