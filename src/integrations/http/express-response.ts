@@ -7,7 +7,8 @@
  * `http.ServerResponse`) and overrides the primitives those methods are built on: `statusCode`,
  * `setHeader` & co., `writeHead`, `write`, `end`. So `json()`, `send()`, `status()`, `set()`,
  * `type()`, `cookie()`, `redirect()`, `sendStatus()` behave as Express's own (charset, Content-Length,
- * ETag, 304 freshness), while no byte can reach a socket: the stand-in has none.
+ * ETag, 304 freshness), while no byte can reach a socket: its socket is an inert stand-in
+ * (`./shadow-request`).
  */
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from "node:http";
 import type { NextFunction, Request, Response } from "express";
