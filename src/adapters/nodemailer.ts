@@ -3,7 +3,7 @@
  * sockets, and bytes on a pooled socket are beyond the tripwire, so the transporter itself is guarded.
  */
 import { callEffect, type EffectPolicy } from "../guard/effect-call";
-import { adapterName, proxyClient, stableHash } from "./client-proxy";
+import { adapterName, proxyClient, stableHash, type Method } from "./client-proxy";
 
 /**
  * Options of {@link guardMailer}.
@@ -71,7 +71,11 @@ export function guardMailer<T extends { sendMail: (...a: any[]) => any }>(transp
     throw new TypeError(`penumbra: guardMailer '${name}': transporter must be an object with a sendMail method`);
   }
   return proxyClient(transporter, "", {
+    // The transport under the transporter (SMTP, a pool) is reachable as `.transporter`: its `send`
+    // is the same effect, so `Mail.prototype.sendMail` applied to the guarded object stays guarded too.
+    descend: (path) => path === "transporter",
     methodFor(path, fn, self, proxyOf) {
+      if (path === "transporter.send") return transportSend(name, fn, self, proxyOf);
       if (path !== "sendMail") return undefined;
       return function sendMail(this: unknown, ...args: unknown[]): unknown {
         const [mail, callback] = args;
@@ -93,6 +97,23 @@ export function guardMailer<T extends { sendMail: (...a: any[]) => any }>(transp
       };
     },
   });
+}
+
+/** `transporter.send(mail, callback)`: nodemailer's transport call, with a `MailMessage` whose options are `mail.data`. */
+function transportSend(name: string, fn: Method, self: object, proxyOf: () => object): Method {
+  return function send(this: unknown, ...args: unknown[]): unknown {
+    const [mail, callback] = args;
+    const data = typeof mail === "object" && mail !== null && "data" in mail ? (mail as { data: unknown }).data : mail;
+    const policy: EffectPolicy = {
+      name: `${name}.sendMail`,
+      answer: "sink",
+      sink: () => {
+        if (typeof callback === "function") process.nextTick(callback as MailCallback, null, shadowInfo(data));
+      },
+      async: false,
+    };
+    return callEffect(policy, () => Reflect.apply(fn, self, args), self, [data], proxyOf());
+  };
 }
 
 /**

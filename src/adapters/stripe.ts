@@ -118,10 +118,14 @@ export function guardStripe<T extends object>(stripe: T, options?: GuardStripeOp
   };
   return proxyClient(stripe, "", {
     descend: (path) => {
+      if (path === "_requestSender") return true;
       const segments = path.split(".");
       return !HELPER_ROOTS.has(segments[0] ?? "") && !segments.some((segment) => segment.startsWith("_"));
     },
     methodFor(path, fn, self, proxyOf) {
+      // The request sender every resource method ends in: reached directly, it is the same effect.
+      if (path === "_requestSender._request") return senderRequest(name, fn, self, proxyOf);
+      if (path === "_requestSender._rawRequest") return rawRequest(name, fn, self, proxyOf);
       const segments = path.split(".");
       const method = segments[segments.length - 1] ?? "";
       if (segments.some((segment) => segment.startsWith("_")) || HELPER_ROOTS.has(segments[0] ?? "")) return undefined;
@@ -153,6 +157,28 @@ function retrieveMinted(fn: Method, self: object, minted: Map<string, StripeObje
     const object = typeof id === "string" ? minted.get(id) : undefined;
     if (object !== undefined && inShadowRun()) return Promise.resolve(withLastResponse(clone(object), object));
     return Reflect.apply(fn, self, args);
+  };
+}
+
+/**
+ * `_requestSender._request(method, host, path, data, authenticator, options, usage, callback)`:
+ * a read for GET, else an effect answered through the callback with the posted fields echoed.
+ */
+function senderRequest(name: string, fn: Method, self: object, proxyOf: () => object): Method {
+  return function _request(this: unknown, ...args: unknown[]): unknown {
+    const [method, , path, data] = args;
+    if (typeof method === "string" && method.toUpperCase() === "GET") return Reflect.apply(fn, self, args);
+    const callback = args.find((a, i) => i >= 7 && typeof a === "function") as ((error: unknown, response: unknown) => void) | undefined;
+    const policy: EffectPolicy = {
+      name: `${name}._requestSender._request`,
+      answer: "sink",
+      sink: () => {
+        const object: StripeObject = { ...asObject(data), livemode: false };
+        if (callback !== undefined) process.nextTick(callback, null, withLastResponse(object, { id: stableHash([method, path, data]) }));
+      },
+      async: false,
+    };
+    return callEffect(policy, () => Reflect.apply(fn, self, args), self, [method, path, data], proxyOf());
   };
 }
 
