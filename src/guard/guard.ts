@@ -152,8 +152,14 @@ function deepProxy<T extends object>(policy: GuardPolicy, target: T, path: strin
 function guardReturned(policy: GuardPolicy, family: Family, value: unknown): unknown {
   const known = inFamily(family, value);
   if (known !== undefined) return known;
-  if (value instanceof Promise) return value.then((resolved: unknown) => guardReturned(policy, family, resolved));
-  return isClientLike(value) ? deepProxy(policy, value, "", family) : value;
+  try {
+    if (value instanceof Promise) return value.then((resolved: unknown) => guardReturned(policy, family, resolved));
+    return isClientLike(value) ? deepProxy(policy, value, "", family) : value;
+  } catch {
+    // A value whose traps or getters throw when looked at is handed back untouched, as the real
+    // method returned it: looking at it must not make the call throw.
+    return value;
+  }
 }
 
 function wrapMethod(
