@@ -165,4 +165,29 @@ describe("guardStripe", () => {
     assert.ok(new stripe.errors.StripeError({ message: "x" }) instanceof Error);
     assert.deepEqual(fake.requests, ["POST /v1/payment_intents"]);
   });
+
+  it("keeps the request sender reached through the guarded client shut for writes, and open for GETs", async () => {
+    type Sender = { _request: (...args: unknown[]) => unknown };
+    const sender = (stripe as unknown as { _requestSender: Sender })._requestSender;
+    const call = (method: string, path: string, data: Record<string, unknown>) =>
+      new Promise<unknown>((resolve) =>
+        sender._request(method, null, path, data, null, {}, [], (error: unknown, response: unknown) => resolve(error ?? response)),
+      );
+    let created: unknown;
+    const result = await runOnce(
+      async () => 1,
+      async () => {
+        created = await call("POST", "/v1/payment_intents", { amount: 99, currency: "eur" });
+        await call("GET", "/v1/payment_intents/pi_missing", {});
+        return 1;
+      },
+    );
+    assert.deepEqual(fake.requests, ["GET /v1/payment_intents/pi_missing"]);
+    assert.deepEqual({ ...(created as object) }, { amount: 99, currency: "eur", livemode: false });
+    assert.deepEqual(
+      (result.candidates[0]?.effects ?? []).map((e) => [e.name, e.blocked]),
+      [["stripe._requestSender._request", true]],
+    );
+    assert.equal((sender as unknown as { _stripe: unknown })._stripe, stripe, "the sender's client is the guarded one");
+  });
 });
