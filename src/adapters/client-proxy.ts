@@ -36,8 +36,7 @@ interface CacheEntry {
 /**
  * Wraps `target` so that methods chosen by `hooks` are replaced and everything else reaches the real
  * object: methods run with the real object as `this` (clients with `#private` fields or native
- * internals, such as better-sqlite3's, need it). A passed-through method is a declared read (its own
- * I/O gets past the tripwire), and what it returns, like any property, comes back as the family's
+ * internals, such as better-sqlite3's, need it). What a passed-through method returns, like any property, comes back as the family's
  * proxy when it is an object the family guards (`stmt.pluck()`, `statement.database`), so a chain
  * cannot step out. `.constructor` and property descriptors are guarded as in `guard()`.
  *
@@ -87,9 +86,14 @@ export function proxyClient<T extends object>(target: T, path: string, hooks: Cl
   return proxy;
 }
 
+/**
+ * Not a declared read: an adapter declares its reads itself (a SELECT, a Stripe retrieve). Internals
+ * reached through the proxy (`_pulseQueryQueue` run by a raw prototype method applied to it) must
+ * stay visible to the tripwire.
+ */
 function passThrough(fn: Method, self: object, family: Family): Method {
   return function (this: unknown, ...args: unknown[]): unknown {
-    const value = declaredRead(() => Reflect.apply(fn, self, args));
+    const value = Reflect.apply(fn, self, args);
     return inFamily(family, value) ?? value;
   };
 }

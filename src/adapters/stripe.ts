@@ -3,7 +3,7 @@
  * payment is the side effect a candidate must least of all make, so the client itself is guarded.
  */
 import { callEffect, type EffectPolicy } from "../guard/effect-call";
-import { adapterName, inShadowRun, proxyClient, stableHash, type Method } from "./client-proxy";
+import { adapterName, declaredRead, inShadowRun, proxyClient, stableHash, type Method } from "./client-proxy";
 
 /**
  * Options of {@link guardStripe}.
@@ -131,7 +131,7 @@ export function guardStripe<T extends object>(stripe: T, options?: GuardStripeOp
       if (segments.some((segment) => segment.startsWith("_")) || HELPER_ROOTS.has(segments[0] ?? "")) return undefined;
       if (segments.length === 1) return path === "rawRequest" ? rawRequest(name, fn, self, proxyOf) : undefined;
       if (LOCAL.has(method)) return undefined;
-      if (READ.test(method)) return method === "retrieve" ? retrieveMinted(fn, self, minted) : undefined;
+      if (READ.test(method)) return method === "retrieve" ? retrieveMinted(fn, self, minted) : read(fn, self);
       const resource = segments.slice(0, -1);
       const policy: EffectPolicy = {
         name: `${name}.${path}`,
@@ -150,13 +150,20 @@ export function guardStripe<T extends object>(stripe: T, options?: GuardStripeOp
   });
 }
 
+/** A read API method: declared, so its request gets past the tripwire in a shadow run. */
+function read(fn: Method, self: object): Method {
+  return function (this: unknown, ...args: unknown[]): unknown {
+    return declaredRead(() => Reflect.apply(fn, self, args));
+  };
+}
+
 /** `retrieve(id)` of an id this guard minted, in a shadow run: served from the guard, never sent. */
 function retrieveMinted(fn: Method, self: object, minted: Map<string, StripeObject>): Method {
   return function retrieve(this: unknown, ...args: unknown[]): unknown {
     const id = args[0];
     const object = typeof id === "string" ? minted.get(id) : undefined;
     if (object !== undefined && inShadowRun()) return Promise.resolve(withLastResponse(clone(object), object));
-    return Reflect.apply(fn, self, args);
+    return declaredRead(() => Reflect.apply(fn, self, args));
   };
 }
 
@@ -167,7 +174,7 @@ function retrieveMinted(fn: Method, self: object, minted: Map<string, StripeObje
 function senderRequest(name: string, fn: Method, self: object, proxyOf: () => object): Method {
   return function _request(this: unknown, ...args: unknown[]): unknown {
     const [method, , path, data] = args;
-    if (typeof method === "string" && method.toUpperCase() === "GET") return Reflect.apply(fn, self, args);
+    if (typeof method === "string" && method.toUpperCase() === "GET") return declaredRead(() => Reflect.apply(fn, self, args));
     const callback = args.find((a, i) => i >= 7 && typeof a === "function") as ((error: unknown, response: unknown) => void) | undefined;
     const policy: EffectPolicy = {
       name: `${name}._requestSender._request`,
@@ -194,7 +201,7 @@ function rawRequest(name: string, fn: Method, self: object, proxyOf: () => objec
     async: false,
   };
   return function (this: unknown, ...args: unknown[]): unknown {
-    if (typeof args[0] === "string" && args[0].toUpperCase() === "GET") return Reflect.apply(fn, self, args);
+    if (typeof args[0] === "string" && args[0].toUpperCase() === "GET") return declaredRead(() => Reflect.apply(fn, self, args));
     return callEffect(policy, () => Reflect.apply(fn, self, args), self, args, proxyOf());
   };
 }
