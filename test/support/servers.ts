@@ -184,7 +184,18 @@ export async function dnsServer(): Promise<Received<string>> {
 /** A PostgreSQL server started for a test, or the reason it could not be. */
 export type Postgres = { port: number; host: string; stop(): Promise<void> } | { skip: string };
 
-const PG_BIN = ["/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin"];
+/** Debian's server binaries, newest major first (`/usr/lib/postgresql/<major>/bin`). */
+function postgresBinDirs(): string[] {
+  try {
+    return fs
+      .readdirSync("/usr/lib/postgresql")
+      .filter((major) => /^\d+$/.test(major))
+      .sort((a, b) => Number(b) - Number(a))
+      .map((major) => path.join("/usr/lib/postgresql", major, "bin"));
+  } catch {
+    return [];
+  }
+}
 
 /**
  * Starts Debian's PostgreSQL as a plain process: `initdb` into a temp directory and `postgres` on a
@@ -192,8 +203,8 @@ const PG_BIN = ["/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/us
  * as root (the server refuses to run as root). Returns `{ skip }` with the reason when it cannot.
  */
 export async function startPostgres(): Promise<Postgres> {
-  const bin = PG_BIN.find((dir) => fs.existsSync(path.join(dir, "postgres")));
-  if (bin === undefined) return { skip: `no PostgreSQL server binaries in ${PG_BIN.join(", ")} (apt-get install postgresql)` };
+  const bin = postgresBinDirs().find((dir) => fs.existsSync(path.join(dir, "postgres")));
+  if (bin === undefined) return { skip: "no PostgreSQL server binaries in /usr/lib/postgresql/<major>/bin (apt-get install postgresql)" };
   const asRoot = process.getuid?.() === 0;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-pg-"));
   const as = (command: string, args: string[]): [string, string[]] => (asRoot ? ["runuser", ["-u", "postgres", "--", command, ...args]] : [command, args]);
