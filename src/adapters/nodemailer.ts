@@ -1,6 +1,7 @@
 /**
  * `guardMailer`: a nodemailer transporter made safe for shadow runs. SMTP transports may pool their
- * sockets, and bytes on a pooled socket are beyond the tripwire, so the transporter itself is guarded.
+ * sockets; the tripwire can only stop a shadow's bytes on a pooled socket by closing the connection,
+ * so the transporter itself is guarded and the message is never handed to the transport.
  */
 import { callEffect, type EffectPolicy } from "../guard/effect-call";
 import { adapterName, proxyClient, stableHash, type Method } from "./client-proxy";
@@ -40,7 +41,9 @@ type MailCallback = (error: Error | null, info: ShadowMailInfo) => void;
 
 /**
  * Wraps a nodemailer transporter (anything with `sendMail(mail, callback?)`): `sendMail` is a side
- * effect, everything else (`verify`, `close`, `use`, `options`) passes through.
+ * effect, everything else (`verify`, `close`, `use`, `options`) passes through. The transport underneath
+ * (`.transporter.send`) is the same effect, so the transporter's own `sendMail` applied to the guarded
+ * object (`Object.getPrototypeOf(mailer).sendMail.call(mailer, msg)`) is sunk as well.
  *
  * - Outside experiments the transporter behaves as it always does.
  * - In a control run the message is sent and recorded as an effect `mailer.sendMail` with the mail

@@ -1,7 +1,7 @@
 /**
  * `guardPg`: a node-postgres client or pool made safe for shadow runs. A warm pool writes a shadow
- * query on a socket the control opened, where the tripwire cannot see it, so queries are classified
- * at the call, by their SQL.
+ * query on a socket the control opened, where the tripwire can only stop it by closing the
+ * connection, so queries are classified at the call, by their SQL, and reads are declared.
  */
 import { callEffect, type EffectPolicy } from "../guard/effect-call";
 import { bindShadow } from "../context/run-info";

@@ -75,9 +75,11 @@ type StripeObject = Record<string, unknown>;
  * (`paymentIntents.create`, `checkout.sessions.create`, `refunds.create`, `invoices.finalizeInvoice`,
  * `paymentMethods.attach`, `subscriptions.cancel`), is a side effect, and reads pass through.
  *
- * - Reads: methods named `retrieve…`, `list…`, `search…`, `get…`; top-level helpers (`on`,
- *   `webhooks.*`, `errors.*`, `_`-prefixed internals); `rawRequest("GET", …)`. Every other API method
- *   is an effect, unknown verbs included (fail closed).
+ * - Reads (declared, so their requests get past the tripwire): methods named `retrieve…`, `list…`,
+ *   `search…`, `get…`; `rawRequest("GET", …)`. Top-level helpers (`on`, `webhooks.*`, `errors.*`,
+ *   `_`-prefixed internals) pass through undeclared. Every other API method is an effect, unknown
+ *   verbs included (fail closed), and so is `_requestSender._request` / `_rawRequest` reached through
+ *   the guarded client unless its method is `GET`.
  * - In a control run an effect is sent and recorded as `stripe.<path>` with its arguments.
  * - In a shadow run it is not sent; it is recorded as blocked and answered with a promise of a
  *   plausible object: `create` mints `pi_shadow_<hash>` (the prefix from the resource, the hash from

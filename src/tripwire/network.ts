@@ -105,7 +105,15 @@ export function cover(socket: net.Socket, frame: RunFrame): void {
   frames.add(frame);
 }
 
-/** See {@link cover}. @internal @example `if (isCovered(socket, frame)) return pass();` */
+/**
+ * True when `frame` already has a leak for `socket` (see {@link cover}).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (isCovered(socket, frame)) return "pass";
+ * ```
+ */
 export function isCovered(socket: net.Socket, frame: RunFrame): boolean {
   return covered.get(socket)?.has(frame) === true;
 }
