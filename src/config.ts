@@ -46,6 +46,10 @@ const settings: Settings = { ...DEFAULTS };
  * Sets process-wide defaults. Safe to call more than once; only the keys given change, and a key
  * given as `undefined` goes back to its default.
  *
+ * @throws TypeError when an option is invalid, naming it.
+ * @throws PenumbraError (code `PENUMBRA_RUNS_IN_FLIGHT`) when `context` is given while shadow runs are
+ * in flight: their guards read the current backend, and a swap would open them.
+ *
  * @example
  * ```ts
  * configure({ publishers: [jsonlPublisher("results.jsonl")], onError: (e) => log.warn(e) });
