@@ -110,9 +110,9 @@ export async function smtpServer(): Promise<Received<string>> {
   return out;
 }
 
-/** An HTTP/2 (h2c) server on loopback that keeps `METHOD path` of every stream it receives. */
-export async function http2Server(): Promise<Received<string>> {
-  const out: Received<string> = { port: 0, received: [], close: async () => undefined };
+/** An HTTP/2 (h2c) server on loopback that keeps `METHOD path` of every stream it receives, and each request body. */
+export async function http2Server(): Promise<Received<string> & { bodies: string[] }> {
+  const out: Received<string> & { bodies: string[] } = { port: 0, received: [], bodies: [], close: async () => undefined };
   const sessions = new Set<http2.ServerHttp2Session>();
   const server = http2.createServer();
   server.on("session", (session) => {
@@ -122,8 +122,14 @@ export async function http2Server(): Promise<Received<string>> {
   server.on("stream", (stream, headers) => {
     out.received.push(`${String(headers[":method"])} ${String(headers[":path"])}`);
     stream.on("error", () => undefined);
-    stream.respond({ ":status": 200 });
-    stream.end("ok");
+    let body = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => (body += chunk));
+    stream.on("end", () => {
+      out.bodies.push(body);
+      stream.respond({ ":status": 200 });
+      stream.end("ok");
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   out.port = (server.address() as net.AddressInfo).port;

@@ -157,6 +157,32 @@ describe("the tripwire against every route out of a shadow run", function () {
     await server.close();
   });
 
+  it("drops a candidate's write on an HTTP/2 stream the control opened; the control's body arrives whole", async () => {
+    const server = await http2Server();
+    uninstall = installTripwire();
+    const session = http2.connect(`http://127.0.0.1:${server.port}`);
+    session.on("error", () => undefined);
+    const upload = session.request({ ":method": "POST", ":path": "/upload" });
+    upload.on("error", () => undefined);
+    const answered = new Promise<void>((resolve) => upload.on("response", () => resolve()));
+    upload.resume();
+    let candidateSaw = "";
+    const result = await runOnce(
+      () => writeOn(upload, "control;"),
+      async () => {
+        candidateSaw = await writeOn(upload, "candidate;");
+        upload.end("candidate-end;");
+      },
+    );
+    upload.end("control-end;");
+    await answered;
+    session.close();
+    assert.deepEqual(server.bodies, ["control;control-end;"]);
+    assert.equal(candidateSaw, "error ESHADOW");
+    assert.deepEqual(leaksOf(result), [{ kind: "network", target: `127.0.0.1:${server.port} http2 stream write`, blocked: true }]);
+    await server.close();
+  });
+
   it("blocks a candidate's own HTTP/2 session and its request: nothing arrives", async () => {
     const server = await http2Server();
     uninstall = installTripwire();
