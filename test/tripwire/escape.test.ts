@@ -11,7 +11,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Worker } from "node:worker_threads";
 import nodemailer from "nodemailer";
-import { guardMailer, installTripwire } from "../../src/index";
+import { Experiment, guardMailer, installTripwire, type Result } from "../../src/index";
 import { leaksOf, runOnce } from "../support/one-run";
 import { dnsServer, http2Server, smtpServer, tcpServer, udpServer } from "../support/servers";
 
@@ -306,6 +306,27 @@ describe("the tripwire against every route out of a shadow run", function () {
     await worker.terminate();
     assert.deepEqual(got, ["got control"]);
     assert.deepEqual(leaksOf(result), [{ kind: "child_process", target: `postMessage worker ${threadId}`, blocked: true }]);
+  });
+
+  it("records a blocked write on the candidate that made it, not on its sibling or the control", async () => {
+    const server = await tcpServer();
+    uninstall = installTripwire();
+    const socket = await connect(server.port);
+    socket.on("error", () => undefined);
+    const results: Result<unknown>[] = [];
+    const experiment = new Experiment<[], Promise<string>>("two-candidates", { publish: (r) => void results.push(r) })
+      .use(() => writeOn(socket, "control;"))
+      .try("quiet", async () => "written")
+      .try("leaky", () => writeOn(socket, "leaky;"));
+    await experiment.run();
+    await experiment.settled();
+    await sleep(50);
+    socket.destroy();
+    const byName = Object.fromEntries((results[0]?.candidates ?? []).map((c) => [c.name, c.leaks.map((l) => ({ ...l }))]));
+    assert.deepEqual(byName, { quiet: [], leaky: [{ kind: "network", target: `127.0.0.1:${server.port}`, blocked: true }] });
+    assert.deepEqual(results[0]?.control.leaks, []);
+    assert.equal(server.received.join(""), "control;");
+    await server.close();
   });
 
   it("leaves the process's own stderr usable from a candidate, unrecorded", async () => {
