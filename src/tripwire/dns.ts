@@ -36,7 +36,7 @@ function probe(servers: () => string[], name: unknown): Probe {
   } catch {
     // A resolver in an odd state still gets a leak, just without its server.
   }
-  const target: Probe = { kind: "network", target: `dns ${server} ${String(name)}` };
+  const target: Probe = { kind: "network", target: `dns ${server} ${describeName(name)}` };
   // "1.2.3.4", "1.2.3.4:53", "[::1]:53" → host and port for the allow callback.
   const match = /^\[([^\]]+)\](?::(\d+))?$|^([^:]+)(?::(\d+))?$/.exec(server);
   if (match !== null && server !== "system") {
@@ -47,6 +47,11 @@ function probe(servers: () => string[], name: unknown): Probe {
     target.port = 53;
   }
   return target;
+}
+
+/** The queried name as the leak shows it; a value that is not a name is described, never converted (its toString may throw). */
+function describeName(name: unknown): string {
+  return typeof name === "string" ? name : `<${name === null ? "null" : typeof name}>`;
 }
 
 function hook(

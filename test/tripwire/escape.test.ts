@@ -10,6 +10,7 @@ import * as dns from "node:dns";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Worker } from "node:worker_threads";
+import fc from "fast-check";
 import nodemailer from "nodemailer";
 import { Experiment, guardMailer, installTripwire, type Result } from "../../src/index";
 import { leaksOf, runOnce } from "../support/one-run";
@@ -337,5 +338,40 @@ describe("the tripwire against every route out of a shadow run", function () {
     );
     assert.deepEqual(leaksOf(result), []);
     assert.equal(result.candidates[0]?.threw, false);
+  });
+});
+
+describe("the tripwire's hooks given hostile arguments in a shadow run", function () {
+  this.timeout(30_000);
+  it("never throw from penumbra: DNS and UDP calls with any arguments are blocked and answered through the callback", async () => {
+    const uninstall = installTripwire();
+    const resolver = new dns.Resolver();
+    const socket = dgram.createSocket("udp4");
+    const hostile = fc.oneof(
+      fc.anything(),
+      fc.constant({ toString: () => { throw new Error("toString"); } }),
+      fc.constant(new Proxy({}, { get: () => { throw new Error("trap"); } })),
+      fc.constant(Object.create(null) as object),
+    );
+    try {
+      await fc.assert(
+        fc.asyncProperty(hostile, hostile, async (a, b) => {
+          const result = await runOnce(
+            async () => "control",
+            () =>
+              Promise.all([
+                new Promise<string>((resolve) => resolver.resolve4(a as string, (e) => resolve(e?.code ?? "none"))),
+                new Promise<string>((resolve) => socket.send(Buffer.from("x"), b as number, "127.0.0.1", (e) => resolve((e as NodeJS.ErrnoException | null)?.code ?? "none"))),
+              ]),
+          );
+          assert.deepEqual(result.candidates[0]?.value, ["ESHADOW", "ESHADOW"]);
+          assert.equal(leaksOf(result).length, 2);
+        }),
+        { numRuns: 40 },
+      );
+    } finally {
+      socket.close();
+      uninstall();
+    }
   });
 });
