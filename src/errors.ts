@@ -49,7 +49,8 @@ export type PenumbraErrorCode =
   | "PENUMBRA_MISMATCH"
   | "PENUMBRA_EXPERIMENT_ERROR"
   | "PENUMBRA_SHADOW_BLOCKED"
-  | "PENUMBRA_CANDIDATE_TIMEOUT";
+  | "PENUMBRA_CANDIDATE_TIMEOUT"
+  | "PENUMBRA_RUNS_IN_FLIGHT";
 
 /**
  * Base class of every error penumbra raises.
