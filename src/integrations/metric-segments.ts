@@ -133,3 +133,29 @@ function labelValue(value: unknown): string {
 function describe(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : typeof value;
 }
+
+/**
+ * A bounded label: the first `cap` distinct values per scope keep their name, later ones are
+ * `(other)`. Used for mismatch reasons, whose bucket names are bounded by code but unbounded in a
+ * misconfigured rule set.
+ *
+ * @example
+ * ```ts
+ * const reasonOf = cappedLabel(20);
+ * reasonOf("checkout\u0000candidate", "rounding"); // "rounding"
+ * ```
+ */
+export function cappedLabel(cap: number): (scope: string, value: string) => string {
+  const seen = new Map<string, Set<string>>();
+  return (scope, value) => {
+    let values = seen.get(scope);
+    if (values === undefined) {
+      values = new Set();
+      seen.set(scope, values);
+    }
+    if (values.has(value)) return value;
+    if (values.size >= cap) return OTHER;
+    values.add(value);
+    return value;
+  };
+}

@@ -18,9 +18,12 @@
 import { metrics, type Attributes, type Counter, type Histogram, type Meter, type MeterProvider } from "@opentelemetry/api";
 import type { TripEvent } from "../types/operate";
 import type { Result } from "../types/results";
-import { checkSegments, segmentLabeller } from "./metric-segments";
+import { cappedLabel, checkSegments, segmentLabeller } from "./metric-segments";
 
 const OUTCOMES = ["matched", "mismatched", "ignored"] as const;
+const KINDS = ["error", "status", "value", "effects"] as const;
+/** Distinct reasons kept per experiment and candidate; the rest count as `(other)`. */
+const REASON_CAP = 20;
 const TRIP_REASONS: ReadonlyArray<TripEvent["reason"]> = ["mismatch-rate", "latency", "timeout-rate", "leak"];
 /** Segment attributes are namespaced, so any context key is a valid attribute and none collides with ours. */
 const SEGMENT_PREFIX = "penumbra.segment.";
@@ -87,6 +90,9 @@ export interface OpenTelemetryPublisher {
  * - `penumbra.leaks` counter `{leak}`: undeclared effects the tripwire caught, `penumbra.experiment`
  *   and `penumbra.candidate`;
  * - `penumbra.timeouts` counter `{run}`: candidate runs over `timeoutMs`, same attributes;
+ * - `penumbra.mismatches` counter `{mismatch}`: mismatches by `penumbra.mismatch.kind`;
+ * - `penumbra.mismatch.reasons` counter `{mismatch}`: per mismatch, each bucket (or `kind:<kind>`)
+ *   as `penumbra.mismatch.reason`, 20 per candidate, the rest `(other)`;
  * - `penumbra.trips` counter `{trip}`: guardrail trips, `penumbra.experiment` and `penumbra.trip.reason`.
  *
  * @example
@@ -125,6 +131,16 @@ export function openTelemetryPublisher(options: OpenTelemetryPublisherOptions = 
     unit: "{run}",
     description: "Candidate runs that exceeded timeoutMs.",
   });
+  const kinds: Counter = meter.createCounter("penumbra.mismatches", {
+    unit: "{mismatch}",
+    description: "Mismatches by candidate and kind (the most severe cause).",
+  });
+  const reasons: Counter = meter.createCounter("penumbra.mismatch.reasons", {
+    unit: "{mismatch}",
+    description: "Mismatches by reason: each bucket, or kind:<kind> when no bucket named it.",
+  });
+  const capped = cappedLabel(REASON_CAP);
+  const reasonLabel = (experiment: string, candidate: string, reason: string): string => capped(`${experiment}\u0000${candidate}`, reason);
   const trips: Counter = meter.createCounter("penumbra.trips", {
     unit: "{trip}",
     description: "Guardrail trips that disabled an experiment.",
@@ -166,9 +182,18 @@ export function openTelemetryPublisher(options: OpenTelemetryPublisherOptions = 
         once(`c\u0000${experiment}\u0000${observation.name}`, () => {
           leaks.add(0, attributes);
           timeouts.add(0, attributes);
+          for (const kind of KINDS) kinds.add(0, { ...attributes, "penumbra.mismatch.kind": kind });
         });
         if (observation.leaks.length > 0) leaks.add(observation.leaks.length, attributes);
         if (observation.timedOut) timeouts.add(1, attributes);
+      }
+      for (const mismatch of result.mismatches) {
+        const attributes: Attributes = { "penumbra.experiment": experiment, "penumbra.candidate": mismatch.candidate };
+        kinds.add(1, { ...attributes, "penumbra.mismatch.kind": mismatch.kind });
+        const named = mismatch.buckets.length > 0 ? mismatch.buckets : [`kind:${mismatch.kind}`];
+        for (const reason of new Set(named)) {
+          reasons.add(1, { ...attributes, "penumbra.mismatch.reason": reasonLabel(experiment, mismatch.candidate, String(reason)) });
+        }
       }
     },
     skipped(experiment: string, reason: "overload" = "overload"): void {

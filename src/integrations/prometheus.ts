@@ -27,7 +27,7 @@ import {
 } from "prom-client";
 import type { TripEvent } from "../types/operate";
 import type { Result } from "../types/results";
-import { checkSegments, segmentLabeller, type SegmentLabeller } from "./metric-segments";
+import { cappedLabel, checkSegments, segmentLabeller, type SegmentLabeller } from "./metric-segments";
 
 /**
  * A prom-client registry of either content type.
@@ -98,12 +98,16 @@ interface Instruments {
   skipped: Counter<"experiment" | "reason">;
   leaks: Counter<"experiment" | "candidate">;
   timeouts: Counter<"experiment" | "candidate">;
+  kinds: Counter<"experiment" | "candidate" | "kind">;
+  reasons: Counter<"experiment" | "candidate" | "reason">;
   trips: Counter<"experiment" | "reason">;
 }
 
 interface RegistryState {
   instruments: Instruments;
   segments: SegmentLabeller;
+  /** Mismatch reasons per experiment and candidate, capped like segment values, shared by the registry's publishers. */
+  reasons: (scope: string, reason: string) => string;
   /** Label sets already created at 0, so the zeroing costs one Set lookup per result afterwards. */
   zeroed: Set<string>;
 }
@@ -114,8 +118,13 @@ const NAMES: Record<keyof Instruments, string> = {
   skipped: "penumbra_skipped_total",
   leaks: "penumbra_leaks_total",
   timeouts: "penumbra_timeouts_total",
+  kinds: "penumbra_mismatches_total",
+  reasons: "penumbra_mismatch_reasons_total",
   trips: "penumbra_trips_total",
 };
+const KINDS = ["error", "status", "value", "effects"] as const;
+/** Distinct reasons kept per experiment and candidate; the rest count as `(other)`. */
+const REASON_CAP = 20;
 
 const byRegistry = new WeakMap<PrometheusRegistry, RegistryState>();
 
@@ -130,6 +139,10 @@ const byRegistry = new WeakMap<PrometheusRegistry, RegistryState>();
  * - `penumbra_skipped_total{experiment,reason}`: calls skipped for lack of a slot (`overload`);
  * - `penumbra_leaks_total{experiment,candidate}`: undeclared effects the tripwire caught;
  * - `penumbra_timeouts_total{experiment,candidate}`: candidate runs that hit `timeoutMs`;
+ * - `penumbra_mismatches_total{experiment,candidate,kind}`: mismatches by kind (error, status, value,
+ *   effects), every kind at 0 from the first result;
+ * - `penumbra_mismatch_reasons_total{experiment,candidate,reason}`: per mismatch, each of its buckets
+ *   (or `kind:<kind>` when none named it), 20 reasons per candidate, the rest `(other)`;
  * - `penumbra_trips_total{experiment,reason}`: guardrail trips, every reason at 0 from the start.
  *
  * @example
@@ -156,7 +169,7 @@ export function prometheusPublisher(options: PrometheusPublisherOptions = {}): P
   let state = byRegistry.get(registry);
   // `registry.clear()` (common between tests and on hot reload) detaches the memoised metrics.
   if (state === undefined || !stillRegistered(registry, state.instruments)) {
-    state = { instruments: create(registry, buckets, keys), segments: segmentLabeller(keys), zeroed: new Set() };
+    state = { instruments: create(registry, buckets, keys), segments: segmentLabeller(keys), reasons: cappedLabel(REASON_CAP), zeroed: new Set() };
     byRegistry.set(registry, state);
   } else if (!sameKeys(state.segments.keys, keys)) {
     throw new TypeError(
@@ -165,7 +178,11 @@ export function prometheusPublisher(options: PrometheusPublisherOptions = {}): P
     );
   }
   const { instruments, segments, zeroed } = state;
-  const { comparisons, duration, skipped, leaks, timeouts, trips } = instruments;
+  const { comparisons, duration, skipped, leaks, timeouts, kinds, reasons, trips } = instruments;
+
+  /** A mismatch reason as a bounded label value: its bucket names, else `kind:<kind>`. */
+  const capped = state.reasons;
+  const reasonLabel = (experiment: string, candidate: string, reason: string): string => capped(`${experiment}\u0000${candidate}`, reason);
 
   // Counters have no zero(): inc(labels, 0) creates the series at 0.
   /** Creates the experiment-wide series at 0 the first time the experiment is seen. */
@@ -183,6 +200,7 @@ export function prometheusPublisher(options: PrometheusPublisherOptions = {}): P
     zeroed.add(id);
     leaks.inc({ experiment, candidate }, 0);
     timeouts.inc({ experiment, candidate }, 0);
+    for (const kind of KINDS) kinds.inc({ experiment, candidate, kind }, 0);
     duration.zero({ experiment, behavior: candidate });
   };
   const zeroComparisons = (labels: Record<string, string>): void => {
@@ -209,6 +227,12 @@ export function prometheusPublisher(options: PrometheusPublisherOptions = {}): P
         if (observation.role !== "candidate") continue;
         if (observation.leaks.length > 0) leaks.inc({ experiment, candidate: observation.name }, observation.leaks.length);
         if (observation.timedOut) timeouts.inc({ experiment, candidate: observation.name });
+      }
+      for (const mismatch of result.mismatches) {
+        const candidate = mismatch.candidate;
+        kinds.inc({ experiment, candidate, kind: mismatch.kind });
+        const named = mismatch.buckets.length > 0 ? mismatch.buckets : [`kind:${mismatch.kind}`];
+        for (const reason of new Set(named)) reasons.inc({ experiment, candidate, reason: reasonLabel(experiment, candidate, String(reason)) });
       }
     },
     skipped(experiment: string, reason: "overload" = "overload"): void {
@@ -266,6 +290,18 @@ function create(registry: PrometheusRegistry, buckets: number[], segments: reado
       name: NAMES.timeouts,
       help: "Candidate runs that exceeded timeoutMs, by candidate.",
       labelNames: ["experiment", "candidate"] as const,
+      registers,
+    }),
+    kinds: counter(registry, {
+      name: NAMES.kinds,
+      help: "Mismatches by candidate and kind (error, status, value, effects: the most severe cause).",
+      labelNames: ["experiment", "candidate", "kind"] as const,
+      registers,
+    }),
+    reasons: counter(registry, {
+      name: NAMES.reasons,
+      help: "Mismatches by reason: each bucket of the mismatch, or kind:<kind> when no bucket named it (20 per candidate, then (other)).",
+      labelNames: ["experiment", "candidate", "reason"] as const,
       registers,
     }),
     trips: counter(registry, {

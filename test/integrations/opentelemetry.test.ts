@@ -124,7 +124,7 @@ describe("penumbra/opentelemetry", () => {
     const total = shadow((n: number) => n * 2, (n: number) => (n === 3 ? 0 : n * 2), { name: "double", publish: otel });
     for (let i = 0; i < 10; i++) total(i);
     await total.experiment.settled();
-    assert.equal(created, 6);
+    assert.equal(created, 8);
 
     const metrics = await collect(reader);
     const comparisons = metrics.get("penumbra.comparisons");
@@ -154,9 +154,26 @@ describe("penumbra/opentelemetry", () => {
     assert.equal(sum(comparisons, { ...base, "penumbra.outcome": "ignored" }), 0);
     assert.equal(sum(metrics.get("penumbra.leaks"), base), 0);
     assert.equal(sum(metrics.get("penumbra.timeouts"), base), 0);
+    for (const kind of ["error", "status", "value", "effects"]) {
+      assert.equal(sum(metrics.get("penumbra.mismatches"), { ...base, "penumbra.mismatch.kind": kind }), 0);
+    }
     for (const reason of ["mismatch-rate", "latency", "timeout-rate", "leak"]) {
       assert.equal(sum(metrics.get("penumbra.trips"), { "penumbra.experiment": "order-total", "penumbra.trip.reason": reason }), 0);
     }
+  });
+
+  it("counts mismatches by kind and by reason, a bucket or kind:<kind>", async () => {
+    const { provider, reader } = setup();
+    const otel = openTelemetryPublisher({ meterProvider: provider });
+    otel.publish(mismatchedResult()); // value, bucket "rounding"
+    const base = mismatchedResult();
+    otel.publish({ ...base, mismatches: base.mismatches.map((m) => ({ ...m, kind: "error" as const, buckets: [] })) });
+    const metrics = await collect(reader);
+    const who = { "penumbra.experiment": "order-total", "penumbra.candidate": "candidate" };
+    assert.equal(sum(metrics.get("penumbra.mismatches"), { ...who, "penumbra.mismatch.kind": "value" }), 1);
+    assert.equal(sum(metrics.get("penumbra.mismatches"), { ...who, "penumbra.mismatch.kind": "error" }), 1);
+    assert.equal(sum(metrics.get("penumbra.mismatch.reasons"), { ...who, "penumbra.mismatch.reason": "rounding" }), 1);
+    assert.equal(sum(metrics.get("penumbra.mismatch.reasons"), { ...who, "penumbra.mismatch.reason": "kind:error" }), 1);
   });
 
   it("adds segment attributes only when asked, capped at 20 values per key with (other) and (none)", async () => {

@@ -112,7 +112,7 @@ describe("penumbra/prometheus", () => {
       prometheusPublisher().publish(matchedResult());
       assert.ok(globalRegistry.getSingleMetric("penumbra_comparisons_total"));
     } finally {
-      for (const name of ["comparisons_total", "behavior_duration_seconds", "skipped_total", "leaks_total", "timeouts_total", "trips_total"]) {
+      for (const name of ["comparisons_total", "behavior_duration_seconds", "skipped_total", "leaks_total", "timeouts_total", "mismatches_total", "mismatch_reasons_total", "trips_total"]) {
         globalRegistry.removeSingleMetric(`penumbra_${name}`);
       }
     }
@@ -167,6 +167,9 @@ describe("penumbra/prometheus", () => {
     assert.equal(at('penumbra_skipped_total{experiment="order-total",reason="overload"}'), 0);
     assert.equal(at('penumbra_leaks_total{experiment="order-total",candidate="candidate"}'), 0);
     assert.equal(at('penumbra_timeouts_total{experiment="order-total",candidate="candidate"}'), 0);
+    for (const kind of ["error", "status", "value", "effects"]) {
+      assert.equal(at(`penumbra_mismatches_total{experiment="order-total",candidate="candidate",kind="${kind}"}`), 0, kind);
+    }
     for (const reason of ["mismatch-rate", "latency", "timeout-rate", "leak"]) {
       assert.equal(at(`penumbra_trips_total{experiment="order-total",reason="${reason}"}`), 0, reason);
     }
@@ -197,6 +200,29 @@ describe("penumbra/prometheus", () => {
     assert.equal(sample(text, 'penumbra_behavior_duration_seconds_count{experiment="order-total",behavior="slow"}'), 3);
   });
 
+  it("counts mismatches by kind and by reason (bucket, else kind), 20 reasons per candidate then (other)", async () => {
+    const registry = new Registry();
+    const publisher = prometheusPublisher({ registry });
+    const withMismatch = (kind: "error" | "status" | "value" | "effects", buckets: string[]): Result<unknown> => {
+      const base = mismatchedResult();
+      return { ...base, mismatches: base.mismatches.map((m) => ({ ...m, kind, buckets })) };
+    };
+    publisher.publish(withMismatch("value", ["rounding"]));
+    publisher.publish(withMismatch("value", ["rounding", "coupon", "rounding"]));
+    publisher.publish(withMismatch("error", []));
+    for (let i = 0; i < 25; i++) publisher.publish(withMismatch("value", [`bucket-${i}`]));
+    const text = await registry.metrics();
+    const reason = (r: string): number | undefined => sample(text, `penumbra_mismatch_reasons_total{experiment="order-total",candidate="candidate",reason="${r}"}`);
+    assert.equal(reason("rounding"), 2, "a reason counts once per mismatch");
+    assert.equal(reason("coupon"), 1);
+    assert.equal(reason("kind:error"), 1);
+    const reasons = samples(text).filter((s) => s.series.startsWith("penumbra_mismatch_reasons_total{"));
+    assert.equal(reasons.length, 21);
+    assert.equal(reason("(other)"), 8); // 3 reasons + bucket-0..16 fill the 20; bucket-17..24 are (other)
+    assert.equal(sample(text, 'penumbra_mismatches_total{experiment="order-total",candidate="candidate",kind="value"}'), 27);
+    assert.equal(sample(text, 'penumbra_mismatches_total{experiment="order-total",candidate="candidate",kind="error"}'), 1);
+  });
+
   it("buckets durations from 10 µs by default, so a microsecond function is not all in the first bucket", async () => {
     const registry = new Registry();
     prometheusPublisher({ registry }).publish(twoCandidates("matched", "matched"));
@@ -216,7 +242,7 @@ describe("penumbra/prometheus", () => {
         const registry = new Registry();
         prometheusPublisher({ registry }).publish(mismatchedResult({ runId, context, args: [arg] }));
         const names = new Set(samples(await registry.metrics()).flatMap((s) => Object.keys(s.labels)));
-        assert.deepEqual([...names].sort(), ["behavior", "candidate", "experiment", "le", "outcome", "reason"]);
+        assert.deepEqual([...names].sort(), ["behavior", "candidate", "experiment", "kind", "le", "outcome", "reason"]);
       }),
       { numRuns: 50 },
     );
