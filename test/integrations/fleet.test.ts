@@ -380,3 +380,81 @@ describe("penumbra/fleet fleetGuardrail", () => {
     });
   });
 });
+
+describe("examples/fleet/penumbra-rules.yml (the alerting rules users load)", function () {
+  this.timeout(60_000);
+  const rules = path.join(root, "examples", "fleet", "penumbra-rules.yml");
+  const promtool = (args: string[]): Promise<{ code: number; output: string }> =>
+    new Promise((resolve) =>
+      execFile("promtool", args, { timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, output: `${stdout}${stderr}` }),
+      ),
+    );
+
+  before(function () {
+    const missing = prometheusMissing();
+    if (missing !== undefined) {
+      console.log(`      skipped: ${missing} (promtool comes with it)`);
+      this.skip();
+    }
+  });
+
+  it("passes promtool check rules", async () => {
+    const { code, output } = await promtool(["check", "rules", rules]);
+    assert.equal(code, 0, output);
+  });
+
+  it("records the fleet's rates and alerts on them, never below 1 comparison/s, and on the first trip (promtool test rules)", async () => {
+    const dir = tempFolder();
+    const series = (labels: string, values: string): string => `      - series: '${labels}'\n        values: '${values}'`;
+    const cmp = (experiment: string, outcome: string, instance: string): string =>
+      `penumbra_comparisons_total{experiment="${experiment}",candidate="candidate",outcome="${outcome}",instance="${instance}"}`;
+    const test = [
+      `rule_files: [${JSON.stringify(rules)}]`,
+      "evaluation_interval: 15s",
+      "tests:",
+      "  - interval: 15s",
+      "    input_series:",
+      // checkout: two processes, 6/s and 14/s, 1/s mismatched on each: 2 of 20 comparisons/s fleet-wide, 10%
+      series(cmp("checkout", "mismatched", "a"), "0+15x60"),
+      series(cmp("checkout", "matched", "a"), "0+75x60"),
+      series(cmp("checkout", "mismatched", "b"), "0+15x60"),
+      series(cmp("checkout", "matched", "b"), "0+195x60"),
+      // trickle: every comparison mismatches, but 0.2/s is no evidence: recorded, never alerted (exp_alerts is exact)
+      series(cmp("trickle", "mismatched", "a"), "0+3x60"),
+      // a trip series created at 0, then the trip
+      series('penumbra_trips_total{experiment="checkout",reason="mismatch-rate",instance="a"}', "0x30 1x30"),
+      "    promql_expr_test:",
+      "      - expr: penumbra:mismatch_rate:5m",
+      "        eval_time: 10m",
+      "        exp_samples:",
+      `          - labels: 'penumbra:mismatch_rate:5m{experiment="checkout",candidate="candidate"}'`,
+      "            value: 0.1",
+      `          - labels: 'penumbra:mismatch_rate:5m{experiment="trickle",candidate="candidate"}'`,
+      "            value: 1",
+      "    alert_rule_test:",
+      "      - eval_time: 10m",
+      "        alertname: PenumbraMismatchRateHigh",
+      "        exp_alerts:",
+      "          - exp_labels: { severity: warning, experiment: checkout, candidate: candidate }",
+      "            exp_annotations:",
+      '              summary: "checkout/candidate: 10% of comparisons mismatch fleet-wide"',
+      `              description: "Turn the experiment's flag off (flagdFile.set(key, false)) and read the reasons: penumbra:mismatch_reasons:increase1h."`,
+      "      - eval_time: 9m",
+      "        alertname: PenumbraTripped",
+      "        exp_alerts:",
+      "          - exp_labels: { severity: warning, experiment: checkout, reason: mismatch-rate, instance: a }",
+      "            exp_annotations:",
+      '              summary: "checkout on a was switched off by its guardrail (mismatch-rate)"',
+      "",
+    ].join("\n");
+    const file = path.join(dir, "penumbra-rules.test.yml");
+    writeFileSync(file, test);
+    try {
+      const { code, output } = await promtool(["test", "rules", file]);
+      assert.equal(code, 0, output);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
