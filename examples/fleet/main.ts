@@ -210,6 +210,17 @@ async function main(): Promise<number> {
 
     // Let in-flight runs finish, then collect each process's counts.
     await sleep(500);
+    // What the fleet costs to watch: series per process, bytes per scrape, Prometheus' own scrape time.
+    const firstPort = workers[0]?.port;
+    const exposition = firstPort === undefined ? "" : await fetch(`http://127.0.0.1:${firstPort}/metrics`).then((r) => r.text()).catch(() => "");
+    const seriesPerProcess = exposition.split("\n").filter((l) => l.startsWith("penumbra_")).length;
+    let scrapeCost = "";
+    if (prometheus !== undefined) {
+      const samples = (await prometheus.query('avg(scrape_samples_scraped{job="penumbra"})').catch(() => []))[0]?.value;
+      const seconds = (await prometheus.query('avg(avg_over_time(scrape_duration_seconds{job="penumbra"}[30s]))').catch(() => []))[0]?.value;
+      scrapeCost = `; Prometheus scraped ${num(samples, 0)} samples per process in ${num(seconds === undefined ? undefined : seconds * 1000, 2)} ms on average`;
+    }
+    say(`cost: ${seriesPerProcess} penumbra series per process (segments region × coupon on), ${exposition.length} bytes per /metrics${scrapeCost}`);
     stopTraffic();
     const stats = await Promise.all(workers.map((w) => ask(w.child)));
     const admittedAfterOff = stats.reduce((sum, s) => sum + s.admittedAfterOff, 0);
