@@ -14,8 +14,9 @@ import { openFeatureGate } from "penumbra/openfeature";
 import { prometheusPublisher } from "penumbra/prometheus";
 import { badTotal, cartFromQuery, newTotal, oldTotal, type Cart } from "./totals";
 
-/** Messages between main.ts and a worker. */
+/** What main.ts asks a worker over IPC: ship the bad release, or report its counts. */
 export type ToWorker = { type: "bad" } | { type: "stats" };
+/** What a worker tells main.ts: its port, the moment it shipped the bad release or saw the flag off, its counts. */
 export type FromWorker =
   | { type: "ready"; id: number; port: number }
   | { type: "bad"; id: number; at: number }

@@ -5,7 +5,14 @@
  * the others and several candidates are judged apart.
  */
 
-/** The four numbers a fleet verdict reads, per candidate. */
+/**
+ * The four numbers a fleet verdict reads, per candidate, as PromQL.
+ *
+ * @example
+ * ```ts
+ * const { mismatchRate }: FleetQueries = fleetQueries("order-total", "candidate", "1m");
+ * ```
+ */
 export interface FleetQueries {
   runsPerSecond: string;
   mismatchRate: string;
@@ -16,6 +23,11 @@ export interface FleetQueries {
 /**
  * A PromQL string literal. JSON's escapes are a subset of PromQL's (Go's), so JSON.stringify is a
  * correct quoting for any experiment or candidate name.
+ *
+ * @example
+ * ```ts
+ * promqlString('say "hi"'); // "say \"hi\""
+ * ```
  */
 export function promqlString(value: string): string {
   return JSON.stringify(value);
