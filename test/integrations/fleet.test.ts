@@ -251,6 +251,47 @@ describe("penumbra/fleet fleetGuardrail", () => {
     }
   });
 
+  it("never rejects and never judges on a generated answer that is not a usable vector", async () => {
+    let body = "";
+    const server: Server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(body));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    // The same generated body answers every query, so a valid vector may well trip: that is allowed, once.
+    let trips = 0;
+    const guardrail = fleetGuardrail({ prometheus: `http://127.0.0.1:${port}`, experiment: "x", maxMismatchRate: 0.05, onTrip: () => void trips++ });
+    guardrail.stop();
+    const sampleValue = fc.oneof(fc.constantFrom("NaN", "+Inf", "-Inf", "", "0", "1e309"), fc.double().map(String), fc.anything());
+    const result = fc.record({ metric: fc.oneof(fc.dictionary(fc.string(), fc.string()), fc.anything()), value: fc.oneof(fc.tuple(fc.double(), sampleValue), fc.anything()) }, { requiredKeys: [] });
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc.json(),
+            fc.record({ status: fc.constantFrom("success", "error"), data: fc.record({ resultType: fc.constantFrom("vector", "matrix", "scalar"), result: fc.array(result, { maxLength: 4 }) }) }).map((v) => JSON.stringify(v)),
+          ),
+          async (answer) => {
+            body = answer;
+            const verdict = await guardrail.check();
+            for (const value of Object.values(verdict.values)) assert.ok(Number.isFinite(value), `value ${value} in ${answer}`);
+            if (verdict.judged) {
+              // Judged only on a successful vector with a finite rate of at least 1/s.
+              const parsed = JSON.parse(answer) as { status?: string; data?: { resultType?: string } };
+              assert.equal(parsed.status, "success");
+              assert.equal(parsed.data?.resultType, "vector");
+              assert.ok((verdict.values["runsPerSecond"] ?? 0) >= 1);
+            } else {
+              assert.ok(typeof verdict.reason === "string" && verdict.reason.length > 0);
+            }
+          },
+        ),
+        { numRuns: 150 },
+      );
+      assert.ok(trips <= 1, `tripped ${trips} times`);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it("quotes any experiment or candidate name safely in PromQL", () => {
     fc.assert(
       fc.property(fc.string(), fc.string({ minLength: 1 }), (experiment, candidate) => {
