@@ -11,6 +11,11 @@
  * request for a boolean flag), so one untyped evaluation cannot serve both kinds. The gate remembers
  * which kind the flag was last time and asks that one first: one round trip per call in steady state,
  * two only on the first call and when the flag's type changes.
+ *
+ * Why the gate also keeps the flag's last answer: promotion (`promote`, API §5) must decide who
+ * answers the caller synchronously, before any await, and a flag turned off must send every call
+ * back to the control at once. The gate's `now(...args)` answers from the value the flag had at its
+ * last evaluation or provider change event, with no round trip.
  */
 import { stableFraction } from "../experiment/sampling";
 
@@ -55,6 +60,64 @@ export interface OpenFeatureDetails<T> {
 export interface OpenFeatureClient {
   getBooleanDetails(flagKey: string, defaultValue: boolean, context?: OpenFeatureContext): Promise<OpenFeatureDetails<boolean>>;
   getNumberDetails(flagKey: string, defaultValue: number, context?: OpenFeatureContext): Promise<OpenFeatureDetails<number>>;
+  /**
+   * Provider events (the SDK's `addHandler`): the gate refreshes its last answer on configuration
+   * changes. Typed `never` because the SDK's event names are an enum, which no string-literal type
+   * is assignable to; the gate passes {@link OpenFeatureEventType} values.
+   */
+  addHandler?(eventType: never, handler: never): void;
+  removeHandler?(eventType: never, handler: never): void;
+}
+
+/**
+ * The provider events the gate listens to, by their OpenFeature names (`ProviderEvents.Ready`,
+ * `ProviderEvents.ConfigurationChanged`).
+ *
+ * @example
+ * ```ts
+ * const event: OpenFeatureEventType = "PROVIDER_CONFIGURATION_CHANGED";
+ * ```
+ */
+export type OpenFeatureEventType = "PROVIDER_READY" | "PROVIDER_CONFIGURATION_CHANGED";
+
+/**
+ * The part of OpenFeature's `EventDetails` the gate reads.
+ *
+ * @example
+ * ```ts
+ * const details: OpenFeatureEventDetails = { flagsChanged: ["checkout.total-v2.shadow"] };
+ * ```
+ */
+export interface OpenFeatureEventDetails {
+  flagsChanged?: string[];
+}
+
+/**
+ * What {@link openFeatureGate} returns: the asynchronous `enabled` gate, plus the flag's last answer
+ * for synchronous readers (promotion).
+ *
+ * @example
+ * ```ts
+ * const gate: OpenFeatureGate<[Cart]> = openFeatureGate(client, { flagKey: "checkout.total-v2" });
+ * shadow(oldTotal, newTotal, { enabled: gate, promote: 0.05 });
+ * gate.now(cart); // false at once after the flag is turned off
+ * ```
+ */
+export interface OpenFeatureGate<A extends unknown[]> {
+  (...args: A): Promise<boolean>;
+  /**
+   * The flag's last known value: a boolean, a fraction in 0..1, or `undefined` before the first
+   * answer and after a failed evaluation (both mean off).
+   */
+  readonly lastValue: boolean | number | undefined;
+  /**
+   * This call's answer from {@link OpenFeatureGate.lastValue}, synchronously and without a round
+   * trip: a boolean is itself, a fraction is decided like the gate decides it (sticky with a
+   * `targetingKey`), anything unknown is `false`. Never throws (a throwing `contextOf` means false).
+   */
+  now(...args: A): boolean;
+  /** Stops listening to the client's provider events. Idempotent. */
+  close(): void;
 }
 
 /**
@@ -102,6 +165,11 @@ class FlagProblem extends Error {
  * The gate is `async`, so penumbra asks it only for calls that passed the synchronous gates and took
  * a slot, in parallel with the control: it never delays the control, sync or async.
  *
+ * The gate keeps the flag's last answer (`lastValue`, read synchronously by `now(...args)`),
+ * refreshed by every evaluation and, when the client has `addHandler`, by the provider's
+ * `PROVIDER_READY` and `PROVIDER_CONFIGURATION_CHANGED` events, so promotion can roll back the moment
+ * the flag is turned off.
+ *
  * The first failure of each kind is reported (the gate's promise rejects once, which penumbra
  * reports as an `ExperimentError` with operation `enabled` and treats as "no"); repeats stay silent
  * until an evaluation succeeds again, so a missing flag costs one warning, not one per call.
@@ -120,10 +188,7 @@ class FlagProblem extends Error {
  * });
  * ```
  */
-export function openFeatureGate<A extends unknown[]>(
-  client: OpenFeatureClient,
-  options: OpenFeatureGateOptions<A>,
-): (...args: A) => Promise<boolean> {
+export function openFeatureGate<A extends unknown[]>(client: OpenFeatureClient, options: OpenFeatureGateOptions<A>): OpenFeatureGate<A> {
   if (
     typeof client !== "object" ||
     client === null ||
@@ -144,20 +209,27 @@ export function openFeatureGate<A extends unknown[]>(
   let kind: FlagKind = "boolean";
   // Codes reported since the last good evaluation: one report per kind of failure, not per call.
   const reported = new Set<string>();
+  let lastValue: boolean | number | undefined;
+  // The context of the latest call: a change event re-evaluates with it (targeting rules may read it).
+  let lastContext: OpenFeatureContext | undefined;
+  // Evaluations are numbered so a slow answer never overwrites a newer one.
+  let issued = 0;
+  let applied = 0;
 
   const evaluate = async (as: FlagKind, context: OpenFeatureContext | undefined): Promise<OpenFeatureDetails<unknown>> =>
     // Defaults are the "off" answers, and what the SDK returns when evaluation fails.
     as === "boolean" ? client.getBooleanDetails(flagKey, false, context) : client.getNumberDetails(flagKey, 0, context);
 
-  const fail = (problem: FlagProblem): false => {
-    if (reported.has(problem.code)) return false;
-    reported.add(problem.code);
-    throw problem;
-  };
-
-  // `async` on purpose: penumbra recognises a declared async `enabled` and asks it last, admitted calls only.
-  return async function openFeatureEnabled(...args: A): Promise<boolean> {
-    const context = contextOf === undefined ? undefined : contextOf(...args);
+  /** One evaluation, the type dance included: the flag's value, or the problem that means "off". */
+  const resolveFlag = async (context: OpenFeatureContext | undefined): Promise<boolean | number | FlagProblem> => {
+    const ticket = ++issued;
+    const settle = (answer: boolean | number | FlagProblem): boolean | number | FlagProblem => {
+      if (ticket > applied) {
+        applied = ticket;
+        lastValue = answer instanceof FlagProblem ? undefined : answer;
+      }
+      return answer;
+    };
     let details = await evaluate(kind, context);
     if (details.errorCode === "TYPE_MISMATCH" || (details.errorCode === undefined && typeof details.value !== kind)) {
       // The flag is of the other kind (or changed kind): ask that one, and remember it.
@@ -170,25 +242,86 @@ export function openFeatureGate<A extends unknown[]>(
       const code = details.errorCode;
       const why = code === "TYPE_MISMATCH" ? "is neither a boolean nor a number" : `could not be evaluated (${code})`;
       const detail = details.errorMessage ? `: ${details.errorMessage}` : "";
-      return fail(new FlagProblem(`openFeatureGate: flag "${flagKey}" ${why}${detail}; candidates are off`, code));
+      return settle(new FlagProblem(`openFeatureGate: flag "${flagKey}" ${why}${detail}; candidates are off`, code));
     }
     const { value } = details;
-    if (typeof value === "boolean") {
-      reported.clear();
-      return value;
-    }
+    if (typeof value === "boolean") return settle(value);
     if (typeof value !== "number") {
-      return fail(new FlagProblem(`openFeatureGate: flag "${flagKey}" answered a ${typeof value}; candidates are off`, "TYPE_MISMATCH"));
+      return settle(new FlagProblem(`openFeatureGate: flag "${flagKey}" answered a ${typeof value}; candidates are off`, "TYPE_MISMATCH"));
     }
     if (!(value >= 0 && value <= 1)) {
       // Fail closed: a 5 meant as "5%" must not become 100%.
-      return fail(
-        new FlagProblem(`openFeatureGate: number flag "${flagKey}" is ${value}, not a fraction in 0..1; candidates are off`, "RANGE"),
-      );
+      return settle(new FlagProblem(`openFeatureGate: number flag "${flagKey}" is ${value}, not a fraction in 0..1; candidates are off`, "RANGE"));
     }
-    reported.clear();
+    return settle(value);
+  };
+
+  const decide = (value: boolean | number, context: OpenFeatureContext | undefined): boolean => {
+    if (typeof value === "boolean") return value;
     const key = context?.targetingKey;
     const draw = typeof key === "string" && key !== "" ? stableFraction(key, flagKey) : Math.random();
     return draw < value;
   };
+
+  // Change events refresh the last answer; their failures stay silent (the next call reports them).
+  const refresh = (details?: OpenFeatureEventDetails): void => {
+    const changed = details?.flagsChanged;
+    if (Array.isArray(changed) && changed.length > 0 && !changed.includes(flagKey)) return;
+    resolveFlag(lastContext).catch(() => {
+      lastValue = undefined;
+    });
+  };
+  const events: OpenFeatureEventType[] = ["PROVIDER_READY", "PROVIDER_CONFIGURATION_CHANGED"];
+  type Subscribe = (eventType: OpenFeatureEventType, handler: (details?: OpenFeatureEventDetails) => void) => void;
+  let listening = false;
+  if (typeof client.addHandler === "function") {
+    try {
+      for (const event of events) (client.addHandler as Subscribe).call(client, event, refresh);
+      listening = true;
+    } catch {
+      // A client whose addHandler throws still works through per-call evaluations.
+    }
+  }
+  // Known before the first call where possible, so promotion does not wait for traffic to learn the flag.
+  refresh();
+
+  // `async` on purpose: penumbra recognises a declared async `enabled` and asks it last, admitted calls only.
+  const gate = async function openFeatureEnabled(...args: A): Promise<boolean> {
+    const context = contextOf === undefined ? undefined : contextOf(...args);
+    lastContext = context;
+    const answer = await resolveFlag(context);
+    if (answer instanceof FlagProblem) {
+      if (reported.has(answer.code)) return false;
+      reported.add(answer.code);
+      throw answer;
+    }
+    reported.clear();
+    return decide(answer, context);
+  };
+  return Object.defineProperties(gate, {
+    lastValue: { get: () => lastValue, enumerable: true },
+    now: {
+      value: (...args: A): boolean => {
+        const value = lastValue;
+        if (value === undefined || value === false || value === 0) return false;
+        try {
+          return decide(value, contextOf === undefined ? undefined : contextOf(...args));
+        } catch {
+          return false;
+        }
+      },
+    },
+    close: {
+      value: (): void => {
+        if (!listening) return;
+        listening = false;
+        try {
+          const unsubscribe = client.removeHandler as Subscribe | undefined;
+          for (const event of events) unsubscribe?.call(client, event, refresh);
+        } catch {
+          // Nothing to undo: the handler simply keeps refreshing a value nobody reads.
+        }
+      },
+    },
+  }) as OpenFeatureGate<A>;
 }

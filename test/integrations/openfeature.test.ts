@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import { InMemoryProvider, OpenFeature, type Provider } from "@openfeature/server-sdk";
 import { type ExperimentError, shadow } from "../../src/index";
 import { stableFraction } from "../../src/experiment/sampling";
-import { openFeatureGate, type OpenFeatureClient } from "../../src/integrations/openfeature";
+import { openFeatureGate, type OpenFeatureClient, type OpenFeatureDetails } from "../../src/integrations/openfeature";
 import { collector } from "../support/capture";
 
 interface Cart {
@@ -22,6 +22,15 @@ async function clientWith(provider: Provider): Promise<OpenFeatureClient> {
   const domain = `penumbra-test-${++domainCounter}`;
   await OpenFeature.setProviderAndWait(domain, provider);
   return OpenFeature.getClient(domain);
+}
+
+/** Waits on real timers until the condition holds (2 s at most). */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in 2 s");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 type Flags = NonNullable<ConstructorParameters<typeof InMemoryProvider>[0]>;
@@ -158,10 +167,14 @@ describe("penumbra/openfeature", () => {
       getNumberDetails: (...a) => (calls.push("number"), client.getNumberDetails(...a)),
     };
     const gate = openFeatureGate(counting, { flagKey: FLAG });
+    // The gate reads the flag once when built (boolean first, then number); then one evaluation per call.
+    await until(() => gate.lastValue !== undefined);
+    assert.deepEqual(calls, ["boolean", "number"]);
+    calls.length = 0;
     assert.equal(await gate(), true);
     assert.equal(await gate(), true);
     assert.equal(await gate(), true);
-    assert.deepEqual(calls, ["boolean", "number", "number", "number"]);
+    assert.deepEqual(calls, ["number", "number", "number"]);
     provider.putConfiguration(flag(false));
     calls.length = 0;
     assert.equal(await gate(), false);
@@ -186,6 +199,78 @@ describe("penumbra/openfeature", () => {
     await total.experiment.settled();
     assert.equal(sink.results.length, 1);
     assert.equal(sink.results[0]?.mismatched, true);
+  });
+
+  it("keeps the flag's last answer from the provider's change events, readable synchronously with now()", async () => {
+    const provider = new InMemoryProvider(flag(true));
+    const client = await clientWith(provider);
+    const gate = openFeatureGate(client, { flagKey: FLAG, contextOf: (cart: Cart) => ({ targetingKey: cart.customerId }) });
+    await until(() => gate.lastValue === true);
+    assert.equal(gate.now({ customerId: "c-1", total: 1 }), true);
+    // No call evaluates the flag here: the configuration-changed event alone turns now() off.
+    provider.putConfiguration(flag(false));
+    await until(() => gate.lastValue === false);
+    assert.equal(gate.now({ customerId: "c-1", total: 1 }), false);
+    provider.putConfiguration(flag(0.3));
+    await until(() => gate.lastValue === 0.3);
+    for (const cart of carts(500)) {
+      assert.equal(gate.now(cart), stableFraction(cart.customerId, FLAG) < 0.3, cart.customerId);
+    }
+    gate.close();
+    provider.putConfiguration(flag(true));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(gate.lastValue, 0.3, "after close() change events are not followed");
+    assert.equal(await gate({ customerId: "c-1", total: 1 }), true);
+    assert.equal(gate.lastValue, true, "each evaluation refreshes the last answer");
+  });
+
+  it("now() is false before the flag is known, after a failed evaluation and when contextOf throws", async () => {
+    let answer: OpenFeatureDetails<number> = { value: 0, errorCode: "PROVIDER_NOT_READY" };
+    const client: OpenFeatureClient = {
+      getBooleanDetails: () => Promise.resolve({ value: false, errorCode: "TYPE_MISMATCH" }),
+      getNumberDetails: () => Promise.resolve(answer),
+    };
+    let throwing = false;
+    const gate = openFeatureGate(client, {
+      flagKey: FLAG,
+      contextOf: (key: string) => {
+        if (throwing) throw new Error("contextOf");
+        return { targetingKey: key };
+      },
+    });
+    assert.equal(gate.lastValue, undefined);
+    assert.equal(gate.now("k"), false);
+    await assert.rejects(gate("k"), /PROVIDER_NOT_READY/);
+    assert.equal(gate.now("k"), false);
+    answer = { value: 1 };
+    assert.equal(await gate("k"), true);
+    assert.equal(gate.now("k"), true);
+    throwing = true;
+    assert.equal(gate.now("k"), false);
+    answer = { value: 7 };
+    throwing = false;
+    await assert.rejects(gate("k"), /not a fraction/);
+    assert.equal(gate.lastValue, undefined, "a failed evaluation forgets the last value: off");
+    assert.equal(gate.now("k"), false);
+  });
+
+  it("a slow answer never overwrites a newer one", async () => {
+    const pending: Array<(details: OpenFeatureDetails<boolean>) => void> = [];
+    const client: OpenFeatureClient = {
+      getBooleanDetails: () => new Promise((resolve) => pending.push(resolve)),
+      getNumberDetails: () => Promise.resolve({ value: 0, errorCode: "TYPE_MISMATCH" }),
+    };
+    const gate = openFeatureGate(client, { flagKey: FLAG });
+    const first = gate();
+    const second = gate();
+    await until(() => pending.length === 3); // the initial read and the two calls
+    pending[2]?.({ value: false });
+    assert.equal(await second, false);
+    pending[1]?.({ value: true });
+    assert.equal(await first, true);
+    pending[0]?.({ value: true });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(gate.lastValue, false, "the newest evaluation (turned off) stands");
   });
 
   it("validates its arguments when the gate is built", () => {

@@ -9,6 +9,7 @@ import {
   MetricReader,
   type MetricData,
 } from "@opentelemetry/sdk-metrics";
+import fc from "fast-check";
 import { shadow } from "../../src/index";
 import { openTelemetryPublisher } from "../../src/integrations/opentelemetry";
 import { matchedResult, mismatchedResult } from "../publishers/fixtures";
@@ -42,7 +43,8 @@ async function collect(reader: PullReader): Promise<Map<string, MetricData>> {
 function sum(metric: MetricData | undefined, attributes: Attributes): number | undefined {
   assert.ok(metric, "metric exists");
   assert.equal(metric.dataPointType, DataPointType.SUM);
-  const point = metric.dataPoints.find((p) => JSON.stringify(p.attributes) === JSON.stringify(attributes));
+  const key = (a: Attributes): string => JSON.stringify(Object.entries(a).sort(([x], [y]) => (x < y ? -1 : 1)));
+  const point = metric.dataPoints.find((p) => key(p.attributes) === key(attributes));
   return point?.value as number | undefined;
 }
 
@@ -58,9 +60,9 @@ describe("penumbra/opentelemetry", () => {
     const metrics = await collect(reader);
     const comparisons = metrics.get("penumbra.comparisons");
     assert.equal(comparisons?.descriptor.unit, "{comparison}");
-    assert.equal(sum(comparisons, { "penumbra.experiment": "order-total", "penumbra.outcome": "matched" }), 2);
-    assert.equal(sum(comparisons, { "penumbra.experiment": "order-total", "penumbra.outcome": "mismatched" }), 1);
-    assert.equal(sum(comparisons, { "penumbra.experiment": "order-total", "penumbra.outcome": "ignored" }), 1);
+    assert.equal(sum(comparisons, { "penumbra.experiment": "order-total", "penumbra.candidate": "candidate", "penumbra.outcome": "matched" }), 2);
+    assert.equal(sum(comparisons, { "penumbra.experiment": "order-total", "penumbra.candidate": "candidate", "penumbra.outcome": "mismatched" }), 1);
+    assert.equal(sum(comparisons, { "penumbra.experiment": "order-total", "penumbra.candidate": "candidate", "penumbra.outcome": "ignored" }), 1);
 
     const duration = metrics.get("penumbra.behavior.duration");
     assert.ok(duration);
@@ -96,8 +98,8 @@ describe("penumbra/opentelemetry", () => {
     otel.trip({ experiment: "order-total", reason: "leak", value: 1, threshold: 0 });
 
     const metrics = await collect(reader);
-    assert.equal(sum(metrics.get("penumbra.leaks"), { "penumbra.experiment": "order-total" }), 2);
-    assert.equal(sum(metrics.get("penumbra.skipped"), { "penumbra.experiment": "order-total" }), 2);
+    assert.equal(sum(metrics.get("penumbra.leaks"), { "penumbra.experiment": "order-total", "penumbra.candidate": "candidate" }), 2);
+    assert.equal(sum(metrics.get("penumbra.skipped"), { "penumbra.experiment": "order-total", "penumbra.skip.reason": "overload" }), 2);
     assert.equal(
       sum(metrics.get("penumbra.trips"), { "penumbra.experiment": "order-total", "penumbra.trip.reason": "leak" }),
       1,
@@ -122,12 +124,12 @@ describe("penumbra/opentelemetry", () => {
     const total = shadow((n: number) => n * 2, (n: number) => (n === 3 ? 0 : n * 2), { name: "double", publish: otel });
     for (let i = 0; i < 10; i++) total(i);
     await total.experiment.settled();
-    assert.equal(created, 5);
+    assert.equal(created, 8);
 
     const metrics = await collect(reader);
     const comparisons = metrics.get("penumbra.comparisons");
-    assert.equal(sum(comparisons, { "penumbra.experiment": "double", "penumbra.outcome": "matched" }), 9);
-    assert.equal(sum(comparisons, { "penumbra.experiment": "double", "penumbra.outcome": "mismatched" }), 1);
+    assert.equal(sum(comparisons, { "penumbra.experiment": "double", "penumbra.candidate": "candidate", "penumbra.outcome": "matched" }), 9);
+    assert.equal(sum(comparisons, { "penumbra.experiment": "double", "penumbra.candidate": "candidate", "penumbra.outcome": "mismatched" }), 1);
   });
 
   it("does nothing, and throws nothing, without an SDK (the global no-op meter)", () => {
@@ -139,5 +141,76 @@ describe("penumbra/opentelemetry", () => {
 
   it("rejects something that is not a meter with a TypeError", () => {
     assert.throws(() => openTelemetryPublisher({ meter: {} as never }), TypeError);
+  });
+
+  it("creates every data point of an experiment at 0 with its first result", async () => {
+    const { provider, reader } = setup();
+    openTelemetryPublisher({ meterProvider: provider }).publish(matchedResult());
+    const metrics = await collect(reader);
+    const comparisons = metrics.get("penumbra.comparisons");
+    const base = { "penumbra.experiment": "order-total", "penumbra.candidate": "candidate" };
+    assert.equal(sum(comparisons, { ...base, "penumbra.outcome": "matched" }), 1);
+    assert.equal(sum(comparisons, { ...base, "penumbra.outcome": "mismatched" }), 0);
+    assert.equal(sum(comparisons, { ...base, "penumbra.outcome": "ignored" }), 0);
+    assert.equal(sum(metrics.get("penumbra.leaks"), base), 0);
+    assert.equal(sum(metrics.get("penumbra.timeouts"), base), 0);
+    for (const kind of ["error", "status", "value", "effects"]) {
+      assert.equal(sum(metrics.get("penumbra.mismatches"), { ...base, "penumbra.mismatch.kind": kind }), 0);
+    }
+    for (const reason of ["mismatch-rate", "latency", "timeout-rate", "leak"]) {
+      assert.equal(sum(metrics.get("penumbra.trips"), { "penumbra.experiment": "order-total", "penumbra.trip.reason": reason }), 0);
+    }
+  });
+
+  it("counts mismatches by kind and by reason, a bucket or kind:<kind>", async () => {
+    const { provider, reader } = setup();
+    const otel = openTelemetryPublisher({ meterProvider: provider });
+    otel.publish(mismatchedResult()); // value, bucket "rounding"
+    const base = mismatchedResult();
+    otel.publish({ ...base, mismatches: base.mismatches.map((m) => ({ ...m, kind: "error" as const, buckets: [] })) });
+    const metrics = await collect(reader);
+    const who = { "penumbra.experiment": "order-total", "penumbra.candidate": "candidate" };
+    assert.equal(sum(metrics.get("penumbra.mismatches"), { ...who, "penumbra.mismatch.kind": "value" }), 1);
+    assert.equal(sum(metrics.get("penumbra.mismatches"), { ...who, "penumbra.mismatch.kind": "error" }), 1);
+    assert.equal(sum(metrics.get("penumbra.mismatch.reasons"), { ...who, "penumbra.mismatch.reason": "rounding" }), 1);
+    assert.equal(sum(metrics.get("penumbra.mismatch.reasons"), { ...who, "penumbra.mismatch.reason": "kind:error" }), 1);
+  });
+
+  it("adds segment attributes only when asked, capped at 20 values per key with (other) and (none)", async () => {
+    const plain = setup();
+    openTelemetryPublisher({ meterProvider: plain.provider }).publish(matchedResult({ context: { region: "eu" } }));
+    const plainPoints = (await collect(plain.reader)).get("penumbra.comparisons")?.dataPoints ?? [];
+    assert.ok(plainPoints.every((p) => Object.keys(p.attributes).every((k) => !k.startsWith("penumbra.segment."))));
+
+    const { provider, reader } = setup();
+    const otel = openTelemetryPublisher({ meterProvider: provider, segments: ["region"] });
+    for (let i = 0; i < 25; i++) otel.publish(mismatchedResult({ context: { region: `r${i}` } }));
+    otel.publish(matchedResult({ context: {} }));
+    const points = (await collect(reader)).get("penumbra.comparisons")?.dataPoints ?? [];
+    const regions = new Set(points.map((p) => p.attributes["penumbra.segment.region"]));
+    assert.equal(regions.size, 22); // r0..r19, (other), (none)
+    const other = points.find((p) => p.attributes["penumbra.segment.region"] === "(other)" && p.attributes["penumbra.outcome"] === "mismatched");
+    assert.equal(other?.value, 5);
+    const none = points.find((p) => p.attributes["penumbra.segment.region"] === "(none)" && p.attributes["penumbra.outcome"] === "matched");
+    assert.equal(none?.value, 1);
+    assert.throws(() => openTelemetryPublisher({ meterProvider: provider, segments: [""] }), /segments/);
+  });
+
+  it("never throws on hostile contexts or generated results with segments on", () => {
+    const { provider } = setup();
+    const otel = openTelemetryPublisher({ meterProvider: provider, segments: ["region", "plan"] });
+    const trap = (): never => {
+      throw new Error("trap");
+    };
+    const hostile = [
+      new Proxy({}, { get: trap, has: trap, getOwnPropertyDescriptor: trap, ownKeys: trap }),
+      Object.defineProperty({}, "region", { enumerable: true, get: trap }),
+    ];
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: hostile.length - 1 }), fc.boolean(), fc.anything(), (i, pickHostile, any) => {
+        otel.publish(mismatchedResult({ context: (pickHostile ? hostile[i] : any) as Record<string, unknown> }));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
