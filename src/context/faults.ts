@@ -138,6 +138,8 @@ function install(state: FaultSlot): void {
       const contained = containFault(state, event, args);
       if (contained !== undefined) return contained;
     }
+    // No try/catch here: a listener's throw must reach Node from its own throw site (Node prints the
+    // source line of the last throw). The one trace of the wrapper is its frame in such stacks.
     return Reflect.apply(previous, this, [event, ...args]) as boolean;
   };
   state.wrapper = wrapper;

@@ -1,0 +1,434 @@
+/**
+ * Candidate fault containment (src/context/faults.ts). What a fault does to a process can only be
+ * observed from outside it, so most tests run a child process on the built dist/ (`npm test` builds
+ * first) and compare it with bare Node: exit code, stdout and stderr byte for byte. The in-process
+ * tests check the attribution: which run, which observation, which report.
+ */
+import { strict as assert } from "node:assert";
+import { execFile } from "node:child_process";
+import { EventEmitter } from "node:events";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import fc from "fast-check";
+import { configure, flush, Scorecard, shadow, type ExperimentError, type Result } from "../../src/index";
+import { faultContainmentActive } from "../../src/context/faults";
+import { runInFrame } from "../../src/context/frame";
+import { makeFrame } from "../../src/experiment/behaviour";
+import { collector, errorSink, resetConfiguration, sleep } from "../support/capture";
+
+const root = path.resolve(__dirname, "../..");
+const fixtures = path.join(__dirname, "fixtures");
+const distBuilt = fs.existsSync(path.join(root, "dist", "index.js"));
+
+interface ChildOutcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** At most two children at once: the machine is shared, and the whole file must stay well under a minute. */
+let running = 0;
+const waiting: Array<() => void> = [];
+async function node(args: string[]): Promise<ChildOutcome> {
+  if (running >= 2) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await new Promise<ChildOutcome>((resolve) => {
+      execFile(process.execPath, args, { cwd: root, timeout: 30_000, encoding: "utf8" }, (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
+        resolve({ code, stdout, stderr });
+      });
+    });
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+/** Process ids and Node's rejection counter differ between any two runs (a contained rejection took an id). */
+function normalised(text: string): string {
+  return text.replace(/\(node:\d+\)/g, "(node:PID)").replace(/\(rejection id: \d+\)/g, "(rejection id: N)");
+}
+
+function appFault(scenario: string, variant: string, flags: string[] = [], listeners = ""): Promise<ChildOutcome> {
+  return node([...flags, path.join(fixtures, "app-faults.js"), scenario, variant, listeners]);
+}
+
+async function assertSameAsBare(scenario: string, variants: string[], flags: string[] = [], listeners = ""): Promise<void> {
+  const bare = await appFault(scenario, "bare", flags, listeners);
+  const others = await Promise.all(variants.map((variant) => appFault(scenario, variant, flags, listeners)));
+  others.forEach((other, i) => {
+    const label = `${scenario} ${flags.join(" ")} listeners=[${listeners}] with penumbra ${variants[i]}`;
+    assert.equal(other.code, bare.code, `${label}: exit code (stdout: ${other.stdout})`);
+    assert.equal(normalised(other.stderr), normalised(bare.stderr), `${label}: stderr`);
+    assert.equal(other.stdout, bare.stdout, `${label}: stdout`);
+  });
+}
+
+interface FaultSpec {
+  id: string;
+  kind: "timeout" | "immediate" | "nextTick" | "floating" | "late-rejection" | "async-function" | "emitter";
+  value: "error" | "string" | "undefined" | "null-prototype" | "hostile-error";
+  candidate: "sync" | "pending" | "timed-out";
+  delayMs: number;
+  timeoutMs?: number;
+}
+
+interface ShadowReport {
+  reports: Array<{ experiment: string; operation: string; cause: string }>;
+  results: Array<{ experiment: string; threw: boolean; timedOut: boolean; error: string }>;
+  appListener: number;
+  alive: boolean;
+}
+
+/** What the fixture's describe() prints for the fault value a spec asks for. */
+function expectedCause(spec: FaultSpec): string {
+  switch (spec.value) {
+    case "error":
+      return `Error: ${spec.id}`;
+    case "string":
+      return `string: ${spec.id}`;
+    case "undefined":
+      return "undefined: undefined";
+    case "null-prototype":
+      return `object: ${spec.id}`;
+    case "hostile-error":
+      return "hostile";
+  }
+}
+
+async function runShadowFaults(specs: FaultSpec[], extra: string[] = [], flags: string[] = []): Promise<{ outcome: ChildOutcome; report: ShadowReport }> {
+  const outcome = await node([...flags, path.join(fixtures, "shadow-faults.js"), JSON.stringify(specs), ...extra]);
+  assert.equal(outcome.code, 0, `the process must survive its candidates' faults; stderr:\n${outcome.stderr}`);
+  return { outcome, report: JSON.parse(outcome.stdout) as ShadowReport };
+}
+
+/** Every spec's fault is reported once, on its own experiment, and lands on the observation as its timing says. */
+function assertAttributed(specs: FaultSpec[], report: ShadowReport): void {
+  assert.equal(report.alive, true);
+  for (const spec of specs) {
+    const experiment = `fault-${spec.id}`;
+    const faults = report.reports.filter((r) => r.experiment === experiment);
+    assert.deepEqual(faults, [{ experiment, operation: "candidateFault", cause: expectedCause(spec) }], `${JSON.stringify(spec)}: reports`);
+    const result = report.results.find((r) => r.experiment === experiment);
+    assert.ok(result, `${JSON.stringify(spec)}: its run is published`);
+    if (spec.candidate === "pending") {
+      assert.deepEqual({ threw: result.threw, error: result.error }, { threw: true, error: expectedCause(spec) }, `${JSON.stringify(spec)}: open run`);
+    } else if (spec.candidate === "timed-out") {
+      assert.equal(result.timedOut, true, `${JSON.stringify(spec)}: the timeout came first`);
+    } else {
+      assert.equal(result.threw, false, `${JSON.stringify(spec)}: a sync candidate's observation is closed before its timer fires`);
+    }
+  }
+  assert.equal(report.reports.length, specs.length, "no report for anything but the specs' faults");
+}
+
+const delayedKinds = ["timeout", "late-rejection", "emitter"] as const;
+const anyKind = ["timeout", "immediate", "nextTick", "floating", "late-rejection", "async-function", "emitter"] as const;
+const values = ["error", "string", "undefined", "null-prototype", "hostile-error"] as const;
+
+const specArbitrary: fc.Arbitrary<Omit<FaultSpec, "id">> = fc.oneof(
+  fc.record({
+    kind: fc.constantFrom(...anyKind),
+    value: fc.constantFrom(...values),
+    candidate: fc.constantFrom("sync" as const, "pending" as const),
+    delayMs: fc.integer({ min: 0, max: 15 }),
+  }),
+  // A fault well after the candidate's budget ran out: only reported.
+  fc.record({
+    kind: fc.constantFrom(...delayedKinds),
+    value: fc.constantFrom(...values),
+    candidate: fc.constant("timed-out" as const),
+    delayMs: fc.integer({ min: 30, max: 45 }),
+    timeoutMs: fc.constant(5),
+  }),
+);
+
+describe("candidate fault containment", () => {
+  describe("in this process", () => {
+    let sink: ReturnType<typeof errorSink>;
+    beforeEach(() => {
+      sink = errorSink();
+      configure({ onError: sink.onError });
+    });
+    afterEach(() => {
+      configure({ containFaults: undefined });
+      resetConfiguration();
+    });
+
+    it("refuses a containFaults that is not a boolean with a TypeError naming the option", () => {
+      assert.throws(() => configure({ containFaults: "yes" as unknown as boolean }), (e: unknown) => e instanceof TypeError && /containFaults/.test(e.message));
+    });
+
+    it("records a fault raised while an async candidate is pending as that candidate's error and reports it as candidateFault", async () => {
+      const published = collector();
+      const scorecard = new Scorecard();
+      const boom = new Error("thrown from the candidate's timer");
+      const wrapped = shadow(
+        async (n: number) => n,
+        (n: number) =>
+          new Promise<number>((resolve) => {
+            setTimeout(() => {
+              throw boom;
+            }, 1);
+            setTimeout(() => resolve(n), 1_000).unref();
+          }),
+        { name: "pending-fault", publish: [published, scorecard] },
+      );
+      assert.equal(await wrapped(7), 7);
+      await wrapped.experiment.settled();
+      const result = published.results[0] as Result<unknown>;
+      assert.equal(result.candidates[0]?.threw, true);
+      assert.equal(result.candidates[0]?.error, boom, "the very fault object");
+      assert.equal(result.mismatches[0]?.kind, "error");
+      assert.equal(scorecard.summary("pending-fault")?.errorRate, 1);
+      assert.deepEqual(
+        sink.errors.map((e: ExperimentError) => [e.operation, e.experiment, e.cause]),
+        [["candidateFault", "pending-fault", boom]],
+      );
+      assert.match(sink.errors[0]?.message ?? "", /candidate 'candidate' raised an uncaught fault in its async context: Error: thrown from the candidate's timer/);
+    });
+
+    it("only reports a fault raised after a sync candidate returned: its observation is already closed", async () => {
+      const published = collector();
+      const late = new Error("after the candidate returned");
+      const wrapped = shadow(
+        (n: number) => n,
+        (n: number) => {
+          setTimeout(() => {
+            throw late;
+          }, 1);
+          return n;
+        },
+        { name: "closed-fault", publish: published },
+      );
+      assert.equal(wrapped(3), 3);
+      await wrapped.experiment.settled();
+      await sleep(20);
+      assert.equal(published.results[0]?.matched, true);
+      assert.deepEqual(sink.errors.map((e) => [e.operation, e.cause]), [["candidateFault", late]]);
+    });
+
+    it("contains a floating rejection with a falsy reason and attributes it to its run", async () => {
+      const published = collector();
+      const wrapped = shadow(
+        async (n: number) => n,
+        async (n: number) => {
+          void Promise.reject(undefined);
+          await sleep(5);
+          return n;
+        },
+        { name: "floating-undefined", publish: published },
+      );
+      assert.equal(await wrapped(1), 1);
+      await flush();
+      assert.deepEqual(sink.errors.map((e) => [e.operation, e.experiment, e.cause]), [["candidateFault", "floating-undefined", undefined]]);
+      assert.equal(published.results[0]?.candidates[0]?.threw, true);
+    });
+
+    it("makes settled() reject with the fault in strict mode", async () => {
+      configure({ strict: true });
+      const wrapped = shadow(
+        (n: number) => n,
+        (n: number) => {
+          setImmediate(() => {
+            throw new RangeError("strict fault");
+          });
+          return n;
+        },
+        { name: "strict-fault", publish: () => undefined },
+      );
+      wrapped(1);
+      await sleep(10);
+      await assert.rejects(wrapped.experiment.settled(), (e: unknown) => (e as ExperimentError).operation === "candidateFault");
+    });
+
+    it("routes a fault event raised in a shadow frame to that frame's reporter and calls no listener", () => {
+      const reported: unknown[][] = [];
+      const frame = makeFrame("manual", "run-1", {}, "candidate", true, undefined, undefined, "fast", undefined, (...args) => {
+        reported.push(args);
+      });
+      const heard: string[] = [];
+      const listener = (): void => void heard.push("listener");
+      process.on("uncaughtExceptionMonitor", listener);
+      try {
+        const fault = new Error("manual");
+        // Node's own typings list only the events an application emits itself.
+        const emit = process.emit.bind(process) as unknown as (event: string, ...args: unknown[]) => boolean;
+        const handled = runInFrame(frame, () => {
+          emit("uncaughtExceptionMonitor", fault, "uncaughtException");
+          return emit("uncaughtException", fault, "uncaughtException");
+        });
+        assert.equal(handled, true, "Node is told the exception was handled");
+        assert.deepEqual(heard, [], "the application's monitor is not told of a contained fault");
+        assert.equal(reported.length, 1);
+        assert.equal(reported[0]?.[0], "candidateFault");
+        assert.equal(reported[0]?.[1], fault);
+      } finally {
+        process.removeListener("uncaughtExceptionMonitor", listener);
+      }
+    });
+
+    it("removes its process.emit wrapper on containFaults:false and installs it again with the next shadow run", async () => {
+      const wrapped = shadow((n: number) => n, (n: number) => n, { name: "toggle", publish: () => undefined });
+      wrapped(1);
+      await flush();
+      assert.equal(faultContainmentActive(), true);
+      const installed = process.emit;
+      configure({ containFaults: false });
+      assert.equal(faultContainmentActive(), false);
+      assert.notEqual(process.emit, installed, "the wrapper is gone");
+      wrapped(2);
+      await flush();
+      assert.equal(faultContainmentActive(), false, "no shadow run installs it while it is switched off");
+      configure({ containFaults: true });
+      assert.equal(faultContainmentActive(), false, "switched on, it still waits for a shadow run");
+      wrapped(3);
+      await flush();
+      assert.equal(faultContainmentActive(), true);
+    });
+
+    it("leaves another library's process.emit wrapper in place when switched off, and passes every event through", async () => {
+      const wrapped = shadow((n: number) => n, (n: number) => n, { name: "chained", publish: () => undefined });
+      wrapped(1);
+      await flush();
+      const ours = process.emit;
+      const seen: unknown[] = [];
+      const theirs = function (this: unknown, ...args: unknown[]): boolean {
+        seen.push(args[0]);
+        return Reflect.apply(ours, this, args) as boolean;
+      } as typeof process.emit;
+      process.emit = theirs;
+      try {
+        configure({ containFaults: false });
+        assert.equal(process.emit, theirs, "never unwraps someone else's wrapper");
+        const heard: unknown[] = [];
+        const emitter = process as unknown as EventEmitter;
+        const listener = (value: unknown): void => void heard.push(value);
+        emitter.on("penumbra-test-event", listener);
+        emitter.emit("penumbra-test-event", 42);
+        emitter.removeListener("penumbra-test-event", listener);
+        assert.deepEqual(heard, [42]);
+        assert.ok(seen.includes("penumbra-test-event"));
+        configure({ containFaults: true });
+        wrapped(2);
+        await flush();
+        assert.equal(faultContainmentActive(), true);
+        assert.equal(process.emit, theirs, "the wrapper below is reused, not stacked again");
+      } finally {
+        configure({ containFaults: false });
+        if (process.emit === theirs) process.emit = ours;
+        configure({ containFaults: true });
+      }
+    });
+  });
+
+  describe("in child processes", function () {
+    this.timeout(60_000);
+    before(function () {
+      if (!distBuilt) {
+        console.log("    skipped: dist/ is not built (run `npm run build`; `npm test` builds first)");
+        this.skip();
+      }
+    });
+
+    it("keeps Node's process.emit untouched in a process that loads penumbra and runs no candidate", async () => {
+      const script = [
+        `const { EventEmitter } = require("node:events");`,
+        `const p = require(${JSON.stringify(path.join(root, "dist", "index.js"))});`,
+        `const off = p.shadow((n) => n, (n) => n, { enabled: false, publish: () => undefined });`,
+        `off(1);`,
+        `process.stdout.write(String(process.emit === EventEmitter.prototype.emit));`,
+      ].join("\n");
+      const outcome = await node(["-e", script]);
+      assert.deepEqual(outcome, { code: 0, stdout: "true", stderr: "" });
+    });
+
+    it("contains generated faults (timers, immediates, ticks, floating and late rejections, emitters; hostile values) and attributes each to its run", async () => {
+      const batches = fc.sample(fc.uniqueArray(specArbitrary, { minLength: 1, maxLength: 6, selector: (s) => JSON.stringify(s) }), { numRuns: 6, seed: 20_261_203 });
+      await Promise.all(
+        batches.map(async (batch) => {
+          // An emitter wraps a non-Error in its own ERR_UNHANDLED_ERROR: the fault's value is then Node's, not the candidate's.
+          const specs = batch.map((spec, i): FaultSpec => ({
+            ...spec,
+            value: spec.kind === "emitter" && spec.value !== "hostile-error" ? "error" : spec.value,
+            id: `s${i}`,
+          }));
+          const { outcome, report } = await runShadowFaults(specs);
+          assertAttributed(specs, report);
+          assert.equal(outcome.stderr, "", "the faults are reported to onError, not printed by Node");
+        }),
+      );
+    });
+
+    it("contains a shadow rejection under every --unhandled-rejections mode and calls none of the application's listeners", async () => {
+      const specs: FaultSpec[] = [
+        { id: "r", kind: "floating", value: "string", candidate: "pending", delayMs: 0 },
+        { id: "x", kind: "timeout", value: "error", candidate: "sync", delayMs: 2 },
+      ];
+      const modes = ["throw", "strict", "warn", "warn-with-error-code", "none"];
+      await Promise.all(
+        modes.map(async (mode) => {
+          for (const extra of [[], ["als", "--app-listeners"]]) {
+            const { outcome, report } = await runShadowFaults(specs, extra, [`--unhandled-rejections=${mode}`]);
+            assert.equal(outcome.code, 0, `${mode}: exit code`);
+            assertAttributed(specs, report);
+            assert.equal(report.appListener, 0, `${mode}: the application's listeners never hear of a candidate's fault`);
+            assert.equal(outcome.stderr, "", `${mode}: Node prints no warning for a contained rejection`);
+          }
+        }),
+      );
+    });
+
+    it("contains faults with the cls-hooked backend too, floating rejections included", async () => {
+      const specs: FaultSpec[] = [
+        { id: "t", kind: "timeout", value: "error", candidate: "sync", delayMs: 3 },
+        { id: "f", kind: "floating", value: "error", candidate: "pending", delayMs: 0 },
+        { id: "a", kind: "async-function", value: "null-prototype", candidate: "sync", delayMs: 0 },
+        { id: "l", kind: "late-rejection", value: "undefined", candidate: "timed-out", delayMs: 35, timeoutMs: 5 },
+      ];
+      const { report } = await runShadowFaults(specs, ["cls-hooked", "--app-listeners"]);
+      assertAttributed(specs, report);
+      assert.equal(report.appListener, 0);
+    });
+
+    it("crashes on the application's own uncaught exception with bare Node's exit code and stderr, byte for byte", async () => {
+      await Promise.all([
+        assertSameAsBare("throw", ["loaded", "contained", "off"]),
+        assertSameAsBare("throw-string", ["contained"]),
+      ]);
+    });
+
+    it("treats the application's own unhandled rejection as bare Node does under every --unhandled-rejections mode", async () => {
+      const modes = [[], ...["throw", "strict", "warn", "warn-with-error-code", "none"].map((m) => [`--unhandled-rejections=${m}`])];
+      await Promise.all(modes.map((flags) => assertSameAsBare("reject", ["contained"], flags)));
+      await Promise.all([assertSameAsBare("reject-string", ["loaded", "contained"]), assertSameAsBare("reject-string", ["contained"], ["--unhandled-rejections=strict"])]);
+    });
+
+    it("still calls the application's own listeners, and Node then does not crash, exactly as without penumbra", async () => {
+      await Promise.all([
+        assertSameAsBare("throw", ["contained"], [], "exception"),
+        assertSameAsBare("reject", ["contained"], [], "rejection"),
+        assertSameAsBare("reject", ["contained"], [], "exception"),
+        assertSameAsBare("throw", ["contained"], [], "monitor"),
+        assertSameAsBare("reject", ["contained"], ["--unhandled-rejections=strict"], "exception,rejection"),
+      ]);
+    });
+
+    it("exits with code 7 like bare Node when the application's own uncaughtException listener throws; the printed stack has one more frame, penumbra's emit wrapper", async () => {
+      const bare = await appFault("throw", "bare", [], "throwing");
+      const contained = await appFault("throw", "contained", [], "throwing");
+      assert.equal(bare.code, 7, "the premise: bare Node exits with 7");
+      assert.equal(contained.code, 7);
+      const withoutWrapper = contained.stderr.replace(/\n\s+at process\.penumbraContainFaults \[as emit\] \([^)]*\)/, "");
+      assert.notEqual(withoutWrapper, contained.stderr, "the documented difference is there, and only once");
+      assert.equal(withoutWrapper, bare.stderr);
+    });
+
+    it("lets a candidate's fault crash the process as bare Node would once configure({ containFaults: false }) is set", async () => {
+      await Promise.all([assertSameAsBare("candidate-throw", ["off"]), assertSameAsBare("candidate-reject", ["off"])]);
+      const contained = await appFault("candidate-throw", "contained");
+      assert.equal(contained.code, 0, `with containment on, the same fault is contained; stderr:\n${contained.stderr}`);
+    });
+  });
+});
