@@ -11,14 +11,15 @@
  * re-create the crash byte for byte: the source line and caret Node prints come from V8's message
  * for the original throw, which JavaScript cannot reach. So penumbra wraps `process.emit` instead:
  * for those events, raised in a shadow run's context, it answers "handled" itself and calls no
- * listener; for everything else it calls the original `emit` with the same arguments, and Node's
- * own code decides exactly as it would without penumbra. (Verified on Node 20: the
+ * listener; for everything else Node's own `emit` runs, and Node's code decides exactly as it would
+ * without penumbra. `process.emit` becomes an accessor that hands out the wrapper only inside shadow
+ * runs, so outside them not even a stack frame differs. (Verified on Node 20: the
  * `AsyncLocalStorage` store of the throwing callback is current in the `uncaughtException` emit, and
  * the store of the rejected promise — the one current when it was created — in the
  * `unhandledRejection` emit.)
  *
- * The wrapper lives in a process-wide slot (`Symbol.for`), like the context store, so two copies of
- * penumbra install one wrapper and either copy's `configure({ containFaults })` governs it.
+ * The state lives in a process-wide slot (`Symbol.for`), like the context store, so two copies of
+ * penumbra install one accessor and either copy's `configure({ containFaults })` governs it.
  */
 import type { Operation } from "../errors";
 import type { RunFrame } from "./frame";
@@ -29,13 +30,20 @@ type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boole
 interface FaultSlot {
   /** `configure({ containFaults })`; containment installs lazily only while this is true. */
   enabled: boolean;
-  /** True while the wrapper is in `process.emit` and acting. */
+  /** True while the accessor is on `process.emit` and acting. */
   active: boolean;
-  /** The wrapper, once made; it stays a pass-through when someone wrapped `process.emit` over it. */
+  /** The accessor's getter, to recognise it on `process` (made once per process). */
+  getter: (() => Emit) | undefined;
+  /** The wrapper handed out in shadow contexts (made once per process). */
   wrapper: Emit | undefined;
-  /** What `process.emit` was before the wrapper, and whether it was the process's own property. */
-  previous: Emit | undefined;
-  previousOwn: boolean;
+  /** The `emit` below penumbra: Node's, or whatever another library assigned to `process.emit` since. */
+  below: Emit;
+  /** What was below when the accessor went in; what a re-entrant call forwards to (see the wrapper). */
+  installedBelow: Emit;
+  /** `process.emit`'s own descriptor before the accessor went in (undefined: inherited, the usual case). */
+  ownBefore: PropertyDescriptor | undefined;
+  /** True while the wrapper is calling `below`, to break a loop through a library that captured the wrapper. */
+  forwarding: boolean;
   /** Strict mode reports a rejection twice (as an exception, then as a rejection): the first is held. */
   heldStrict: { frame: RunFrame; error: unknown } | undefined;
   /** Rejections penumbra contained, so Node's later "handled after all" notices stay silent too. */
@@ -64,12 +72,16 @@ function slot(): FaultSlot {
   const holder = globalThis as GlobalWithSlot;
   let current = holder[SLOT_KEY];
   if (current === undefined) {
+    const nodeEmit = (process as unknown as { emit: Emit }).emit;
     current = {
       enabled: true,
       active: false,
+      getter: undefined,
       wrapper: undefined,
-      previous: undefined,
-      previousOwn: false,
+      below: nodeEmit,
+      installedBelow: nodeEmit,
+      ownBefore: undefined,
+      forwarding: false,
       heldStrict: undefined,
       containedPromises: new WeakSet(),
       containedRejectionIds: new Set(),
@@ -125,39 +137,78 @@ export function faultContainmentActive(): boolean {
   return slot().active;
 }
 
+/**
+ * Puts an accessor on `process.emit`. Node's code reads `process.emit` at each emit, in the context
+ * of the fault: outside shadow runs the getter answers the plain `emit` below, so the application's
+ * listeners run with exactly the stack they have without penumbra; inside a shadow run it answers the
+ * wrapper, which contains fault events and forwards everything else. A library that assigns
+ * `process.emit` later (signal-exit does) replaces what is below; the accessor stays on top.
+ */
 function install(state: FaultSlot): void {
+  const own = Object.getOwnPropertyDescriptor(process, "emit");
+  if (own !== undefined && state.getter !== undefined && own.get === state.getter) {
+    state.active = true;
+    return;
+  }
+  // An emit someone made non-configurable cannot be wrapped; the faults stay Node's then.
+  if (own !== undefined && own.configurable !== true) return;
+  const wrapper = state.wrapper ?? makeWrapper(state);
+  const getter = state.getter ?? (() => (state.active && (shadowFrame() !== undefined || state.containedRejectionIds.size > 0) ? wrapper : state.below));
+  state.wrapper = wrapper;
+  state.getter = getter;
+  state.ownBefore = own;
+  state.below = (process as unknown as { emit: Emit }).emit;
+  state.installedBelow = state.below;
+  Object.defineProperty(process, "emit", {
+    configurable: true,
+    enumerable: own?.enumerable ?? false,
+    get: getter,
+    set(value: unknown) {
+      // Assigning what the getter handed out would make the wrapper call itself.
+      if (typeof value === "function" && value !== wrapper) state.below = value as Emit;
+    },
+  });
   state.active = true;
-  // A wrapper still in the chain (another library wrapped `process.emit` over it) is reused.
-  if (state.wrapper !== undefined) return;
-  const target = process as unknown as { emit: Emit };
-  state.previousOwn = Object.prototype.hasOwnProperty.call(process, "emit");
-  const previous = target.emit;
-  state.previous = previous;
-  const wrapper: Emit = function penumbraContainFaults(this: unknown, event: string | symbol, ...args: unknown[]): boolean {
+}
+
+function makeWrapper(state: FaultSlot): Emit {
+  return function penumbraContainFaults(this: unknown, event: string | symbol, ...args: unknown[]): boolean {
     if (state.active && CONTAINED_EVENTS.has(event)) {
       const contained = containFault(state, event, args);
       if (contained !== undefined) return contained;
     }
-    // No try/catch here: a listener's throw must reach Node from its own throw site (Node prints the
-    // source line of the last throw). The one trace of the wrapper is its frame in such stacks.
-    return Reflect.apply(previous, this, [event, ...args]) as boolean;
+    // Re-entered while forwarding: a library below captured this wrapper as its "original"
+    // (it read process.emit inside a shadow run), so going below again would loop.
+    const target = state.forwarding ? state.installedBelow : state.below;
+    const wasForwarding = state.forwarding;
+    state.forwarding = true;
+    try {
+      // No catch: a listener's throw must reach Node from its own throw site.
+      return Reflect.apply(target, this, [event, ...args]) as boolean;
+    } finally {
+      state.forwarding = wasForwarding;
+    }
   };
-  state.wrapper = wrapper;
-  target.emit = wrapper;
 }
 
 function uninstall(state: FaultSlot): void {
   state.active = false;
   state.heldStrict = undefined;
-  const wrapper = state.wrapper;
-  if (wrapper === undefined) return;
-  const target = process as unknown as { emit: Emit };
-  // Only unwrap when nobody wrapped over us; otherwise the wrapper stays, inactive, as a pass-through.
-  if (target.emit !== wrapper) return;
-  if (state.previousOwn) target.emit = state.previous as Emit;
-  else delete (target as { emit?: Emit }).emit;
-  state.wrapper = undefined;
-  state.previous = undefined;
+  state.containedRejectionIds.clear();
+  const own = Object.getOwnPropertyDescriptor(process, "emit");
+  // Someone redefined process.emit over the accessor: theirs stays, and the wrapper inside it (if any) is inert.
+  if (own === undefined || own.get !== state.getter) return;
+  const before = state.ownBefore;
+  if (before !== undefined) {
+    // Another library's accessor goes back as it was; a data property gets what is below now.
+    Object.defineProperty(process, "emit", "value" in before ? { ...before, value: state.below } : before);
+    return;
+  }
+  delete (process as { emit?: unknown }).emit;
+  // A library assigned process.emit while the accessor was in place: its function becomes the own value.
+  if ((process as unknown as { emit: Emit }).emit !== state.below) {
+    Object.defineProperty(process, "emit", { value: state.below, writable: true, configurable: true, enumerable: false });
+  }
 }
 
 /**
@@ -260,16 +311,21 @@ function containedWarning(state: FaultSlot, warning: unknown): boolean {
 /** Hands the fault to the run: the candidate's own `onFault`, else the run's reporter, else a warning. */
 function attribute(frame: RunFrame, error: unknown): void {
   try {
-    if (typeof frame.onFault === "function") {
-      frame.onFault(error);
-      return;
-    }
-    if (typeof frame.report === "function") {
-      frame.report("candidateFault" satisfies Operation, error, faultDetail(frame, error));
-      return;
-    }
+    // Out of the shadow run first: `onError` is the application's code (a log shipper, an alert), and
+    // inside the run the tripwire would block its I/O and its own faults would be contained again.
+    contextBackend().run(undefined, () => report(frame, error));
   } catch (fault) {
     warnInternal(fault);
+  }
+}
+
+function report(frame: RunFrame, error: unknown): void {
+  if (typeof frame.onFault === "function") {
+    frame.onFault(error);
+    return;
+  }
+  if (typeof frame.report === "function") {
+    frame.report("candidateFault" satisfies Operation, error, faultDetail(frame, error));
     return;
   }
   warn(`experiment '${safeText(frame.info.experiment)}': candidateFault failed: ${faultDetail(frame, error)}`);

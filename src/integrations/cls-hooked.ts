@@ -22,6 +22,8 @@ export interface ClsNamespace {
 }
 
 const FRAME_KEY = "penumbra.frame";
+/** Stored for "no run" (`run(undefined, fn)`), so `get()` does not look further (see `ofCurrentResource`). */
+const NO_RUN = Symbol("penumbra.no-run");
 
 /**
  * A `ContextBackend` on a cls-hooked namespace, for `configure({ context })`. Uses `runAndReturn`
@@ -45,12 +47,14 @@ export function clsHookedContext(namespace: ClsNamespace): ContextBackend {
     name: `cls-hooked:${namespace.name ?? "namespace"}`,
     run: (store, fn) =>
       namespace.runAndReturn(() => {
-        namespace.set(FRAME_KEY, store);
+        namespace.set(FRAME_KEY, store === undefined ? NO_RUN : store);
         return fn();
       }),
     get: () => {
       try {
-        return namespace.get(FRAME_KEY) ?? ofCurrentResource(namespace);
+        const store = namespace.get(FRAME_KEY);
+        if (store === NO_RUN) return undefined;
+        return store ?? ofCurrentResource(namespace);
       } catch {
         // Outside any active context some cls-hooked versions throw instead of answering undefined.
         return undefined;
@@ -70,5 +74,7 @@ function ofCurrentResource(namespace: ClsNamespace): unknown {
   const contexts = (namespace as { _contexts?: unknown })._contexts;
   if (!(contexts instanceof Map)) return undefined;
   const context: unknown = contexts.get(executionAsyncId());
-  return typeof context === "object" && context !== null ? (context as Record<string, unknown>)[FRAME_KEY] : undefined;
+  if (typeof context !== "object" || context === null) return undefined;
+  const store = (context as Record<string, unknown>)[FRAME_KEY];
+  return store === NO_RUN ? undefined : store;
 }

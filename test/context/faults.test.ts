@@ -10,7 +10,7 @@ import { EventEmitter } from "node:events";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import fc from "fast-check";
-import { configure, flush, Scorecard, shadow, type ExperimentError, type Result } from "../../src/index";
+import { configure, currentRun, flush, isShadow, Scorecard, shadow, type ExperimentError, type Result } from "../../src/index";
 import { faultContainmentActive } from "../../src/context/faults";
 import { runInFrame } from "../../src/context/frame";
 import { makeFrame } from "../../src/experiment/behaviour";
@@ -68,14 +68,14 @@ async function assertSameAsBare(scenario: string, variants: string[], flags: str
 interface FaultSpec {
   id: string;
   kind: "timeout" | "immediate" | "nextTick" | "floating" | "late-rejection" | "async-function" | "emitter";
-  value: "error" | "string" | "undefined" | "null-prototype" | "hostile-error";
+  value: "error" | "string" | "undefined" | "null-prototype" | "hostile-error" | "proxy";
   candidate: "sync" | "pending" | "timed-out";
   delayMs: number;
   timeoutMs?: number;
 }
 
 interface ShadowReport {
-  reports: Array<{ experiment: string; operation: string; cause: string }>;
+  reports: Array<{ experiment: string; operation: string; cause: string; inShadow: boolean }>;
   results: Array<{ experiment: string; threw: boolean; timedOut: boolean; error: string }>;
   appListener: number;
   alive: boolean;
@@ -93,6 +93,7 @@ function expectedCause(spec: FaultSpec): string {
     case "null-prototype":
       return `object: ${spec.id}`;
     case "hostile-error":
+    case "proxy":
       return "hostile";
   }
 }
@@ -109,7 +110,7 @@ function assertAttributed(specs: FaultSpec[], report: ShadowReport): void {
   for (const spec of specs) {
     const experiment = `fault-${spec.id}`;
     const faults = report.reports.filter((r) => r.experiment === experiment);
-    assert.deepEqual(faults, [{ experiment, operation: "candidateFault", cause: expectedCause(spec) }], `${JSON.stringify(spec)}: reports`);
+    assert.deepEqual(faults, [{ experiment, operation: "candidateFault", cause: expectedCause(spec), inShadow: false }], `${JSON.stringify(spec)}: reports`);
     const result = report.results.find((r) => r.experiment === experiment);
     assert.ok(result, `${JSON.stringify(spec)}: its run is published`);
     if (spec.candidate === "pending") {
@@ -125,7 +126,19 @@ function assertAttributed(specs: FaultSpec[], report: ShadowReport): void {
 
 const delayedKinds = ["timeout", "late-rejection", "emitter"] as const;
 const anyKind = ["timeout", "immediate", "nextTick", "floating", "late-rejection", "async-function", "emitter"] as const;
-const values = ["error", "string", "undefined", "null-prototype", "hostile-error"] as const;
+const values = ["error", "string", "undefined", "null-prototype", "hostile-error", "proxy"] as const;
+
+/**
+ * Two combinations whose outcome is not the fault's own: an emitter wraps a non-Error in its own
+ * ERR_UNHANDLED_ERROR (and inspects it, tripping a Proxy's traps), and a Proxy that becomes a pending
+ * candidate's error goes on into comparison, where describing hostile errors is issue 12 item 1's
+ * work, not containment's. Those draw a plain or a getter-hostile Error instead.
+ */
+function feasibleValue(spec: Omit<FaultSpec, "id">): FaultSpec["value"] {
+  if (spec.kind === "emitter" && spec.value !== "hostile-error") return "error";
+  if (spec.candidate === "pending" && spec.value === "proxy") return "hostile-error";
+  return spec.value;
+}
 
 const specArbitrary: fc.Arbitrary<Omit<FaultSpec, "id">> = fc.oneof(
   fc.record({
@@ -226,6 +239,24 @@ describe("candidate fault containment", () => {
       assert.equal(published.results[0]?.candidates[0]?.threw, true);
     });
 
+    it("calls onError for a contained fault outside the shadow run, so its own I/O is the application's", async () => {
+      const seen: Array<{ shadow: boolean; run: unknown }> = [];
+      configure({ onError: () => void seen.push({ shadow: isShadow(), run: currentRun() }) });
+      const wrapped = shadow(
+        (n: number) => n,
+        (n: number) => {
+          setTimeout(() => {
+            throw new Error("reported outside");
+          }, 1);
+          return n;
+        },
+        { name: "report-context", publish: () => undefined },
+      );
+      wrapped(1);
+      for (let waited = 0; seen.length === 0 && waited < 2_000; waited += 5) await sleep(5);
+      assert.deepEqual(seen, [{ shadow: false, run: undefined }]);
+    });
+
     it("makes settled() reject with the fault in strict mode", async () => {
       configure({ strict: true });
       const wrapped = shadow(
@@ -253,11 +284,12 @@ describe("candidate fault containment", () => {
       process.on("uncaughtExceptionMonitor", listener);
       try {
         const fault = new Error("manual");
-        // Node's own typings list only the events an application emits itself.
-        const emit = process.emit.bind(process) as unknown as (event: string, ...args: unknown[]) => boolean;
+        // Read in the frame, as Node reads it in the fault's context. (Node's typings list only the
+        // events an application emits itself.)
+        const emit = (): ((event: string, ...args: unknown[]) => boolean) => process.emit.bind(process) as unknown as (event: string, ...args: unknown[]) => boolean;
         const handled = runInFrame(frame, () => {
-          emit("uncaughtExceptionMonitor", fault, "uncaughtException");
-          return emit("uncaughtException", fault, "uncaughtException");
+          emit()("uncaughtExceptionMonitor", fault, "uncaughtException");
+          return emit()("uncaughtException", fault, "uncaughtException");
         });
         assert.equal(handled, true, "Node is told the exception was handled");
         assert.deepEqual(heard, [], "the application's monitor is not told of a contained fault");
@@ -269,15 +301,40 @@ describe("candidate fault containment", () => {
       }
     });
 
-    it("removes its process.emit wrapper on containFaults:false and installs it again with the next shadow run", async () => {
+    it("hands out the emit it found outside shadow runs and the containing wrapper only inside them", async () => {
+      configure({ containFaults: false });
+      // Mocha's process already has its own process.emit; bare Node's is EventEmitter.prototype.emit (see the child tests).
+      const nodeEmit = process.emit;
+      configure({ containFaults: true });
+      let inside: unknown;
+      const wrapped = shadow(
+        (n: number) => n,
+        (n: number) => {
+          inside = process.emit;
+          return n;
+        },
+        { name: "accessor", publish: () => undefined },
+      );
+      wrapped(1);
+      await flush();
+      assert.equal(faultContainmentActive(), true);
+      assert.equal(process.emit, nodeEmit, "outside a shadow run: the emit below itself, no extra frame");
+      assert.equal(typeof inside, "function");
+      assert.notEqual(inside, nodeEmit, "inside a shadow run: the wrapper");
+    });
+
+    it("removes its accessor on containFaults:false and installs it again with the next shadow run", async () => {
+      configure({ containFaults: false });
+      const descriptorBefore = Object.getOwnPropertyDescriptor(process, "emit");
+      configure({ containFaults: true });
       const wrapped = shadow((n: number) => n, (n: number) => n, { name: "toggle", publish: () => undefined });
       wrapped(1);
       await flush();
       assert.equal(faultContainmentActive(), true);
-      const installed = process.emit;
+      assert.equal(typeof Object.getOwnPropertyDescriptor(process, "emit")?.get, "function");
       configure({ containFaults: false });
       assert.equal(faultContainmentActive(), false);
-      assert.notEqual(process.emit, installed, "the wrapper is gone");
+      assert.deepEqual(Object.getOwnPropertyDescriptor(process, "emit"), descriptorBefore, "process.emit is what it was before");
       wrapped(2);
       await flush();
       assert.equal(faultContainmentActive(), false, "no shadow run installs it while it is switched off");
@@ -288,36 +345,38 @@ describe("candidate fault containment", () => {
       assert.equal(faultContainmentActive(), true);
     });
 
-    it("leaves another library's process.emit wrapper in place when switched off, and passes every event through", async () => {
+    it("keeps containing after another library assigns its own process.emit, calls that library's emit, and leaves it in place when switched off", async () => {
       const wrapped = shadow((n: number) => n, (n: number) => n, { name: "chained", publish: () => undefined });
+      configure({ containFaults: false });
+      const below = process.emit;
+      configure({ containFaults: true });
       wrapped(1);
       await flush();
-      const ours = process.emit;
       const seen: unknown[] = [];
       const theirs = function (this: unknown, ...args: unknown[]): boolean {
         seen.push(args[0]);
-        return Reflect.apply(ours, this, args) as boolean;
+        return Reflect.apply(below, this, args) as boolean;
       } as typeof process.emit;
       process.emit = theirs;
       try {
+        assert.equal(process.emit, theirs, "outside a shadow run the library's emit is what everyone calls");
+        const reported: unknown[][] = [];
+        const frame = makeFrame("chained-manual", "run-2", {}, "candidate", true, undefined, undefined, "fast", undefined, (...args) => {
+          reported.push(args);
+        });
+        const emit = (): ((event: string, ...args: unknown[]) => boolean) => process.emit.bind(process) as unknown as (event: string, ...args: unknown[]) => boolean;
+        runInFrame(frame, () => {
+          assert.equal(emit()("uncaughtException", new Error("contained"), "uncaughtException"), true);
+          emit()("penumbra-test-event", 1);
+        });
+        assert.equal(reported.length, 1, "the fault is still contained");
+        assert.deepEqual(seen, ["penumbra-test-event"], "other events reach the library's emit; the contained fault does not");
         configure({ containFaults: false });
-        assert.equal(process.emit, theirs, "never unwraps someone else's wrapper");
-        const heard: unknown[] = [];
-        const emitter = process as unknown as EventEmitter;
-        const listener = (value: unknown): void => void heard.push(value);
-        emitter.on("penumbra-test-event", listener);
-        emitter.emit("penumbra-test-event", 42);
-        emitter.removeListener("penumbra-test-event", listener);
-        assert.deepEqual(heard, [42]);
-        assert.ok(seen.includes("penumbra-test-event"));
-        configure({ containFaults: true });
-        wrapped(2);
-        await flush();
-        assert.equal(faultContainmentActive(), true);
-        assert.equal(process.emit, theirs, "the wrapper below is reused, not stacked again");
+        assert.equal(process.emit, theirs, "switched off, the library's emit stays");
+        assert.equal(Object.getOwnPropertyDescriptor(process, "emit")?.value, theirs);
       } finally {
         configure({ containFaults: false });
-        if (process.emit === theirs) process.emit = ours;
+        process.emit = below;
         configure({ containFaults: true });
       }
     });
@@ -334,11 +393,10 @@ describe("candidate fault containment", () => {
 
     it("keeps Node's process.emit untouched in a process that loads penumbra and runs no candidate", async () => {
       const script = [
-        `const { EventEmitter } = require("node:events");`,
         `const p = require(${JSON.stringify(path.join(root, "dist", "index.js"))});`,
         `const off = p.shadow((n) => n, (n) => n, { enabled: false, publish: () => undefined });`,
         `off(1);`,
-        `process.stdout.write(String(process.emit === EventEmitter.prototype.emit));`,
+        `process.stdout.write(String(Object.getOwnPropertyDescriptor(process, "emit") === undefined));`,
       ].join("\n");
       const outcome = await node(["-e", script]);
       assert.deepEqual(outcome, { code: 0, stdout: "true", stderr: "" });
@@ -348,12 +406,7 @@ describe("candidate fault containment", () => {
       const batches = fc.sample(fc.uniqueArray(specArbitrary, { minLength: 1, maxLength: 6, selector: (s) => JSON.stringify(s) }), { numRuns: 6, seed: 20_261_203 });
       await Promise.all(
         batches.map(async (batch) => {
-          // An emitter wraps a non-Error in its own ERR_UNHANDLED_ERROR: the fault's value is then Node's, not the candidate's.
-          const specs = batch.map((spec, i): FaultSpec => ({
-            ...spec,
-            value: spec.kind === "emitter" && spec.value !== "hostile-error" ? "error" : spec.value,
-            id: `s${i}`,
-          }));
+          const specs = batch.map((spec, i): FaultSpec => ({ ...spec, value: feasibleValue(spec), id: `s${i}` }));
           const { outcome, report } = await runShadowFaults(specs);
           assertAttributed(specs, report);
           assert.equal(outcome.stderr, "", "the faults are reported to onError, not printed by Node");
@@ -415,14 +468,10 @@ describe("candidate fault containment", () => {
       ]);
     });
 
-    it("exits with code 7 like bare Node when the application's own uncaughtException listener throws; the printed stack has one more frame, penumbra's emit wrapper", async () => {
+    it("exits with code 7 like bare Node when the application's own uncaughtException listener throws, with the same stack printed", async () => {
       const bare = await appFault("throw", "bare", [], "throwing");
-      const contained = await appFault("throw", "contained", [], "throwing");
       assert.equal(bare.code, 7, "the premise: bare Node exits with 7");
-      assert.equal(contained.code, 7);
-      const withoutWrapper = contained.stderr.replace(/\n\s+at process\.penumbraContainFaults \[as emit\] \([^)]*\)/, "");
-      assert.notEqual(withoutWrapper, contained.stderr, "the documented difference is there, and only once");
-      assert.equal(withoutWrapper, bare.stderr);
+      await assertSameAsBare("throw", ["contained", "off"], [], "throwing");
     });
 
     it("lets a candidate's fault crash the process as bare Node would once configure({ containFaults: false }) is set", async () => {
