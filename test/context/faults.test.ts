@@ -67,7 +67,7 @@ async function assertSameAsBare(scenario: string, variants: string[], flags: str
 
 interface FaultSpec {
   id: string;
-  kind: "timeout" | "immediate" | "nextTick" | "floating" | "late-rejection" | "async-function" | "emitter";
+  kind: "timeout" | "immediate" | "nextTick" | "floating" | "late-rejection" | "async-function" | "emitter" | "handled-late";
   value: "error" | "string" | "undefined" | "null-prototype" | "hostile-error" | "proxy";
   candidate: "sync" | "pending" | "timed-out";
   delayMs: number;
@@ -78,6 +78,7 @@ interface ShadowReport {
   reports: Array<{ experiment: string; operation: string; cause: string; inShadow: boolean }>;
   results: Array<{ experiment: string; threw: boolean; timedOut: boolean; error: string }>;
   appListener: number;
+  rejectionHandled: number;
   alive: boolean;
 }
 
@@ -431,6 +432,14 @@ describe("candidate fault containment", () => {
           }
         }),
       );
+    });
+
+    it("under --unhandled-rejections=warn, prints neither warning for a contained rejection the candidate handles a turn later", async () => {
+      const specs: FaultSpec[] = [{ id: "h", kind: "handled-late", value: "error", candidate: "sync", delayMs: 5 }];
+      const { outcome, report } = await runShadowFaults(specs, ["als", "--app-listeners"], ["--unhandled-rejections=warn"]);
+      assertAttributed(specs, report);
+      assert.equal(outcome.stderr, "", "no UnhandledPromiseRejectionWarning, no PromiseRejectionHandledWarning");
+      assert.equal(report.rejectionHandled, 0, "the late handling is not announced to the application either");
     });
 
     it("contains faults with the cls-hooked backend too, floating rejections included", async () => {
