@@ -442,6 +442,39 @@ describe("candidate fault containment", () => {
       assert.equal(report.rejectionHandled, 0, "the late handling is not announced to the application either");
     });
 
+    it("installs one accessor for two installed copies of penumbra, contains both copies' faults, and either copy's containFaults:false removes it", async () => {
+      // Inside node_modules (ignored by git), so the copies resolve penumbra's own dependencies.
+      fs.mkdirSync(path.join(root, "node_modules"), { recursive: true });
+      const copies = fs.mkdtempSync(path.join(root, "node_modules", ".penumbra-fault-copies-"));
+      try {
+        for (const name of ["a", "b"]) fs.cpSync(path.join(root, "dist"), path.join(copies, name, "dist"), { recursive: true });
+        const script = `
+const a = require(${JSON.stringify(path.join(copies, "a", "dist", "index.js"))});
+const b = require(${JSON.stringify(path.join(copies, "b", "dist", "index.js"))});
+const reports = [];
+a.configure({ onError: (e) => reports.push("a:" + e.experiment) });
+b.configure({ onError: (e) => reports.push("b:" + e.experiment) });
+const faulty = (copy, name) => copy.shadow((n) => n, (n) => { setTimeout(() => { throw new Error(name); }, 1); return n; }, { name, publish: () => {} });
+(async () => {
+  faulty(a, "from-a")(1);
+  await a.flush();
+  const first = Object.getOwnPropertyDescriptor(process, "emit").get;
+  faulty(b, "from-b")(1);
+  await b.flush();
+  const second = Object.getOwnPropertyDescriptor(process, "emit").get;
+  for (let waited = 0; reports.length < 2 && waited < 5000; waited += 5) await new Promise((r) => setTimeout(r, 5));
+  b.configure({ containFaults: false });
+  const removed = Object.getOwnPropertyDescriptor(process, "emit") === undefined;
+  process.stdout.write(JSON.stringify({ distinct: a.shadow !== b.shadow, oneAccessor: typeof first === "function" && first === second, reports: reports.sort(), removed }));
+})();`;
+        const outcome = await node(["-e", script]);
+        assert.equal(outcome.code, 0, outcome.stderr);
+        assert.deepEqual(JSON.parse(outcome.stdout), { distinct: true, oneAccessor: true, reports: ["a:from-a", "b:from-b"], removed: true });
+      } finally {
+        fs.rmSync(copies, { recursive: true, force: true });
+      }
+    });
+
     it("contains faults with the cls-hooked backend too, floating rejections included", async () => {
       const specs: FaultSpec[] = [
         { id: "t", kind: "timeout", value: "error", candidate: "sync", delayMs: 3 },
