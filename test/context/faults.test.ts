@@ -258,6 +258,26 @@ describe("candidate fault containment", () => {
       assert.deepEqual(seen, [{ shadow: false, run: undefined }]);
     });
 
+    it("in sequential mode, publishes the fault as the pending candidate's error before run returns", async () => {
+      const published = collector();
+      const boom = new TypeError("sequential fault");
+      const wrapped = shadow(
+        async (n: number) => n,
+        () =>
+          new Promise<number>(() => {
+            setImmediate(() => {
+              throw boom;
+            });
+          }),
+        { name: "sequential-fault", mode: "sequential", timeoutMs: 5_000, publish: published },
+      );
+      assert.equal(await wrapped(5), 5);
+      assert.equal(published.results.length, 1, "published before run returned");
+      assert.equal(published.results[0]?.candidates[0]?.error, boom);
+      assert.equal(published.results[0]?.candidates[0]?.timedOut, false);
+      assert.deepEqual(sink.errors.map((e) => [e.operation, e.cause]), [["candidateFault", boom]]);
+    });
+
     it("makes settled() reject with the fault in strict mode", async () => {
       configure({ strict: true });
       const wrapped = shadow(
