@@ -4,10 +4,9 @@
  * a candidate ran out of its budget.
  */
 import { performance } from "node:perf_hooks";
-import { CandidateTimeoutError } from "../errors";
+import { CandidateTimeoutError, type Operation } from "../errors";
 import { faultDetail } from "../context/faults";
 import { runInFrame, type RunFrame } from "../context/frame";
-import type { Operation } from "../errors";
 import type { RunInfo } from "../types/context";
 import type { Leak, Observation, Role } from "../types/results";
 import { isThenable } from "../util/thenable";
