@@ -4,6 +4,7 @@
  * are built.
  */
 import { asyncLocalStorageContext } from "./context/als-backend";
+import { setContainFaults } from "./context/faults";
 import { setContextBackend, shadowRunsInFlight } from "./context/slot";
 import { PenumbraError, type ExperimentError } from "./errors";
 import type { ContextBackend } from "./types/context";
@@ -29,6 +30,13 @@ export interface ConfigureOptions {
   throwOnMismatch?: boolean;
   /** The async-context backend, shared by every copy of penumbra in the process. @default AsyncLocalStorage */
   context?: ContextBackend;
+  /**
+   * Contain candidate faults: an uncaught exception or unhandled rejection raised in a shadow run's
+   * async context is reported (operation `candidateFault`) instead of crashing the process. `false`
+   * removes the hook at once; Node then treats every fault as it would without penumbra.
+   * @default true
+   */
+  containFaults?: boolean;
 }
 
 interface Settings {
@@ -39,7 +47,7 @@ interface Settings {
 }
 
 const DEFAULTS: Settings = Object.freeze({ publishers: [], onError: undefined, strict: false, throwOnMismatch: false });
-const CONFIG_KEYS: readonly string[] = ["publishers", "onError", "strict", "throwOnMismatch", "context"];
+const CONFIG_KEYS: readonly string[] = ["publishers", "onError", "strict", "throwOnMismatch", "context", "containFaults"];
 const settings: Settings = { ...DEFAULTS };
 
 /**
@@ -65,7 +73,7 @@ export function configure(options: ConfigureOptions): void {
     if (!CONFIG_KEYS.includes(key)) throw new TypeError(`penumbra: configure() has no option '${key}'`);
   }
   // Validate everything first, so a bad call changes nothing.
-  const { publishers, onError, strict, throwOnMismatch, context } = options;
+  const { publishers, onError, strict, throwOnMismatch, context, containFaults } = options;
   if (publishers !== undefined && (!Array.isArray(publishers) || !publishers.every(isPublisher))) {
     throw new TypeError("penumbra: option 'publishers' must be an array of publishers (functions or { publish })");
   }
@@ -74,6 +82,7 @@ export function configure(options: ConfigureOptions): void {
   }
   if (strict !== undefined) requireBoolean("strict", strict);
   if (throwOnMismatch !== undefined) requireBoolean("throwOnMismatch", throwOnMismatch);
+  if (containFaults !== undefined) requireBoolean("containFaults", containFaults);
   if (context !== undefined && !isContextBackend(context)) {
     throw new TypeError("penumbra: option 'context' must be a ContextBackend with run, get and bind");
   }
@@ -92,6 +101,7 @@ export function configure(options: ConfigureOptions): void {
   if ("strict" in options) settings.strict = strict ?? DEFAULTS.strict;
   if ("throwOnMismatch" in options) settings.throwOnMismatch = throwOnMismatch ?? DEFAULTS.throwOnMismatch;
   if ("context" in options) setContextBackend(context ?? asyncLocalStorageContext());
+  if ("containFaults" in options) setContainFaults(containFaults ?? true);
 }
 
 /**

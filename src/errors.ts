@@ -35,7 +35,8 @@ export type Operation =
   | "publish"
   | "guard"
   | "onTrip"
-  | "sequential";
+  | "sequential"
+  | "candidateFault";
 
 /**
  * Stable codes of penumbra's errors.

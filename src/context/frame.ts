@@ -3,8 +3,10 @@
  * tripwire read it; every copy of penumbra in the process must agree on its shape, so it is plain
  * data with a version field and grows only by adding fields.
  */
+import type { Operation } from "../errors";
 import type { RunInfo } from "../types/context";
 import type { Effect, Leak } from "../types/results";
+import { shadowFrameStarting } from "./faults";
 import { contextBackend, countInFlight, retiredBackends } from "./slot";
 
 /**
@@ -32,6 +34,17 @@ export interface RunFrame {
   readonly parent: RunFrame | undefined;
   /** True inside a declared read of a guarded client: the tripwire lets that read's own I/O out. */
   readonly allowIo?: true;
+  /**
+   * The run's reporter (experiment `onError` → configured handler → strict → warning), for failures
+   * raised inside the run that belong to no callback penumbra called (a guard, a contained fault).
+   */
+  readonly report?: (operation: Operation, cause: unknown, detail?: string) => void;
+  /**
+   * On candidate frames: a fault raised in this run's async context after the call (a timer that
+   * throws, a floating rejected promise). Records it as the candidate's error while its observation
+   * is still open, and reports operation `candidateFault`.
+   */
+  readonly onFault?: (error: unknown) => void;
 }
 
 /**
@@ -74,6 +87,8 @@ function asFrame(store: unknown): RunFrame | undefined {
 export function runInFrame<T>(frame: RunFrame, fn: () => T): T {
   // Counted here, where every behaviour is entered, so `configure({ context })` can refuse while one runs.
   if (frame.shadow && frame.allowIo !== true) countInFlight(frame);
+  // Fault containment is installed by the first shadow run, so a process without one keeps Node's own.
+  if (frame.shadow) shadowFrameStarting();
   return contextBackend().run(frame, fn);
 }
 

@@ -4,7 +4,8 @@
  * a candidate ran out of its budget.
  */
 import { performance } from "node:perf_hooks";
-import { CandidateTimeoutError } from "../errors";
+import { CandidateTimeoutError, type Operation } from "../errors";
+import { faultDetail } from "../context/faults";
 import { runInFrame, type RunFrame } from "../context/frame";
 import type { RunInfo } from "../types/context";
 import type { Leak, Observation, Role } from "../types/results";
@@ -56,12 +57,36 @@ export function makeFrame(
   signal?: AbortSignal,
   candidate?: string,
   onLateLeak?: (leak: Leak) => void,
+  report?: (operation: Operation, cause: unknown, detail?: string) => void,
 ): RunFrame {
   const info: RunInfo =
     candidate === undefined
       ? { experiment, runId, role, context, signal: signal ?? NEVER_ABORTS }
       : { experiment, runId, role, candidate, context, signal: signal ?? NEVER_ABORTS };
-  return { penumbraFrame: 1, info: Object.freeze(info), shadow, effects: [], leaks: [], open: true, onLateLeak, parent };
+  const frame: { -readonly [K in keyof RunFrame]: RunFrame[K] } = {
+    penumbraFrame: 1,
+    info: Object.freeze(info),
+    shadow,
+    effects: [],
+    leaks: [],
+    open: true,
+    onLateLeak,
+    parent,
+  };
+  if (report !== undefined) {
+    frame.report = report;
+    if (shadow) frame.onFault = (error) => onFault(frame, report, error);
+  }
+  return frame;
+}
+
+/** Finishes a pending shadow behaviour with the error of a fault raised in its context (see `onFault`). */
+const pendingFinish = new WeakMap<RunFrame, (error: unknown) => void>();
+
+function onFault(frame: RunFrame, report: NonNullable<RunFrame["report"]>, error: unknown): void {
+  // The fault is the behaviour's error only while its observation is open; later it is only reported.
+  if (frame.open) pendingFinish.get(frame)?.(error);
+  report("candidateFault", error, faultDetail(frame, error));
 }
 
 /**
@@ -139,6 +164,7 @@ export function runCandidate(
     const finish = (result: { threw: boolean; value?: unknown; error?: unknown; timedOut?: boolean }): void => {
       if (done) return;
       done = true;
+      pendingFinish.delete(frame);
       clearTimeout(timer);
       resolve(settle(frame, behaviour.name, isolated, result, elapsed(started)));
     };
@@ -149,6 +175,7 @@ export function runCandidate(
     }, timeoutMs);
     // The wait for a hung candidate must not keep a process alive on its own; settled() does that.
     timer.unref();
+    pendingFinish.set(frame, (error) => finish({ threw: true, error }));
     try {
       pending.then(
         (value) => finish({ threw: false, value }),

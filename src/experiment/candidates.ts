@@ -23,6 +23,7 @@ export function startCandidate(run: AdmittedRun, behaviour: Behaviour, args: unk
     controller.signal,
     behaviour === run.core.control ? undefined : behaviour.name,
     () => run.core.lateLeak(),
+    (operation, cause, detail) => void run.core.report(operation, cause, detail),
   );
   return runCandidate(behaviour, frame, controller, run.thisArg, args, run.argsIsolated, run.core.options.timeoutMs);
 }

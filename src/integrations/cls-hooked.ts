@@ -7,6 +7,7 @@
  * cls-hooked namespace exists, every promise in the process pays for its async hook (measured 11–16×
  * on await-heavy code), and that cannot be switched off (docs/architecture.md, "Context").
  */
+import { executionAsyncId } from "node:async_hooks";
 import type { ContextBackend } from "../types/context";
 
 /** The part of a cls-hooked `Namespace` penumbra uses. */
@@ -21,6 +22,8 @@ export interface ClsNamespace {
 }
 
 const FRAME_KEY = "penumbra.frame";
+/** Stored for "no run" (`run(undefined, fn)`), so `get()` does not look further (see `ofCurrentResource`). */
+const NO_RUN = Symbol("penumbra.no-run");
 
 /**
  * A `ContextBackend` on a cls-hooked namespace, for `configure({ context })`. Uses `runAndReturn`
@@ -44,12 +47,14 @@ export function clsHookedContext(namespace: ClsNamespace): ContextBackend {
     name: `cls-hooked:${namespace.name ?? "namespace"}`,
     run: (store, fn) =>
       namespace.runAndReturn(() => {
-        namespace.set(FRAME_KEY, store);
+        namespace.set(FRAME_KEY, store === undefined ? NO_RUN : store);
         return fn();
       }),
     get: () => {
       try {
-        return namespace.get(FRAME_KEY);
+        const store = namespace.get(FRAME_KEY);
+        if (store === NO_RUN) return undefined;
+        return store ?? ofCurrentResource(namespace);
       } catch {
         // Outside any active context some cls-hooked versions throw instead of answering undefined.
         return undefined;
@@ -57,4 +62,19 @@ export function clsHookedContext(namespace: ClsNamespace): ContextBackend {
     },
     bind: <F extends (...args: never[]) => unknown>(fn: F): F => namespace.bind(fn as unknown as (...args: unknown[]) => unknown) as unknown as F,
   };
+}
+
+/**
+ * The frame of the async resource now executing, read from cls-hooked's own map of contexts by
+ * async id. Node makes a rejected promise the current resource while it emits `unhandledRejection`
+ * but runs no async hook for it, so cls-hooked's active context is not the promise's there; without
+ * this, a candidate's floating rejection would not be recognised as the candidate's (fault containment).
+ */
+function ofCurrentResource(namespace: ClsNamespace): unknown {
+  const contexts = (namespace as { _contexts?: unknown })._contexts;
+  if (!(contexts instanceof Map)) return undefined;
+  const context: unknown = contexts.get(executionAsyncId());
+  if (typeof context !== "object" || context === null) return undefined;
+  const store = (context as Record<string, unknown>)[FRAME_KEY];
+  return store === NO_RUN ? undefined : store;
 }
