@@ -318,6 +318,7 @@ describe("candidate fault containment", () => {
         assert.equal(reported[0]?.[0], "candidateFault");
         assert.equal(reported[0]?.[1], fault);
       } finally {
+        frame.open = false; // closed like the engine closes a behaviour's frame, so no run stays in flight
         process.removeListener("uncaughtExceptionMonitor", listener);
       }
     });
