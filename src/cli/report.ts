@@ -6,7 +6,7 @@
  */
 import { sampleOf } from "../operate/sample";
 import { Scorecard, type ScorecardSummary } from "../operate/scorecard";
-import { readResults, type MalformedLine } from "../replay/read";
+import { readResults, type MalformedLine } from "../store/read";
 import type { Observation, Result } from "../types/results";
 
 /** Latency bins: 10 per decade from 1 µs to 100 s; faster or slower durations land in the end bins. */

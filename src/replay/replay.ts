@@ -25,7 +25,7 @@ import type { Publisher } from "../types/operate";
 import type { BucketRule, ExperimentOptions } from "../types/options";
 import type { Result } from "../types/results";
 import { ProgressBar, type ProgressStream } from "./progress";
-import { readResults, type MalformedLine } from "./read";
+import { readResults, type MalformedLine } from "../store/read";
 
 /**
  * Options of {@link replay}: the two behaviours, the experiment options that shape a comparison, and

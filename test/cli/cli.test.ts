@@ -90,7 +90,7 @@ describe("penumbra CLI", () => {
     const lines = stderr.trimEnd().split("\n");
     assert.equal(lines.length, 21, "the first 20, then a count");
     assert.match(lines[0]!, new RegExp(`^penumbra: ${escapeRegExp(file)}:251: skipped: malformed result line \\(`));
-    assert.match(lines[1]!, /:252: skipped: not a result line \("runId" is not a string\)/);
+    assert.match(lines[1]!, /:252: skipped: not a result line \(runId is not a string\)/);
     assert.match(lines[19]!, /:270: skipped: /);
     assert.equal(lines[20], `penumbra: ${file}: 4 more malformed lines skipped`);
   });
