@@ -44,7 +44,8 @@ export type PenumbraErrorCode =
   | "PENUMBRA_MISMATCH"
   | "PENUMBRA_EXPERIMENT_ERROR"
   | "PENUMBRA_SHADOW_BLOCKED"
-  | "PENUMBRA_CANDIDATE_TIMEOUT";
+  | "PENUMBRA_CANDIDATE_TIMEOUT"
+  | "PENUMBRA_NOTHING_REPLAYED";
 
 /**
  * Base class of every error penumbra raises.

@@ -43,7 +43,7 @@ const epochMs: Check = (v) =>
 
 /** Checks `fields` of `object`; the first problem, named by its path. */
 function fields(object: unknown, at: string, spec: Record<string, Check>): string | undefined {
-  if (!isRecord(object)) return `${at} is not an object`;
+  if (!isRecord(object)) return `${at === "" ? "the record" : at} is not an object`;
   for (const [key, check] of Object.entries(spec)) {
     const problem = check(own(object, key));
     if (problem !== undefined) return `${at === "" ? "" : `${at}.`}${key} ${problem}`;
@@ -172,4 +172,25 @@ function problemOf(value: unknown): string | undefined {
  */
 export function isResult(value: unknown): value is Result<unknown> {
   return resultProblem(value) === undefined;
+}
+
+/**
+ * What `replay` needs of an in-memory record, which may be a full result or one built by hand from
+ * other logs: an object whose `args` (when present) is an array, and whose `experiment`, `runId` and
+ * `context` have their result types when present. A record without `args` is not malformed: it is
+ * a result published without `captureArgs`, and replay counts it apart. Records read from a file
+ * get the full {@link resultProblem} check.
+ *
+ * @example
+ * ```ts
+ * replayRecordProblem({ args: [cart], experiment: "checkout-total" }); // undefined
+ * replayRecordProblem({ args: "cart" }); // "args is not an array"
+ * ```
+ */
+export function replayRecordProblem(value: unknown): string | undefined {
+  try {
+    return fields(value, "", { args: optional(array), experiment: optional(string), runId: optional(string), context: optional(record) });
+  } catch {
+    return "could not be read (a property access threw)";
+  }
 }
