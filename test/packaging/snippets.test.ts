@@ -214,6 +214,19 @@ describe("the README's and docs' TypeScript snippets, in a user's strict project
     assert.ok(all.some((s) => s.where.startsWith("README.md")));
   });
 
+  it("the root entry's declarations need no @types globals: `import \"penumbra\"` alone compiles with types: []", async () => {
+    // The snippets' prelude imports nodemailer and express types, which load @types/node for the
+    // whole program; a user importing only penumbra may have nothing that does (a NodeJS.* type in
+    // a public declaration then fails as TS2503 "Cannot find namespace 'NodeJS'").
+    const dir = path.join(app, "root-entry-alone");
+    fs.mkdirSync(dir);
+    const entry = `import * as penumbra from "penumbra";\nexport type Everything = { [K in keyof typeof penumbra]: (typeof penumbra)[K] };\nexport type Options = penumbra.ConsolePublisherOptions | penumbra.ReplayOptions | penumbra.ExperimentOptions<[number], number>;\n`;
+    fs.writeFileSync(path.join(dir, "esm.mts"), entry);
+    fs.writeFileSync(path.join(dir, "cjs.cts"), entry);
+    const errors = await runTsc(dir, { module: "node16", moduleResolution: "node16", lib: ["es2022"] }, ["esm.mts", "cjs.cts"]);
+    assert.deepEqual(errors, []);
+  });
+
   for (const mode of MODES) {
     it(`compiles under --strict, no skipLibCheck: ${mode.name}`, async () => {
       const errors = await compiled.get(mode.name)!;
@@ -239,20 +252,23 @@ function compile(app: string, mode: Mode, all: Snippet[]): Promise<string[]> {
       files.push(file);
     }
   }
+  return runTsc(dir, { module: mode.module, moduleResolution: mode.resolution, lib: ["es2022", "dom"] }, [path.join(app, "prelude.d.ts"), ...files], all);
+}
+
+/** tsc on `files` with the user's strict settings plus `options`; resolves to the error lines (named by doc line when `all` is given). */
+function runTsc(dir: string, options: Record<string, unknown>, files: string[], all: Snippet[] = []): Promise<string[]> {
   const tsconfig = {
     compilerOptions: {
       strict: true,
       skipLibCheck: false,
       noEmit: true,
       target: "es2022",
-      lib: ["es2022", "dom"],
-      module: mode.module,
-      moduleResolution: mode.resolution,
       // TypeScript 6 loads no @types globals unless listed: penumbra's declarations must not need them.
       types: [],
       esModuleInterop: true,
+      ...options,
     },
-    files: [path.join(app, "prelude.d.ts"), ...files],
+    files,
   };
   fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
   return new Promise((resolve) => {
