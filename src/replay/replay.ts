@@ -143,33 +143,37 @@ export async function replay<A extends unknown[], R>(records: Records, options: 
   let fraction: number | undefined;
   const total = typeof records !== "string" && Array.isArray(records) ? records.length : undefined;
 
-  const source: Iterable<unknown> | AsyncIterable<unknown> =
+  const source: AsyncIterable<{ item: unknown }> =
     typeof records === "string"
-      ? readResults(records, {
+      ? boxed(readResults(records, {
           experiment: options.experiment,
           onMalformed: (bad) => malformed.push(bad),
           onFiltered: () => filtered++,
           onBytes: (read, size) => {
             fraction = size === 0 ? 1 : read / size;
           },
-        })
+        }))
       : checkedIterable(records);
   let position = 0;
-  for await (const record of source) {
+  for await (const { item } of source) {
     position++;
-    if (typeof records !== "string") {
-      // A file's lines were checked by readResults against the full schema; a hand-built record
-      // needs only what replay reads.
-      const problem = replayRecordProblem(record);
-      if (problem !== undefined) {
-        malformed.push({ line: position, error: `penumbra: not a replay record (${problem}): ${safeShow(record)}` });
+    let record: Result<unknown>;
+    if (typeof records === "string") {
+      // A file's lines were checked by readResults against the full schema.
+      record = item as Result<unknown>;
+    } else {
+      // A hand-built record needs only what replay reads; those fields are read once, here, so a
+      // record whose getters or Proxy traps throw (or change their answer) is named, never followed.
+      const plain = plainRecord(item);
+      if (typeof plain === "string") {
+        malformed.push({ line: position, error: `penumbra: not a replay record (${plain}): ${safeShow(item)}` });
         continue;
       }
-    }
-    if (!isRecord(record)) continue;
-    if (typeof records !== "string" && options.experiment !== undefined && record.experiment !== options.experiment) {
-      filtered++;
-      continue;
+      record = plain;
+      if (options.experiment !== undefined && record.experiment !== options.experiment) {
+        filtered++;
+        continue;
+      }
     }
     if (!Array.isArray(record.args)) {
       skipped++;
@@ -234,6 +238,26 @@ function firstLines(malformed: readonly MalformedLine[]): string {
 
 function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * An in-memory record as a plain object, its fields read once (what replay and `reviveArgs` see from
+ * then on), or the schema's problem with it.
+ */
+function plainRecord(item: unknown): Result<unknown> | string {
+  try {
+    // Array.isArray throws on a revoked Proxy: inside the try too.
+    if (typeof item !== "object" || item === null || Array.isArray(item)) return replayRecordProblem(item) ?? "the record is not an object";
+    // Own fields through one spread (each getter runs once); inherited ones (a class's getters) once each.
+    const plain: Record<string, unknown> = { ...item };
+    for (const key of ["experiment", "runId", "context", "args"]) {
+      if (!Object.prototype.hasOwnProperty.call(plain, key) && key in item) plain[key] = (item as Record<string, unknown>)[key];
+    }
+    if (Array.isArray(plain["args"])) plain["args"] = [...(plain["args"] as unknown[])];
+    return replayRecordProblem(plain) ?? (plain as unknown as Result<unknown>);
+  } catch {
+    return "could not be read (a property access threw)";
+  }
 }
 
 /** A hand-built record may be anything, a throwing Proxy included: describing it must not throw. */
@@ -387,11 +411,25 @@ function asControl(outcome: Outcome): Outcome {
   return { ...outcome, effects, threw: true, timedOut: false };
 }
 
-async function* checkedIterable(records: Iterable<Result<unknown>> | AsyncIterable<Result<unknown>>): AsyncGenerator<unknown> {
+/**
+ * The records, each in a box: `for await` over a sync iterable and `yield` in an async generator
+ * both await the value itself, which would call a record's `then` (a thenable record, a Proxy whose
+ * `get` trap throws). Boxed, a record is only ever looked at by the schema check.
+ */
+async function* checkedIterable(records: Iterable<Result<unknown>> | AsyncIterable<Result<unknown>>): AsyncGenerator<{ item: unknown }> {
   if (records === null || typeof records !== "object" || (!(Symbol.iterator in records) && !(Symbol.asyncIterator in records))) {
     throw new TypeError(`penumbra: replay records must be an iterable of results or the path of a JSONL file, got ${show(records)}`);
   }
-  for await (const record of records as AsyncIterable<unknown>) yield record;
+  if (Symbol.asyncIterator in records) {
+    // An async iterator's own results are awaited by the protocol; that is the caller's choice of source.
+    for await (const item of records as AsyncIterable<unknown>) yield { item };
+  } else {
+    for (const item of records as Iterable<unknown>) yield { item };
+  }
+}
+
+async function* boxed(results: AsyncIterable<Result<unknown>>): AsyncGenerator<{ item: unknown }> {
+  for await (const item of results) yield { item };
 }
 
 function progressBar(option: ReplayOptions["progress"]): ProgressBar | undefined {

@@ -224,6 +224,25 @@ describe("replay", () => {
     assert.equal(report.experiment, "one");
   });
 
+  it("names hostile in-memory records (throwing Proxy traps, throwing or changing getters) as malformed and replays the rest", async () => {
+    const throwingProxy = new Proxy({}, { get() { throw new Error("trap"); }, ownKeys() { throw new Error("trap"); } });
+    let reads = 0;
+    const changing = { experiment: "x", get args(): unknown { reads++; return reads === 1 ? [1] : "not an array any more"; } };
+    const throwingGetter = { get args(): unknown { throw new Error("getter"); } };
+    const nullPrototype = Object.assign(Object.create(null) as object, { experiment: "x", args: [2] });
+    const revocable = Proxy.revocable({ args: [3] }, {});
+    revocable.revoke();
+    const thenable = { experiment: "x", args: [4], then: () => assert.fail("a record's then is never called") };
+    const report = await replay([throwingProxy, changing, throwingGetter, nullPrototype, revocable.proxy, thenable] as unknown as Result<unknown>[], {
+      control: (n: number) => n,
+      candidate: (n: number) => n,
+      progress: false,
+    });
+    assert.equal(report.runs, 3, "the changing record is read once and replayed with what it said then; the null-prototype one and the thenable too");
+    assert.deepEqual(report.malformed.map((m) => m.line), [1, 3, 5]);
+    assert.match(report.malformed[0]!.error, /could not be read \(a property access threw\)/);
+  });
+
   describe("never a clean verdict over nothing", () => {
     async function rejection(promise: Promise<unknown>): Promise<PenumbraError> {
       const error = await promise.then(
