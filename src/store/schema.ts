@@ -38,8 +38,9 @@ const optional =
     v === undefined ? undefined : check(v);
 /** Durations are measured, never negative, never infinite (JSON's `1e999` parses to `Infinity`). */
 const duration: Check = (v) => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? undefined : "is not a finite number of ms >= 0");
+/** A run's start: after 1970 and before the last day a `Date` can show, so every span fits a safe integer. */
 const epochMs: Check = (v) =>
-  typeof v === "number" && Number.isFinite(v) && Math.abs(v) <= MAX_TIME_MS ? undefined : "is not a time in epoch ms (a finite number a Date can hold)";
+  typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= MAX_TIME_MS ? undefined : "is not a time in epoch ms (a finite number from 0 to 8.64e15)";
 
 /** Checks `fields` of `object`; the first problem, named by its path. */
 function fields(object: unknown, at: string, spec: Record<string, Check>): string | undefined {
@@ -111,8 +112,9 @@ function mismatch(value: unknown, at: string): string | undefined {
  * the field by its path (`candidates[0].leaks is not an array`), for the message of a skipped line.
  *
  * What is checked: every field a reader relies on, with its type and, where it matters, its range
- * (`startedAt` a time a `Date` can show, durations finite and not negative, `role` / `kind` /
- * outcome values from their unions); candidate names unique, each with its outcome in `outcomes`.
+ * (`startedAt` from 0 to the last time a `Date` can show, durations finite and not negative,
+ * `role` / `kind` / outcome values from their unions); candidate names unique, each with its outcome
+ * in `outcomes`; exactly one mismatch per candidate whose outcome is "mismatched", and none for others.
  * What is not: the user's values (`value`, `error`, `cleanedValue`, `args` items, `context` values,
  * a diff's `control` / `candidate`), which are any JSON.
  *
@@ -152,13 +154,24 @@ function problemOf(value: unknown): string | undefined {
     each(result["noise"], "noise", diff);
   if (problem !== undefined) return problem;
   const outcomes = result["outcomes"] as Record<string, unknown>;
+  const mismatched = new Set<string>();
   const seen = new Set<string>();
   for (const [i, candidate] of (result["candidates"] as Array<{ name: string }>).entries()) {
     if (seen.has(candidate.name)) return `candidates[${i}].name ${JSON.stringify(candidate.name)} is not unique`;
     seen.add(candidate.name);
     const outcome = oneOf("matched", "mismatched", "ignored")(own(outcomes, candidate.name));
     if (outcome !== undefined) return `outcomes[${JSON.stringify(candidate.name)}] ${outcome}`;
+    if (own(outcomes, candidate.name) === "mismatched") mismatched.add(candidate.name);
   }
+  // A mismatch belongs to a candidate that mismatched, and one that did has its mismatch: a reader
+  // counting reasons must not find a "mismatched" run with no reason, nor a reason for no run.
+  const explained = new Set<string>();
+  for (const [i, m] of (result["mismatches"] as Array<{ candidate: string }>).entries()) {
+    if (!mismatched.has(m.candidate)) return `mismatches[${i}].candidate ${JSON.stringify(m.candidate)} names no candidate whose outcome is "mismatched"`;
+    if (explained.has(m.candidate)) return `mismatches[${i}] is a second mismatch for ${JSON.stringify(m.candidate)}`;
+    explained.add(m.candidate);
+  }
+  for (const name of mismatched) if (!explained.has(name)) return `outcomes[${JSON.stringify(name)}] is "mismatched" but no mismatch names it`;
   return undefined;
 }
 

@@ -64,6 +64,9 @@ describe("penumbra report on hostile files", () => {
       (r["candidates"] as Array<Record<string, unknown>>)[0]!["name"] = "constructor";
       r["outcomes"] = {};
     }, /outcomes\["constructor"\] is not one of/],
+    ["a mismatch for a candidate that did not mismatch", (r) => void ((r["mismatches"] as Array<Record<string, unknown>>)[0]!["candidate"] = "ghost"), /mismatches\[0\]\.candidate "ghost" names no candidate whose outcome is "mismatched"/],
+    ["a mismatched outcome without its mismatch", (r) => void (r["mismatches"] = []), /outcomes\["candidate"\] is "mismatched" but no mismatch names it/],
+    ["a startedAt before 1970", (r) => void (r["startedAt"] = -8.64e15), /startedAt is not a time in epoch ms/],
     ["a diff without a path", (r) => void delete ((r["mismatches"] as Array<{ diffs: Array<Record<string, unknown>> }>)[0]!.diffs[0]!["path"]), /mismatches\[0\]\.diffs\[0\]\.path is not a string/],
   ];
 
