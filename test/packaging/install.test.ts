@@ -144,6 +144,50 @@ setTimeout(() => console.log(JSON.stringify(seen)), 20);
     }
   });
 
+  it("follows the README's record-then-replay loop from the installed package, ESM and CommonJS: counts are real, an empty verdict is refused", () => {
+    const body = (load: string): string => `${load}
+const { configure, flush, jsonlPublisher, replay, shadow } = penumbra;
+const legacyOrderTotal = (cart) => ({ total: cart.lines.reduce((s, l) => s + l.price * l.qty, 0) });
+const newOrderTotal = (cart) => ({ total: cart.lines.reduce((s, l) => s + l.price * l.qty, 0) + (cart.coupon ? 1 : 0) });
+const run = async (file, captureArgs) => {
+  const results = jsonlPublisher(file);
+  configure({ publishers: [results] });
+  const orderTotal = shadow(legacyOrderTotal, newOrderTotal, { name: "order-total-" + captureArgs, captureArgs });
+  for (let i = 0; i < 6; i++) orderTotal({ lines: [{ price: 10 + i, qty: 1 }], coupon: i % 3 === 0 ? "X" : undefined });
+  await flush();
+  await results.close();
+};
+(async () => {
+  const out = {};
+  await run(process.argv[2], true);
+  const buggy = await replay(process.argv[2], { control: legacyOrderTotal, candidate: newOrderTotal, progress: false });
+  const fixed = await replay(process.argv[2], { control: legacyOrderTotal, candidate: legacyOrderTotal, progress: false });
+  out.replayed = [buggy.runs, buggy.differing.length, fixed.runs, fixed.differing.length, fixed.notice === undefined];
+  await run(process.argv[3], false);
+  try { await replay(process.argv[3], { control: legacyOrderTotal, candidate: newOrderTotal, progress: false }); out.refused = "resolved"; }
+  catch (error) { out.refused = error.code + ": " + /captureArgs: true/.test(error.message); }
+  console.log(JSON.stringify(out));
+})();
+`;
+    fs.writeFileSync(path.join(app, "readme-loop.mjs"), body('import * as penumbra from "penumbra";'));
+    fs.writeFileSync(path.join(app, "readme-loop.cjs"), body('const penumbra = require("penumbra");'));
+    for (const script of ["readme-loop.mjs", "readme-loop.cjs"]) {
+      const withArgs = path.join(app, `${script}.jsonl`);
+      const without = path.join(app, `${script}.noargs.jsonl`);
+      const out = execFileSync(process.execPath, [path.join(app, script), withArgs, without], { cwd: app, encoding: "utf8", timeout: 30_000 });
+      assert.deepEqual(JSON.parse(out), { replayed: [6, 2, 6, 0, true], refused: "PENUMBRA_NOTHING_REPLAYED: true" }, script);
+      const bin = path.join(app, "node_modules", "penumbra", "dist", "cli", "main.js");
+      const report = spawnSync(process.execPath, [bin, "report", withArgs], { encoding: "utf8" });
+      assert.equal(report.status, 0, report.stderr);
+      assert.match(report.stdout, /order-total-true \/ candidate\n {2}runs 6 /);
+      assert.match(report.stdout, /total +2 +33\.3% +total=10 vs 11/);
+      fs.writeFileSync(path.join(app, "empty.jsonl"), "");
+      const empty = spawnSync(process.execPath, [bin, "report", path.join(app, "empty.jsonl")], { encoding: "utf8" });
+      assert.equal(empty.status, 1);
+      assert.match(empty.stderr, /nothing to report: .*empty\.jsonl is empty/);
+    }
+  });
+
   it("installs from a git checkout: prepare builds dist/ in a fresh clone of HEAD", function () {
     const clone = path.join(app, "clone");
     execFileSync("git", ["clone", "--quiet", "--depth", "1", `file://${root}`, clone]);
