@@ -2,7 +2,12 @@
  * Penumbra's error classes. Every error penumbra raises is a `PenumbraError` with a stable `code`.
  */
 import { inspect } from "node:util";
+import { formatValue, truncate } from "./compare/render";
+import { errorStackOf, isErrorLike } from "./compare/safe-read";
+import { describeThrown, escapeControls } from "./describe";
 import type { Observation, Result } from "./types/results";
+
+export { describeThrown } from "./describe";
 
 /**
  * The user callbacks (and internal steps) whose failures reach `onError`.
@@ -79,8 +84,9 @@ export class ExperimentError extends PenumbraError {
   readonly operation: Operation;
   override readonly cause: unknown;
   constructor(experiment: string, operation: Operation, cause: unknown, detail?: string) {
+    // The name and detail are the user's text too: escaped so a warning cannot drive the terminal.
     super(
-      `experiment '${experiment}': ${operation} failed: ${detail ?? describeThrown(cause)}`,
+      escapeControls(`experiment '${experiment}': ${operation} failed: ${detail ?? describeThrown(cause)}`),
       "PENUMBRA_EXPERIMENT_ERROR",
       { cause },
     );
@@ -105,7 +111,7 @@ export class MismatchError extends PenumbraError {
   /** The very result object that was published. */
   readonly result: Result<unknown>;
   constructor(result: Result<unknown>) {
-    super(mismatchMessage(result), "PENUMBRA_MISMATCH");
+    super(escapeControls(mismatchMessage(result)), "PENUMBRA_MISMATCH");
     this.experiment = result.experiment;
     this.result = result;
   }
@@ -149,22 +155,6 @@ export class CandidateTimeoutError extends PenumbraError {
   }
 }
 
-/**
- * One line that says what was thrown, whatever it was: `TypeError: boom`, `undefined`, `"text"`.
- *
- * @internal
- * @example
- * ```ts
- * describeThrown(new TypeError("boom")); // "TypeError: boom"
- * describeThrown("text"); // '"text"'
- * ```
- */
-export function describeThrown(thrown: unknown): string {
-  if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`;
-  if (typeof thrown === "string") return JSON.stringify(thrown);
-  return inspect(thrown, { depth: 2, breakLength: Infinity });
-}
-
 function mismatchMessage(result: Result<unknown>): string {
   const lines = [`experiment '${result.experiment}' observations mismatched:`];
   for (const observation of [result.control, ...result.candidates]) {
@@ -176,14 +166,32 @@ function mismatchMessage(result: Result<unknown>): string {
   return lines.join("\n") + "\n";
 }
 
+/** The longest text one observation contributes to a `MismatchError` message. */
+const OBSERVATION_MAX_LENGTH = 4000;
+
 function describeObservation(observation: Observation<unknown>): string {
   if (observation.timedOut) return `timed out after ${observation.durationMs.toFixed(1)} ms`;
   if (observation.threw) {
     const thrown = observation.error;
-    if (thrown instanceof Error && thrown.stack) return thrown.stack;
+    // The stack is read once, through a guard: a getter that throws must not replace the error.
+    const stack = isErrorLike(thrown) ? errorStackOf(thrown) : undefined;
+    if (stack !== undefined && stack !== "") return truncate(escapeControls(stack), OBSERVATION_MAX_LENGTH);
     return `threw ${describeThrown(thrown)}`;
   }
-  return inspect(observation.cleanedValue, { depth: 6, breakLength: 100 });
+  return truncate(escapeControls(inspectSafely(observation.cleanedValue)), OBSERVATION_MAX_LENGTH);
+}
+
+/**
+ * `util.inspect` without the value's own `inspect.custom` (user code) and with bounded depth and
+ * widths; an error inside the value whose getters throw makes inspect throw, and then penumbra's
+ * own renderer describes the value instead.
+ */
+function inspectSafely(value: unknown): string {
+  try {
+    return inspect(value, { depth: 6, breakLength: 100, customInspect: false, maxArrayLength: 100, maxStringLength: 1000 });
+  } catch {
+    return formatValue(value, OBSERVATION_MAX_LENGTH);
+  }
 }
 
 function indent(text: string): string {

@@ -4,6 +4,7 @@
  * replay after the fix. Pure formatting: every function returns lines, `main.ts` prints them.
  */
 import type { Publisher, Result, ScorecardSummary, TripEvent } from "penumbra";
+import type { Stage } from "./ramp";
 
 /** A publisher that keeps what the terminal report needs and not every result: counts and one example per reason. */
 export interface Evidence {
@@ -105,15 +106,95 @@ export function stageLine(index: number, sample: number, carts: number, s: Score
 }
 
 /**
- * The full scorecard of the ramp: rates, latency gap, and the reasons with counts and one exact
- * example each, named buckets first, then the side effects the candidate would have done differently.
+ * Each of a stage's guardrails with its verdict: `tripped` (the trip that happened in this stage),
+ * `not judged: 28 runs < 100` (too few runs for a rate), or `ok` with the value against the
+ * threshold. The p95 rule gets its caveat: with the effects sunk, the candidate is timed without
+ * its I/O, so its ratio is far under 1 and that rule cannot fire in this demo.
  *
  * @example
  * ```ts
- * scorecardLines(overall.summary("order-total"), evidence).forEach((l) => console.log(l));
+ * guardrailLines(STAGES[0]!, stageCard.summary("order-total"), undefined).forEach((l) => console.log(l));
  * ```
  */
-export function scorecardLines(s: ScorecardSummary | undefined, evidence: Evidence): string[] {
+export function guardrailLines(stage: Stage, s: ScorecardSummary | undefined, trip: TripEvent | undefined): string[] {
+  const runs = s?.runs ?? 0;
+  const rate = (label: string, reason: TripEvent["reason"], value: number, threshold: number, show: (x: number) => string): string => {
+    let verdict: string;
+    if (trip?.reason === reason) verdict = `TRIPPED: ${show(trip.value)} > ${show(trip.threshold)}`;
+    else if (runs < stage.minRuns) verdict = `not judged: ${runs} runs < ${stage.minRuns}`;
+    else verdict = `ok: ${show(value)} <= ${show(threshold)} over ${runs} runs`;
+    return `    ${label.padEnd(14)} ${verdict}`;
+  };
+  const ratio = (x: number): string => x.toFixed(2);
+  const leaks = Math.round((s?.leakRate ?? 0) * runs);
+  return [
+    rate("mismatch rate", "mismatch-rate", s === undefined || runs === 0 ? 0 : 1 - s.fieldMatchRate, stage.maxMismatchRate, (x) => pct(x)),
+    rate("timeout rate", "timeout-rate", s?.timeoutRate ?? 0, stage.maxTimeoutRate, (x) => pct(x)),
+    `${rate("p95 ratio", "latency", s?.latency.p95Ratio ?? 0, stage.maxP95Ratio, ratio)}${runs >= stage.minRuns && trip?.reason !== "latency" ? " (cannot fire in this demo: see p95 ratio below)" : ""}`,
+    `    ${"leak".padEnd(14)} ${trip?.reason === "leak" ? "TRIPPED: the tripwire caught a call no guard declares" : `ok: ${leaks} leaks in ${runs} runs (judged from the first run)`}`,
+  ];
+}
+
+/**
+ * Where the mismatches cluster, before the reasons: the Scorecard's segments for one key, one line
+ * per value with its rate, lift and reasons, then per named bucket the values that carry it. A
+ * segment says where to look; the bucket next to it says what to fix there.
+ *
+ * @example
+ * ```ts
+ * segmentLines(overall.summary("order-total")!, "region").forEach((l) => console.log(l));
+ * ```
+ */
+export function segmentLines(s: ScorecardSummary, key: string): string[] {
+  const rows = s.segments.filter((r) => r.key === key);
+  if (rows.length === 0) return [`  by ${key}: no runs`];
+  const overall = s.runs === 0 ? 0 : 1 - s.fieldMatchRate;
+  const lines = [`  where the mismatches cluster, by ${key} (overall ${pct(overall)} of ${s.runs} runs; lift = a ${key}'s rate / the overall rate):`];
+  for (const r of rows) {
+    const reasons = r.reasons.filter((x) => !x.reason.startsWith("effects:"));
+    const why = reasons.length === 0 ? "no mismatch" : reasons.map((x) => `${x.reason} ${x.count}`).join(", ");
+    lines.push(
+      `    ${r.value.padEnd(12)} ${pct(r.mismatchRate).padStart(6)} of ${String(r.runs).padStart(5)} runs  lift ${r.lift.toFixed(2).padStart(5)}x${r.runs < 10 ? "*" : " "}  ${why}`,
+    );
+  }
+  if (rows.some((r) => r.runs < 10)) lines.push("    * fewer than 10 runs: an anecdote, not a rate");
+  return lines;
+}
+
+/**
+ * For each named bucket, the share of its runs in each value of `key` (from the segments' reasons):
+ * "coupon-before-tax: 13 of 13 runs in us-ny".
+ *
+ * @example
+ * ```ts
+ * bucketHomes(summary, "region"); // [{ reason: "coupon-before-tax", count: 13, homes: [{ value: "us-ny", count: 13 }] }]
+ * ```
+ */
+export function bucketHomes(s: ScorecardSummary, key: string): Array<{ reason: string; count: number; homes: Array<{ value: string; count: number }> }> {
+  return s.reasons
+    .filter((r) => !r.reason.startsWith("effects:"))
+    .map((r) => ({
+      reason: r.reason,
+      count: r.count,
+      homes: s.segments
+        .filter((row) => row.key === key)
+        .map((row) => ({ value: row.value, count: row.reasons.find((x) => x.reason === r.reason)?.count ?? 0 }))
+        .filter((h) => h.count > 0)
+        .sort((a, b) => b.count - a.count),
+    }));
+}
+
+/**
+ * The full scorecard of the ramp: rates, latency gap, where the mismatches cluster (per segment
+ * key, and where each named bucket lives), then the reasons with counts and one exact example
+ * each, named buckets first, then the side effects the candidate would have done differently.
+ *
+ * @example
+ * ```ts
+ * scorecardLines(overall.summary("order-total"), evidence, ["region", "coupon"]).forEach((l) => console.log(l));
+ * ```
+ */
+export function scorecardLines(s: ScorecardSummary | undefined, evidence: Evidence, segmentKeys: readonly string[] = []): string[] {
   if (s === undefined) return ["scorecard: no shadow runs"];
   const mismatched = Math.round(s.runs * (1 - s.fieldMatchRate));
   const lines = [
@@ -127,8 +208,17 @@ export function scorecardLines(s: ScorecardSummary | undefined, evidence: Eviden
     `  latency gap           control p50 ${ms(s.latency.control.p50)} p95 ${ms(s.latency.control.p95)}; ` +
       `candidate p50 ${ms(s.latency.candidate.p50)} p95 ${ms(s.latency.candidate.p95)}; p95 ratio ${s.latency.p95Ratio.toFixed(2)}`,
     "  (the candidate's effects are sunk, so it skips the provider, the SMTP round trips and the insert: its latency is not a production estimate)",
-    "  reasons (a run counts once per reason):",
   ];
+  // Where before why: the segment a team owns, then the named buckets to fix there.
+  for (const key of segmentKeys) lines.push(...segmentLines(s, key));
+  if (segmentKeys.length > 0) {
+    lines.push(`  where each named bucket lives, by ${segmentKeys[0] as string}:`);
+    for (const home of bucketHomes(s, segmentKeys[0] as string)) {
+      const where = home.homes.map((h) => `${h.value} ${h.count}`).join(", ");
+      lines.push(`    ${home.reason.padEnd(24)} ${String(home.count).padStart(6)} runs: ${where}`);
+    }
+  }
+  lines.push("  reasons (a run counts once per reason):");
   const named = s.reasons.filter((r) => !r.reason.startsWith("effects:"));
   const effects = s.reasons.filter((r) => r.reason.startsWith("effects:"));
   for (const r of named) lines.push(reasonLine(r, evidence));

@@ -5,6 +5,7 @@
 import { isMatching, type P } from "ts-pattern";
 import type { BucketRule } from "../types/options";
 import type { FieldDiff } from "../types/results";
+import { describeThrown } from "../describe";
 
 /**
  * Returns a new diff for each of `diffs`, in order, with `bucket` set to the name of the first rule
@@ -98,7 +99,8 @@ function matches(rule: BucketRule, diff: FieldDiff, report: (error: unknown, rul
     // known to be some `Pattern<FieldDiff>`, and the value is a plain object either way.
     return isMatching(match as P.Pattern<unknown>, diff as unknown);
   } catch (error) {
-    report(error, String(rule.name));
+    // Described, not String()-ed: this runs in a catch, and a rule's name is the user's value.
+    report(error, typeof rule.name === "string" ? rule.name : describeThrown(rule.name));
     return false;
   }
 }

@@ -173,7 +173,23 @@ function cachedSegments(path: string): readonly string[] | undefined {
 const IDENTIFIER_AT = /[A-Za-z_$][A-Za-z0-9_$]*/y;
 const INDEX_AT = /\[(0|[1-9][0-9]*)\]/y;
 
-function parseSegments(text: string, from: number, glob: boolean): Token[] | undefined {
+/**
+ * Bounds on the Map-key reader's backtracking: how many non-JSON `.get(…)` keys may nest in one path
+ * and how many ends it may try in all. Past them the text is not a path (it matches no glob), so a
+ * hostile or enormous path costs bounded work and no deep recursion; JSON keys need no backtracking
+ * and are read inline, at any depth.
+ */
+const MAX_RENDERED_KEYS = 256;
+const MAX_ATTEMPTS = 4096;
+/** A rendered key is at most 40 characters: its end is among the next few `)`. */
+const MAX_ENDS = 64;
+
+interface ParseBudget {
+  nested: number;
+  attempts: number;
+}
+
+function parseSegments(text: string, from: number, glob: boolean, budget: ParseBudget = { nested: 0, attempts: 0 }): Token[] | undefined {
   const tokens: Token[] = [];
   let pos = from;
   // At the start a key has no leading dot; everywhere else it must follow one.
@@ -182,9 +198,26 @@ function parseSegments(text: string, from: number, glob: boolean): Token[] | und
     const ch = text[pos];
     if (ch === ".") {
       if (text.startsWith(".get(", pos)) {
-        const entry = readMapEntry(text, pos, glob);
+        if (text[pos + 5] === '"') {
+          // A JSON string key ends at its closing quote: no alternatives to try.
+          const end = jsonStringEnd(text, pos + 5);
+          if (end === undefined || text[end] !== ")") return undefined;
+          try {
+            JSON.parse(text.slice(pos + 5, end));
+          } catch {
+            return undefined;
+          }
+          tokens.push({ text: text.slice(pos, end + 1) });
+          pos = end + 1;
+          keyAllowed = false;
+          continue;
+        }
+        if (budget.nested >= MAX_RENDERED_KEYS) return undefined;
+        budget.nested++;
+        const entry = readMapEntry(text, pos, glob, budget);
+        budget.nested--;
         if (entry === undefined) return undefined;
-        tokens.push(...entry.tokens);
+        for (const token of entry.tokens) tokens.push(token);
         return tokens;
       }
       // A root key is written without a dot: only a Map entry keeps its leading dot at the root.
@@ -273,35 +306,25 @@ function jsonStringEnd(text: string, open: number): number | undefined {
 }
 
 /**
- * Reads `.get(<key>)` and everything after it. A JSON string key ends at its closing quote. Any other
- * key is the builder's readable rendering (`10n`, `Symbol(a)`, `{"id":1}`, or a 40-character cut
+ * Reads `.get(<key>)` and everything after it, for a key that is not a JSON string: such a key is the builder's readable rendering (`10n`, `Symbol(a)`, `{"id":1}`, or a 40-character cut
  * ending in `…` that may leave brackets unbalanced), so its end is not syntactic: the reader tries the
  * bracket-balanced `)` first, then every `)` from the left, and keeps the first after which the rest
  * of the text is a valid path.
  */
-function readMapEntry(text: string, dot: number, glob: boolean): { tokens: Token[] } | undefined {
+function readMapEntry(text: string, dot: number, glob: boolean, budget: ParseBudget): { tokens: Token[] } | undefined {
   const open = dot + 4; // the "("
   const keyStart = open + 1;
+  // JSON string keys are read inline by parseSegments; this is the rendered (non-JSON) kind.
   const candidates: number[] = [];
-  if (text[keyStart] === '"') {
-    const end = jsonStringEnd(text, keyStart);
-    if (end === undefined || text[end] !== ")") return undefined;
-    try {
-      JSON.parse(text.slice(keyStart, end));
-    } catch {
-      return undefined;
-    }
-    candidates.push(end);
-  } else {
-    const balanced = balancedClose(text, keyStart);
-    if (balanced !== undefined) candidates.push(balanced);
-    for (let i = text.indexOf(")", keyStart); i >= 0; i = text.indexOf(")", i + 1)) {
-      if (i !== balanced) candidates.push(i);
-    }
+  const balanced = balancedClose(text, keyStart);
+  if (balanced !== undefined) candidates.push(balanced);
+  for (let i = text.indexOf(")", keyStart); i >= 0 && candidates.length < MAX_ENDS; i = text.indexOf(")", i + 1)) {
+    if (i !== balanced) candidates.push(i);
   }
   for (const close of candidates) {
     if (close === keyStart) continue; // `.get()` names no key
-    const rest = parseSegments(text, close + 1, glob);
+    if (++budget.attempts > MAX_ATTEMPTS) return undefined;
+    const rest = parseSegments(text, close + 1, glob, budget);
     if (rest !== undefined) return { tokens: [{ text: text.slice(dot, close + 1) }, ...rest] };
   }
   return undefined;

@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 export type Command =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "report"; file: string; experiment: string | undefined; html: string | undefined }
+  | { kind: "report"; file: string; experiment: string | undefined; html: string | undefined; segments?: string[] }
   | { kind: "error"; message: string };
 
 /**
@@ -26,7 +26,7 @@ export type Command =
  * process.stdout.write(USAGE);
  * ```
  */
-export const USAGE = `Usage: penumbra report <results.jsonl> [--experiment <name>] [--html <out.html>]
+export const USAGE = `Usage: penumbra report <results.jsonl> [--experiment <name>] [--html <out.html>] [--segments <keys>]
 
 Reads a JSONL results file (written by jsonlPublisher) and prints the scorecard of every
 experiment and candidate in it: runs, match rates, error/timeout/leak rates, latency
@@ -36,6 +36,9 @@ Options:
   -e, --experiment <name>  only this experiment's results
       --html <out.html>    also write a self-contained HTML page with plots
                            (latency distributions, mismatch reasons over time)
+      --segments <keys>    break the mismatches down by these context keys,
+                           comma-separated (e.g. region,endpoint): per value its
+                           runs, mismatch rate and lift; in the page, a bar chart
   -h, --help               show this help
   -v, --version            print penumbra's version
 
@@ -73,6 +76,12 @@ export function parseCommand(argv: readonly string[]): Command {
   if (extra.length > 0) return { kind: "error", message: `report: unexpected argument '${extra[0] as string}'` };
   if (values.experiment === "") return { kind: "error", message: "report: --experiment needs a name" };
   if (values.html === "") return { kind: "error", message: "report: --html needs a file name" };
+  if (values.segments !== undefined) {
+    const keys = values.segments.split(",").map((key) => key.trim());
+    if (keys.some((key) => key === "")) return { kind: "error", message: "report: --segments needs context keys separated by commas (e.g. region,endpoint)" };
+    if (new Set(keys).size !== keys.length) return { kind: "error", message: `report: --segments names a key twice (${values.segments})` };
+    return { kind: "report", file, experiment: values.experiment, html: values.html, segments: keys };
+  }
   return { kind: "report", file, experiment: values.experiment, html: values.html };
 }
 
@@ -84,6 +93,7 @@ function parse(argv: readonly string[]) {
     options: {
       experiment: { type: "string", short: "e" },
       html: { type: "string" },
+      segments: { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean", short: "v" },
     },

@@ -12,6 +12,7 @@
 import * as fs from "node:fs";
 import type { ScorecardSummary } from "../operate/scorecard";
 import type { ReportData } from "./report";
+import { segmentsHtml } from "./segments";
 import { ms, percent, printable } from "./table";
 
 /**
@@ -85,6 +86,10 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #f
 .rates b { font-variant-numeric: tabular-nums; }
 .chart { margin: 4px 0 12px; }
 .empty { color: #5b6478; font-style: italic; }
+.segment-chart { margin: 4px 0 12px; }
+.segment-chart figcaption { color: #475066; margin-bottom: 2px; }
+.segment-bars { max-width: 860px; }
+tr.few td { color: #8a91a3; }
 `;
 
 /** The page's own script: reads the JSON block and draws two charts per candidate. Plain ES2017. */
@@ -162,7 +167,7 @@ const RENDER_JS = `
  * ```
  */
 export function renderHtml(data: ReportData, assets: { js: string; css: string } = uplotAssets()): string {
-  const sections = data.candidates.map((c, i) => section(c.summary, i, c.timeline.bucketMs)).join("\n");
+  const sections = data.candidates.map((c, i) => section(c.summary, i, c.timeline.bucketMs, data.segments ?? [])).join("\n");
   const span =
     data.firstStartedAt === undefined || data.lastStartedAt === undefined
       ? ""
@@ -199,7 +204,7 @@ ${sections || '<p class="empty">No results.</p>'}
 `;
 }
 
-function section(s: ScorecardSummary, index: number, bucketMs: number): string {
+function section(s: ScorecardSummary, index: number, bucketMs: number, segments: readonly string[]): string {
   const reasons =
     s.reasons.length === 0
       ? '<p class="empty">No mismatches.</p>'
@@ -226,6 +231,7 @@ ${latency("control", s.latency.control)}
 ${latency("candidate", s.latency.candidate)}
 <tr><td>p95 ratio</td><td class="num" colspan="3">${s.latency.p95Ratio.toFixed(2)}×</td></tr>
 </tbody></table>
+${segmentsHtml(s, segments)}
 <h3>Latency distribution, control vs candidate</h3>
 <div class="chart" id="latency-${index}"></div>
 <h3>Mismatch reasons over time (buckets of ${escapeHtml(duration(bucketMs))})</h3>

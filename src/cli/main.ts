@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `penumbra`, the command line: `penumbra report <results.jsonl> [--experiment name] [--html out.html]`.
+ * `penumbra`, the command line: `penumbra report <results.jsonl> [--experiment name] [--html out.html] [--segments keys]`.
  *
  * Bad lines never stop a report: each is named on stderr (the first 20, then a count) and the
  * report covers the good ones. The exit code never claims more than was read: 0 every line was
@@ -59,7 +59,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   const file = printable(command.file);
   let data: ReportData;
   try {
-    data = await collectReport(command.file, { experiment: command.experiment });
+    data = await collectReport(command.file, { experiment: command.experiment, segments: command.segments });
   } catch (error) {
     io.err(`penumbra: cannot read ${file}: ${oneLine(error)}\n`);
     return EXIT.unreadable;

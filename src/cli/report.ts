@@ -82,6 +82,8 @@ export interface CandidateReport {
  */
 export interface ReportData {
   file: string;
+  /** The context keys the mismatches are broken down by (`--segments`); empty without. */
+  segments: string[];
   experiment: string | undefined;
   /** Lines that were not blank: results, results of other experiments and malformed lines. */
   lines: number;
@@ -243,10 +245,11 @@ function binEdges(): number[] {
  * console.log(renderTable(data));
  * ```
  */
-export async function collectReport(file: string, options: { experiment?: string }): Promise<ReportData> {
+export async function collectReport(file: string, options: { experiment?: string | undefined; segments?: string[] | undefined }): Promise<ReportData> {
   let latest = Number.NEGATIVE_INFINITY;
+  const segments = options.segments ?? [];
   // A report of past results: the window covers the whole file, and "now" is the last result's time.
-  const scorecard = new Scorecard({ windowMs: Number.MAX_SAFE_INTEGER, now: () => (Number.isFinite(latest) ? latest : 0) });
+  const scorecard = new Scorecard({ windowMs: Number.MAX_SAFE_INTEGER, segments, now: () => (Number.isFinite(latest) ? latest : 0) });
   const series = new Map<string, Map<string, CandidateSeries>>();
   const malformed: MalformedLine[] = [];
   let malformedCount = 0;
@@ -301,6 +304,7 @@ export async function collectReport(file: string, options: { experiment?: string
   }
   return {
     file,
+    segments,
     experiment: options.experiment,
     lines: results + filtered + malformedCount,
     results,

@@ -4,6 +4,7 @@
  */
 import type { ScorecardSummary } from "../operate/scorecard";
 import type { ReportData } from "./report";
+import { renderSegments } from "./segments";
 
 /**
  * Text that came from a results file, made safe for a terminal: C0 and C1 control characters, DEL
@@ -76,7 +77,7 @@ export function renderTable(data: ReportData): string {
   const filter = data.experiment === undefined ? "" : ` (experiment ${printable(data.experiment)}; ${data.filtered} other results left out)`;
   lines.push(`penumbra report: ${printable(data.file)}: ${data.results} result${data.results === 1 ? "" : "s"}${malformed}${span}${filter}`);
   for (const { summary } of data.candidates) {
-    lines.push("", ...renderSummary(summary));
+    lines.push("", ...renderSummary(summary, data.segments));
   }
   return `${lines.join("\n")}\n`;
 }
@@ -89,7 +90,7 @@ export function renderTable(data: ReportData): string {
  * console.log(renderSummary(scorecard.summary("checkout-total")!).join("\n"));
  * ```
  */
-export function renderSummary(s: ScorecardSummary): string[] {
+export function renderSummary(s: ScorecardSummary, segments: readonly string[] = []): string[] {
   const lines: string[] = [];
   lines.push(`${printable(s.experiment)} / ${printable(s.candidate)}`);
   lines.push(`  runs ${s.runs}   skipped ${s.skipped}`);
@@ -104,6 +105,9 @@ export function renderSummary(s: ScorecardSummary): string[] {
   ];
   for (const row of align(rows, [false, true, true, true])) lines.push(`  ${row}`);
   lines.push(`  p95 ratio (candidate / control) ${s.latency.p95Ratio.toFixed(2)}x`);
+  // Where before why: the segment a team owns, then the reasons (buckets) to fix there.
+  // Context values and keys come from the file: escaped like every other text from it.
+  lines.push(...renderSegments(s, segments).map(printable));
   if (s.reasons.length === 0) {
     lines.push("  no mismatches");
     return lines;

@@ -4,7 +4,9 @@
  * visited set, no ancestor bookkeeping) beyond the `Object.keys` arrays, which measured faster than a
  * `for…in` walk that needs none.
  */
-import { equalWithPaths } from "./diff";
+import { Canon } from "./canonical";
+import { equalWithPaths, pairObjectKeys } from "./diff";
+import { UNREADABLE, errorMessageOf } from "./safe-read";
 import type { CompareOptions } from "./options";
 import {
   TAG_BOXED,
@@ -42,13 +44,20 @@ const MAX_UNTRACKED_DEPTH = 100;
 
 // Set when the untracked walk hit the depth limit; every caller then unwinds with `false`.
 let tooDeep = false;
+// The current comparison's canonical forms (structural Map keys and Set members), made on first use.
+let canonical: Canon | undefined;
+
+function canon(): Canon {
+  return (canonical ??= new Canon());
+}
 
 /**
  * Deep structural equality with penumbra's rules: key order ignored; a key holding `undefined`
  * equals a missing key; `NaN` equals `NaN` and `+0` equals `-0`; Dates by time (invalid Dates are
- * equal); Maps by key (SameValueZero) and deep value; Sets by content; typed arrays, `Buffer`,
+ * equal); Maps by key (SameValueZero, and a key that is an object by structure) and deep value;
+ * Sets by content (object members by structure); typed arrays, `Buffer`,
  * `ArrayBuffer` and `DataView` by content; RegExps by source and flags; boxed primitives by value;
- * errors by message and fields; other objects by their own enumerable string-keyed fields, and only
+ * errors by message (an unreadable message equals nothing but the same error) and fields; other objects by their own enumerable string-keyed fields, and only
  * when both sides have the same prototype (a plain object never equals a class instance, a
  * `Uint8Array` never equals a `Buffer`). Functions and symbols compare by identity. A pair of objects
  * met again below itself (a cycle) is taken as equal, so cyclic values terminate. A throwing getter
@@ -66,13 +75,17 @@ export function deepEqual(a: unknown, b: unknown, options?: CompareOptions): boo
   if (options !== undefined && options.unordered !== undefined) return equalWithPaths(a, b, options);
   // Saved and restored so that a comparison nested in a getter cannot clear an outer walk's flag.
   const outer = tooDeep;
+  const outerCanonical = canonical;
   tooDeep = false;
+  canonical = undefined;
   try {
     const result = eq(a, b, 0);
-    // The diff walker in stop-at-first mode applies the same rules and tracks ancestor pairs.
+    // The diff walker in stop-at-first mode applies the same rules, tracks ancestor pairs and is
+    // iterative: no depth overflows it.
     return tooDeep ? equalWithPaths(a, b) : result;
   } finally {
     tooDeep = outer;
+    canonical = outerCanonical;
   }
 }
 
@@ -165,25 +178,43 @@ function eqObjects(a: object, b: object, depth: number): boolean {
     case TAG_BOXED:
       return sameValueZero(unbox(a), unbox(b));
     case TAG_ERROR:
-      return (a as Error).message === (b as Error).message && eqFields(a, b, depth);
+      return messagesEqual(a, b) && eqFields(a, b, depth);
     case TAG_MAP:
       return eqMaps(a as Map<unknown, unknown>, b as Map<unknown, unknown>, depth) && eqFields(a, b, depth);
     case TAG_SET:
-      return eqSets(a as Set<unknown>, b as Set<unknown>, depth) && eqFields(a, b, depth);
+      return eqSets(a as Set<unknown>, b as Set<unknown>) && eqFields(a, b, depth);
     default:
       return eqFields(a, b, depth);
   }
 }
 
+/** Two errors' messages, read through guards: an unreadable message equals nothing. */
+function messagesEqual(a: object, b: object): boolean {
+  const message = errorMessageOf(a);
+  return message !== UNREADABLE && message === errorMessageOf(b);
+}
+
 function eqMaps(a: Map<unknown, unknown>, b: Map<unknown, unknown>, depth: number): boolean {
   if (a.size !== b.size) return false;
+  let pending: object[] | undefined;
   for (const [key, value] of a) {
-    if (!b.has(key) || !eq(value, b.get(key), depth)) return false;
+    if (b.has(key)) {
+      if (!eq(value, b.get(key), depth)) return false;
+    } else if (isDeepMember(key)) (pending ??= []).push(key);
+    else return false;
+  }
+  if (pending === undefined) return true;
+  // Equal sizes and every other key of `a` in `b`: the object keys `b` has beyond `a` must pair up
+  // with the pending ones by structure, one to one, as the diff walker pairs them.
+  const partners = pairObjectKeys(canon(), pending, b.keys(), () => true, (key) => !a.has(key));
+  if (partners.size !== pending.length) return false;
+  for (const key of pending) {
+    if (!eq(a.get(key), b.get(partners.get(key)), depth)) return false;
   }
   return true;
 }
 
-function eqSets(a: Set<unknown>, b: Set<unknown>, depth: number): boolean {
+function eqSets(a: Set<unknown>, b: Set<unknown>): boolean {
   if (a.size !== b.size) return false;
   let pending: object[] | undefined;
   for (const member of a) {
@@ -192,28 +223,7 @@ function eqSets(a: Set<unknown>, b: Set<unknown>, depth: number): boolean {
     (pending ??= []).push(member);
   }
   if (pending === undefined) return true;
-  // Equal sizes and every primitive of `a` in `b`: what `b` has beyond `a` must pair up with the
-  // pending objects one to one.
-  const others: Array<object | undefined> = [];
-  for (const member of b) {
-    if (a.has(member)) continue;
-    if (!isDeepMember(member)) return false;
-    others.push(member);
-  }
-  if (others.length !== pending.length) return false;
-  for (const member of pending) {
-    let matched = false;
-    for (let j = 0; j < others.length; j++) {
-      const other = others[j];
-      if (other === undefined) continue;
-      if (eq(member, other, depth)) {
-        others[j] = undefined;
-        matched = true;
-        break;
-      }
-      if (tooDeep) return false;
-    }
-    if (!matched) return false;
-  }
-  return true;
+  // What `b` has beyond `a` must pair up with the pending objects one to one, by canonical form.
+  const partners = pairObjectKeys(canon(), pending, b, () => true, (member) => !a.has(member));
+  return partners.size === pending.length;
 }

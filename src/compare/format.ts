@@ -2,10 +2,10 @@
  * The one-line `summary` of a mismatch (what a person reads in a log line or an alert) and the value
  * rendering it uses, re-exported from `render.ts`.
  */
-import { types } from "node:util";
 import type { FieldDiff } from "../types/results";
 import { errorLabel, formatValue, truncate } from "./render";
 import { displayPath } from "./path";
+import { isErrorLike } from "./safe-read";
 
 export { errorLabel, formatValue, truncate } from "./render";
 
@@ -89,10 +89,6 @@ function asDescription(value: unknown): string {
  */
 export function describeOutcome(threw: boolean, valueOrError: unknown): string {
   if (!threw) return `returned ${formatValue(valueOrError)}`;
-  if (typeof valueOrError === "object" && valueOrError !== null) {
-    if (types.isNativeError(valueOrError) || valueOrError instanceof Error) {
-      return `threw ${truncate(errorLabel(valueOrError), 60)}`;
-    }
-  }
+  if (isErrorLike(valueOrError)) return `threw ${truncate(errorLabel(valueOrError), 60)}`;
   return `threw ${formatValue(valueOrError)}`;
 }

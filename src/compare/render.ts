@@ -4,6 +4,7 @@
  * never throwing, because it runs on whatever a candidate happened to return.
  */
 import { types } from "node:util";
+import { UNREADABLE, constructorNameOf, errorMessageOf, errorNameOf, isErrorLike, safeGet } from "./safe-read";
 
 const ELLIPSIS = "…";
 
@@ -55,21 +56,18 @@ function fallback(value: unknown): string {
   try {
     return Object.prototype.toString.call(value);
   } catch {
-    return "[unrenderable]";
+    return "[unreadable value]";
   }
 }
 
-function constructorName(value: object): string | undefined {
-  try {
-    const proto: unknown = Object.getPrototypeOf(value);
-    if (proto === null || proto === Object.prototype) return undefined;
-    const ctor: unknown = (proto as { constructor?: unknown }).constructor;
-    const name = typeof ctor === "function" ? ctor.name : "";
-    return name === "" || name === "Object" ? undefined : name;
-  } catch {
-    return undefined;
-  }
-}
+const constructorName = constructorNameOf;
+
+/**
+ * How many objects deep the renderer descends before writing `…`. Each level normally costs output,
+ * so the length budget ends a deep walk first; this bounds the rest (a `toJSON` that returns a fresh
+ * object with its own `toJSON`, for ever), so rendering never recurses past a fixed depth.
+ */
+const MAX_RENDER_DEPTH = 32;
 
 /** Appends pieces to one string and stops descending once the length budget is spent. */
 class Writer {
@@ -104,11 +102,14 @@ class Writer {
         this.out += "undefined";
         return;
       case "symbol":
-        this.out += value.toString();
+        // String() on a symbol never calls user code (a patched Symbol.prototype.toString would).
+        this.out += String(value);
         return;
-      case "function":
-        this.out += `[Function ${value.name || "(anonymous)"}]`;
+      case "function": {
+        const name = safeGet(value, "name");
+        this.out += `[Function ${typeof name === "string" && name !== "" ? name.slice(0, 200) : "(anonymous)"}]`;
         return;
+      }
       default:
         if (value === null) {
           this.out += "null";
@@ -121,6 +122,10 @@ class Writer {
   private writeObject(value: object): void {
     if (this.stack.includes(value)) {
       this.out += "[Circular]";
+      return;
+    }
+    if (this.stack.length >= MAX_RENDER_DEPTH) {
+      this.out += ELLIPSIS;
       return;
     }
     this.stack.push(value);
@@ -150,7 +155,7 @@ class Writer {
       return;
     }
     if (types.isBoxedPrimitive(value)) return this.writeBoxed(value);
-    if (types.isNativeError(value) || value instanceof Error) {
+    if (isErrorLike(value)) {
       this.out += `[${errorLabel(value)}]`;
       return;
     }
@@ -283,7 +288,9 @@ class Writer {
 const GETTER_THREW = Symbol("getter threw");
 
 /**
- * `Name: message` for an error (just `Name` when the message is empty), without throwing.
+ * `Name: message` for an error (just `Name` when the message is empty, `Name: (message unreadable)`
+ * when reading it threw or gave something other than text), without throwing or calling user code
+ * beyond the `name` and `message` reads.
  *
  * @example
  * ```ts
@@ -291,19 +298,11 @@ const GETTER_THREW = Symbol("getter threw");
  * ```
  */
 export function errorLabel(error: object): string {
-  let name: string;
-  let message: string;
-  try {
-    const raw: unknown = (error as { name?: unknown }).name;
-    name = typeof raw === "string" && raw !== "" ? raw : (constructorName(error) ?? "Error");
-  } catch {
-    name = constructorName(error) ?? "Error";
-  }
-  try {
-    const raw: unknown = (error as { message?: unknown }).message;
-    message = typeof raw === "string" ? raw : raw === undefined ? "" : String(raw);
-  } catch {
-    message = "";
-  }
-  return message === "" ? name : `${name}: ${message}`;
+  // Cut before joining: a hostile error may carry a message of hundreds of megabytes.
+  const name = errorNameOf(error).slice(0, MAX_LABEL_PART);
+  const message = errorMessageOf(error);
+  if (message === UNREADABLE) return `${name}: (message unreadable)`;
+  return message === "" ? name : `${name}: ${message.slice(0, MAX_LABEL_PART)}`;
 }
+
+const MAX_LABEL_PART = 4096;

@@ -28,7 +28,7 @@ import {
 } from "./http/represent";
 
 export { defaultNoiseHeaders, DEFAULT_MAX_BODY_BYTES } from "./http/represent";
-export type { BodyDigest, ComparableResponse, HttpComparisonOptions } from "./http/represent";
+export type { BodyCut, BodyDigest, ComparableResponse, HttpComparisonOptions } from "./http/represent";
 
 /**
  * An Express request handler, sync or async.
@@ -116,53 +116,127 @@ export function shadowExpress(
       return [shadowReq, standIn, next];
     },
   });
+  const sequential = experimentOptions.mode === "sequential";
   const handler = function (this: unknown, req: Request, res: Response, next: NextFunction): Promise<void> {
     // The real `next` runs the rest of the app: outside this run's frame, or every later middleware
     // would count as the old handler's work (its effects recorded as the control's).
-    const outside = bindShadow(next);
-    return (Reflect.apply(shadowed, this, [req, res, outside]) as Promise<ComparableResponse>).then(() => undefined);
+    const outside = outsideRun(next);
+    const call = new ExpressCall(this);
+    const engine = Reflect.apply(shadowed, call, [req, res, outside]) as Promise<ComparableResponse>;
+    // Sequential mode is Scientist's test mode: the promise settles once the run is published (and
+    // rejects with a MismatchError under throwOnMismatch), like any sequential run.
+    if (call.ran && !sequential) {
+      // Express sees the old handler's own outcome, as without penumbra: it settles when the handler's
+      // own promise does (a throw or rejection Express passes to next(err)), not when the comparison
+      // does. The engine's copy of that outcome is already the control's.
+      engine.then(undefined, () => undefined);
+      if (call.threw) return Promise.reject(call.error);
+      return Promise.resolve(call.returned).then(() => undefined);
+    }
+    return engine.then(() => undefined);
   };
   Object.defineProperty(handler, "name", { value: oldHandler.name, configurable: true });
   Object.defineProperty(handler, "experiment", { value: shadowed.experiment, enumerable: true });
   return handler as ShadowedExpressHandler;
 }
 
+/** `next` bound to the caller's context, when it can be: a missing or odd `next` is passed on as it is. */
+function outsideRun(next: NextFunction): NextFunction {
+  if (typeof next !== "function") return next;
+  try {
+    return bindShadow(next);
+  } catch {
+    return next;
+  }
+}
+
 /** The value of a call that was not admitted: nothing will compare it. */
 const NOT_COMPARED: ComparableResponse = Object.freeze({ status: 0, headers: Object.freeze({}), body: null });
 
 /**
+ * One call's channel from the behaviour that runs on the live `res` back to Express: the engine
+ * forwards the wrapper's `this` to every behaviour by reference. Express must get what the old
+ * handler itself returned or threw, while the experiment's value settles later, when the response ends.
+ */
+class ExpressCall {
+  ran = false;
+  threw = false;
+  error: unknown;
+  returned: unknown;
+  /** Bytes the live side had written when its client left, once it has: the shadow side records as far. */
+  closedAt: number | undefined;
+  constructor(readonly thisArg: unknown) {}
+}
+
+/**
  * Wraps a handler as a behaviour whose value is what it answered. On a stand-in `res` (the shadow
  * side, whichever handler that is) it reads the recorder; on the live `res` it observes the response
- * without changing it, and only when the call was admitted.
+ * without changing it, and only when the call was admitted. Either way the value settles when the
+ * response has ended (finish or close) or `next` was called, not when the handler returns: a handler
+ * that answers and then awaits something slow does not hold the comparison.
  */
 function behaviour(handler: ExpressHandler, experiment: string, cap: number) {
-  return async function (this: unknown, req: Request, res: Response, next: NextFunction): Promise<ComparableResponse> {
+  return function (this: unknown, req: Request, res: Response, next: NextFunction): Promise<ComparableResponse> {
+    const call = this instanceof ExpressCall ? this : undefined;
+    const thisArg = call === undefined ? this : call.thisArg;
     const standIn = recorderOf(res);
     if (standIn !== undefined) {
-      await Reflect.apply(handler, this, [req, res, next]);
-      await standIn.done;
-      return standIn.represent();
+      if (call?.closedAt !== undefined) standIn.stopAt(call.closedAt);
+      // A candidate that timed out is a client gone: its stand-in closes, so an endless writer can stop.
+      currentRun()?.signal.addEventListener("abort", () => standIn.cutHere(), { once: true });
+      let returned: unknown;
+      try {
+        returned = Reflect.apply(handler, thisArg, [req, res, next]);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return answered(standIn, returned);
     }
     const run = currentRun();
-    if (run === undefined || run.experiment !== experiment) {
-      await Reflect.apply(handler, this, [req, res, next]);
-      return NOT_COMPARED;
-    }
-    const recorder = new ResponseRecorder(cap);
-    const live = observeLive(res, recorder);
-    const observedNext: NextFunction = (arg?: unknown) => {
-      live.next(arg);
-      next(arg);
-    };
+    const admitted = run !== undefined && run.experiment === experiment;
+    const recorder = admitted ? new ResponseRecorder(cap) : undefined;
+    const live = recorder === undefined ? undefined : observeLive(res, recorder);
+    const observedNext: NextFunction =
+      live === undefined
+        ? next
+        : (arg?: unknown) => {
+            live.next(arg);
+            next(arg);
+          };
+    let returned: unknown;
     try {
-      await Reflect.apply(handler, this, [req, res, observedNext]);
+      returned = Reflect.apply(handler, thisArg, [req, res, observedNext]);
     } catch (error) {
-      live.restore();
-      throw error;
+      live?.restore();
+      if (call !== undefined) Object.assign(call, { ran: true, threw: true, error });
+      return Promise.reject(error);
     }
-    await recorder.done;
-    return recorder.represent();
+    if (call !== undefined) Object.assign(call, { ran: true, returned });
+    if (recorder === undefined || live === undefined) return Promise.resolve(NOT_COMPARED);
+    return answered(recorder, returned, () => live.restore()).then((seen) => {
+      if (call !== undefined && recorder.cut !== undefined) call.closedAt = recorder.cut.bytes;
+      return seen;
+    });
   };
+}
+
+/**
+ * The side's value once its response has ended or `next` was called; the handler's rejection when it
+ * rejects before that (Express would pass it to `next(err)`). A rejection after the answer is the
+ * handler's own business (Express sees it on the live side) and no longer changes what was answered.
+ * Only a native promise is observed: calling a foreign thenable's `then` could run it twice.
+ */
+function answered(recorder: ResponseRecorder, returned: unknown, onRejected?: () => void): Promise<ComparableResponse> {
+  return new Promise<ComparableResponse>((resolve, reject) => {
+    recorder.done.then(() => resolve(recorder.represent()), reject);
+    if (returned instanceof Promise) {
+      returned.then(undefined, (error: unknown) => {
+        if (recorder.ended) return;
+        onRejected?.();
+        reject(error);
+      });
+    }
+  });
 }
 
 /** The run's context: method, path (the route's URL path) and request id, then the user's context. */

@@ -23,9 +23,10 @@ import {
   type ComparableResponse,
   type HttpComparisonOptions,
 } from "./http/represent";
+import { watchServedBody } from "./http/paced-body";
 
 export { defaultNoiseHeaders, DEFAULT_MAX_BODY_BYTES } from "./http/represent";
-export type { BodyDigest, ComparableResponse, HttpComparisonOptions } from "./http/represent";
+export type { BodyCut, BodyDigest, ComparableResponse, HttpComparisonOptions } from "./http/represent";
 
 /**
  * A fetch-style handler: a `Request` in, a `Response` out. Extra arguments (a router's params, a
@@ -132,38 +133,52 @@ const NOT_COMPARED: ComparableResponse = Object.freeze({ status: 0, headers: Obj
 /**
  * One call's channel between the serving behaviour and the caller: the engine forwards the wrapper's
  * `this` to every behaviour by reference, so the behaviour that serves hands over its real
- * `Response` here, while the experiment's value is the comparable representation.
+ * `Response` here, while the experiment's value is the comparable representation. The served
+ * side also leaves here where its caller cancelled the body, so the shadow side reads as far.
  */
 class HandlerCall {
   private served = false;
   private response: unknown;
-  private deliver: ((response: Response) => void) | undefined;
+  private pending: { resolve(response: Response): void; reject(error: unknown): void } | undefined;
+  /** Bytes the caller read before cancelling the served body, once it has. */
+  cancelledAt: number | undefined;
 
   constructor(readonly thisArg: unknown) {}
 
   serve(response: unknown): void {
     if (this.served) return;
     this.served = true;
-    this.response = response;
-    this.deliver?.(response as Response);
+    const pending = this.pending;
+    // Not kept once delivered: the run stays open while the body is read, and must not hold the
+    // caller's response (a response its caller drops has to be collectable).
+    this.pending = undefined;
+    if (pending === undefined) this.response = response;
+    else pending.resolve(response as Response);
   }
 
   /** The served response as soon as it exists; the engine's promise only carries the control's error. */
   answer(engine: Promise<ComparableResponse>): Promise<Response> {
-    return new Promise<Response>((resolve, reject) => {
-      if (this.served) resolve(this.response as Response);
-      else this.deliver = resolve;
-      engine.then(() => {
-        if (!this.served) reject(new Error("penumbra: the shadowed handler settled without serving a response"));
-      }, reject);
+    const answer = new Promise<Response>((resolve, reject) => {
+      if (!this.served) {
+        this.pending = { resolve, reject };
+        return;
+      }
+      resolve(this.response as Response);
+      this.response = undefined;
     });
+    engine.then(
+      () => this.pending?.reject(new Error("penumbra: the shadowed handler settled without serving a response")),
+      (error: unknown) => this.pending?.reject(error),
+    );
+    return answer;
   }
 }
 
 /**
  * Wraps a handler as an experiment behaviour whose value is its response's comparable representation.
- * In a shadow run it reads its own response (nobody else will); when it serves, it hands the real
- * response to the caller first and reads a clone.
+ * In a shadow run it reads its own response (nobody else will), as far as the served side's caller
+ * read; when it serves, it hands the real response to the caller and observes the body as the caller
+ * reads it (see `./http/paced-body`), settling when the caller has read it to its end or cancelled it.
  */
 function behaviour<A extends unknown[]>(handler: FetchHandler, experiment: string, cap: number) {
   return async function (this: unknown, ...args: A): Promise<ComparableResponse> {
@@ -173,34 +188,54 @@ function behaviour<A extends unknown[]>(handler: FetchHandler, experiment: strin
     const shadowRun = isShadow();
     const run = currentRun();
     const response = (await Reflect.apply(handler, thisArg, args)) as unknown;
-    if (shadowRun || call === undefined) return represent(response, cap);
+    if (shadowRun || call === undefined) {
+      return represent(response, cap, { limit: call?.cancelledAt, signal: run?.signal });
+    }
     // A call that was not admitted runs bare: no frame of this experiment, nothing to compare.
     const admitted = run !== undefined && run.experiment === experiment;
-    if (!admitted) {
+    if (!admitted || !(response instanceof Response)) {
       call.serve(response);
-      return NOT_COMPARED;
+      return admitted ? represent(response, cap) : NOT_COMPARED;
     }
-    // Cloned before the caller sees the response, so the caller's branch of the tee is untouched.
-    let copy: unknown;
-    try {
-      copy = (response as Response).clone();
-    } catch {
-      copy = undefined; // a used or locked body cannot be cloned; status and headers still compare
-    }
-    call.serve(response);
-    return copy === undefined ? represent(response, cap, false) : represent(copy, cap);
+    return observeServed(call, response, cap);
   };
 }
 
-/** A response's comparable value; consumes its body (when `readBody`). */
-async function represent(response: unknown, cap: number, readBody = true): Promise<ComparableResponse> {
+/**
+ * The served side's value, once its caller has read the body to its end or cancelled it. Not an
+ * async continuation of the behaviour: a suspended frame would hold the `Response` and keep a
+ * response its caller dropped from ever being collected (see `./http/paced-body`).
+ */
+function observeServed(call: HandlerCall, response: Response, cap: number): Promise<ComparableResponse> | ComparableResponse {
+  const { status } = response;
+  const headers = fetchHeaders(response.headers);
+  const contentType = response.headers.get("content-type") ?? undefined;
+  let watched: ReturnType<typeof watchServedBody>;
+  try {
+    watched = watchServedBody(response, cap);
+  } catch {
+    watched = undefined;
+  }
+  call.serve(response);
+  if (watched === undefined) return { status, headers, body: { unreadable: "the body could not be observed without changing the response (used, locked or frozen)" } };
+  return watched.then(({ body, cut }) => {
+    if (cut?.reason === "cancelled") call.cancelledAt = cut.bytes;
+    const seen: ComparableResponse = { status, headers, body: body.represent(contentType) };
+    if (cut !== undefined) seen.bodyCut = cut;
+    return seen;
+  });
+}
+
+/** A response's comparable value; consumes its body, to `limit` bytes or until `signal` aborts. */
+async function represent(response: unknown, cap: number, read: { limit?: number; signal?: AbortSignal } = {}): Promise<ComparableResponse> {
   if (!(response instanceof Response)) {
     throw new TypeError(`penumbra: a handler returned ${response === null ? "null" : typeof response}, not a Response`);
   }
   const headers = fetchHeaders(response.headers);
-  if (!readBody) return { status: response.status, headers, body: { unreadable: "the body was already used" } };
-  const body = await readBounded(response.body, cap);
-  return { status: response.status, headers, body: body.represent(response.headers.get("content-type") ?? undefined) };
+  const { body, cut } = await readBounded(response.body, cap, read);
+  const seen: ComparableResponse = { status: response.status, headers, body: body.represent(response.headers.get("content-type") ?? undefined) };
+  if (cut !== undefined) seen.bodyCut = cut;
+  return seen;
 }
 
 /** The run's context: method, path and request id, then the user's context on top. */

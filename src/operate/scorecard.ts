@@ -4,6 +4,7 @@
  * traffic. See `docs/scorecard.md` for how to read it.
  */
 import type { Result } from "../types/results";
+import { segmentKeys } from "./segments";
 import { ExperimentBook, OTHER, percentileMs, type Tally } from "./window";
 
 /** Reasons a summary lists; the rest are folded into "other". */
@@ -55,6 +56,14 @@ export interface ScorecardSummary {
   latency: { control: Percentiles; candidate: Percentiles; p95Ratio: number };
   /** Why runs mismatched, most frequent first; a run counts once per reason; `share = count / runs`. */
   reasons: Array<{ reason: string; count: number; share: number; example: string }>;
+  /**
+   * Where the mismatches cluster: for each of the Scorecard's `segments` keys, its values (at most 20
+   * per key, the rest as `(other)`; a missing key as `(none)`), each with its runs, its mismatch
+   * rate, `lift` = that rate ÷ the overall mismatch rate (0 when the value has no mismatch, hence
+   * also when nothing mismatched at all), and its top 5 reasons. Sorted by lift, highest first;
+   * values with fewer than 10 runs come last. Empty without `segments`.
+   */
+  segments: Array<{ key: string; value: string; runs: number; mismatchRate: number; lift: number; reasons: Array<{ reason: string; count: number }> }>;
 }
 
 /**
@@ -62,12 +71,18 @@ export interface ScorecardSummary {
  *
  * @example
  * ```ts
- * const options: ScorecardOptions = { windowMs: 60_000 };
+ * const options: ScorecardOptions = { windowMs: 60_000, segments: ["region", "endpoint"] };
  * ```
  */
 export interface ScorecardOptions {
   /** How far back the summary looks, in ms; results leave it one twentieth of it at a time. @default 600_000 */
   windowMs?: number;
+  /**
+   * Keys of `result.context` to break the counts down by (e.g. `["region", "endpoint"]`): per value,
+   * runs, mismatch rate, lift and top reasons, in `summary().segments`. Bounded: 20 values per key,
+   * the rest counted as `(other)`. See `docs/segments.md`. @default []
+   */
+  segments?: string[];
   /** The clock, epoch ms. For tests: inject a fake clock to slide the window. @default Date.now */
   now?: () => number;
 }
@@ -77,17 +92,19 @@ export interface ScorecardOptions {
  *
  * @example
  * ```ts
- * const scorecard = new Scorecard({ windowMs: 10 * 60_000 });
+ * const scorecard = new Scorecard({ windowMs: 10 * 60_000, segments: ["region"] });
  * configure({ publishers: [scorecard] });
  * // later, e.g. on a debug endpoint:
  * const s = scorecard.summary("checkout-total");
  * console.log(s?.fieldMatchRate, s?.latency.p95Ratio, s?.reasons.slice(0, 5));
+ * console.log(s?.segments[0]); // e.g. { key: "region", value: "NY", runs: 212, mismatchRate: 0.31, lift: 4.2, reasons: [...] }
  * ```
  */
 export class Scorecard {
   private readonly windowMs: number;
   private readonly now: () => number;
   private readonly books = new Map<string, ExperimentBook>();
+  private readonly segmentKeys: readonly string[];
 
   constructor(options: ScorecardOptions = {}) {
     const windowMs = options.windowMs ?? 600_000;
@@ -97,6 +114,7 @@ export class Scorecard {
     if (options.now !== undefined && typeof options.now !== "function") {
       throw new TypeError("penumbra: Scorecard option 'now' must be a function");
     }
+    this.segmentKeys = segmentKeys(options.segments);
     this.windowMs = windowMs;
     this.now = options.now ?? Date.now;
     // Bound so the methods can be passed around on their own (`configure({ publishers: [scorecard] })` calls them as methods anyway).
@@ -164,7 +182,7 @@ export class Scorecard {
   private book(experiment: string): ExperimentBook {
     let book = this.books.get(experiment);
     if (book === undefined) {
-      book = new ExperimentBook(this.windowMs);
+      book = new ExperimentBook(this.windowMs, this.segmentKeys);
       this.books.set(experiment, book);
     }
     return book;
@@ -192,6 +210,7 @@ function summarize(experiment: string, candidate: string, tally: Tally, skipped:
       p95Ratio: control.p95 === 0 ? 0 : candidateLatency.p95 / control.p95,
     },
     reasons: reasons(tally, runs),
+    segments: tally.segments?.rows(runs === 0 ? 0 : (runs - tally.fieldMatches) / runs) ?? [],
   };
 }
 

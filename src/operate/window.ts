@@ -8,6 +8,7 @@
 import { createHistogram, type RecordableHistogram } from "node:perf_hooks";
 import type { Observation, Result } from "../types/results";
 import { sampleOf, type RunSample } from "./sample";
+import { SEGMENT_VALUES, SegmentTally, segmentValues } from "./segments";
 
 /**
  * How many slices a window is cut into: results leave the window one slice (windowMs / 20) at a time.
@@ -83,8 +84,14 @@ export class Tally {
   readonly candidate: RecordableHistogram = newHistogram();
   reasons = new Map<string, ReasonCount>();
 
-  /** @param reasonCap distinct reasons kept before the rest count as "other" (Infinity for the live sum). */
-  constructor(private readonly reasonCap: number) {}
+  /**
+   * @param reasonCap distinct reasons kept before the rest count as "other" (Infinity for the live sum).
+   * @param segments the per-value counters of the Scorecard's `segments` keys, when it has any.
+   */
+  constructor(
+    private readonly reasonCap: number,
+    readonly segments?: SegmentTally,
+  ) {}
 
   /** Counts one run; returns the reason keys it was counted under (after capping), for the live sum. */
   add(sample: RunSample, keys: readonly string[] = this.admit(sample.reasons)): readonly string[] {
@@ -121,6 +128,7 @@ export class Tally {
       if (entry === undefined) this.reasons.set(key, { count, example });
       else entry.count += count;
     }
+    if (other.segments !== undefined) this.segments?.merge(other.segments);
   }
 
   clear(): void {
@@ -129,6 +137,7 @@ export class Tally {
     this.candidate.reset();
     // A new map, not clear(): a Map keeps its grown hash table after clear().
     this.reasons = new Map();
+    this.segments?.clear();
   }
 
   /** The keys a run's reasons are counted under here: known ones, new ones while there is room, else "other" once. */
@@ -242,24 +251,33 @@ export class ExperimentBook {
   private readonly candidates = new Map<string, SlidingWindow<Tally>>();
   private readonly skips: SlidingWindow<Count>;
 
-  constructor(private readonly windowMs: number) {
+  /** @param segmentKeys the context keys counted per value (the Scorecard's `segments`). */
+  constructor(
+    private readonly windowMs: number,
+    private readonly segmentKeys: readonly string[] = [],
+  ) {
     this.skips = new SlidingWindow(windowMs, () => new Count());
   }
 
   /** Counts `result` once for each of its candidates. */
   publish(result: Result<unknown>, at: number): void {
-    for (const candidate of result.candidates) this.publishFor(result, candidate, at);
+    // Read once per result: a context getter runs once, and every candidate sees the same values.
+    const values = this.segmentKeys.length === 0 ? [] : segmentValues(result.context, this.segmentKeys);
+    for (const candidate of result.candidates) this.publishFor(result, candidate, at, values);
   }
 
-  /** Counts `result` for one candidate. */
-  publishFor(result: Result<unknown>, candidate: Observation<unknown>, at: number): void {
+  /** Counts `result` for one candidate; `values` are its segment values, one per segment key. */
+  publishFor(result: Result<unknown>, candidate: Observation<unknown>, at: number, values: ReadonlyArray<string | undefined> = []): void {
     let window = this.candidates.get(candidate.name);
     if (window === undefined) {
+      const keys = this.segmentKeys;
+      const segments = (cap: number): SegmentTally | undefined => (keys.length === 0 ? undefined : new SegmentTally(keys, cap));
       window = new SlidingWindow(
         this.windowMs,
-        () => new Tally(REASON_CAP),
-        // The live sum is the union of the slices' keys, so it is bounded by SLICES × (REASON_CAP + 1).
-        () => new Tally(Number.POSITIVE_INFINITY),
+        () => new Tally(REASON_CAP, segments(SEGMENT_VALUES)),
+        // The live sum is the union of the slices' keys, so it is bounded by SLICES × (REASON_CAP + 1)
+        // reasons and SLICES × (SEGMENT_VALUES + 2) values per segment key.
+        () => new Tally(Number.POSITIVE_INFINITY, segments(Number.POSITIVE_INFINITY)),
       );
       this.candidates.set(candidate.name, window);
       this.firstCandidate ??= candidate.name;
@@ -267,6 +285,10 @@ export class ExperimentBook {
     const sample = sampleOf(result, candidate);
     window.record(at, (slice, live) => {
       live.add(sample, slice.add(sample));
+      if (slice.segments !== undefined) {
+        const mismatched = !sample.fieldMatched;
+        live.segments?.apply(slice.segments.add(values, mismatched, sample.reasons), mismatched);
+      }
     });
   }
 

@@ -2,10 +2,12 @@
  * Turns outcomes and verdicts into the frozen `Result` publishers receive. Penumbra's own objects
  * are frozen; the user's values inside them are not.
  */
-import type { Outcome } from "../experiment/behaviour";
 import type { Operation } from "../errors";
 import type { FieldDiff, Mismatch, Observation, Outcome as Verdict, Result } from "../types/results";
 import type { Evaluation } from "./evaluate";
+
+/** How one behaviour ended, as the engine hands it over (an observation before cleaning). */
+type Outcome = Omit<Observation<unknown>, "cleanedValue">;
 
 /**
  * Everything a result is made of: the run's identity, the outcomes and each candidate's evaluation.

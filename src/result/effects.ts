@@ -5,7 +5,8 @@
  */
 import { diff } from "../compare/diff";
 import { formatValue } from "../compare/render";
-import { describeThrown, type Operation } from "../errors";
+import { describeThrown } from "../describe";
+import type { Operation } from "../errors";
 import type { Effect, FieldDiff } from "../types/results";
 
 /** Where effect differences live, and how to tell them from value differences. */

@@ -10,10 +10,14 @@ import { diff } from "../compare/diff";
 import { ERROR_PATH, STATUS_PATH, describeOutcome, summarize } from "../compare/format";
 import type { CompareOptions } from "../compare/options";
 import { effectDiffs, isEffectDiff, summarizeEffects } from "./effects";
-import { describeThrown, type Operation } from "../errors";
-import type { Outcome } from "../experiment/behaviour";
+import { describeThrown } from "../describe";
+import { UNREADABLE, constructorOf, errorMessageOf, isErrorLike } from "../compare/safe-read";
+import type { Operation } from "../errors";
 import type { BucketRule, ExperimentOptions } from "../types/options";
-import type { FieldDiff, Mismatch, MismatchKind, Outcome as Verdict } from "../types/results";
+import type { FieldDiff, Mismatch, MismatchKind, Observation, Outcome as Verdict } from "../types/results";
+
+/** How one behaviour ended, as the engine hands it over (an observation before cleaning). */
+type Outcome = Omit<Observation<unknown>, "cleanedValue">;
 
 /**
  * What evaluation needs from the experiment: the comparison options, bucket rules (the user's and
@@ -70,6 +74,18 @@ interface Findings {
  * ```
  */
 export function evaluate(context: EvaluationContext, control: Outcome, candidate: Outcome): Evaluation {
+  try {
+    return evaluateUnguarded(context, control, candidate);
+  } catch (error) {
+    // Every step guards its own callbacks; this is the last line for anything a user value still
+    // managed to throw through (the contract: every admitted run is published).
+    context.report("compare", error);
+    const summary = `comparison threw ${describeThrown(error)}`;
+    return { verdict: "mismatched", mismatch: { candidate: candidate.name, kind: "value", diffs: [], summary, buckets: [] }, noise: [] };
+  }
+}
+
+function evaluateUnguarded(context: EvaluationContext, control: Outcome, candidate: Outcome): Evaluation {
   const findings = find(context, control, candidate);
   if (findings.diffs.length === 0 && findings.forced === undefined) return { verdict: "matched", noise: [] };
   const diffs =
@@ -198,8 +214,32 @@ function errorsEquivalent(context: EvaluationContext, controlError: unknown, can
       return false;
     }
   }
-  if (controlError instanceof Error && candidateError instanceof Error) {
-    return controlError.constructor === candidateError.constructor && controlError.message === candidateError.message;
+  return defaultErrorsEquivalent(controlError, candidateError);
+}
+
+/**
+ * The contract's default: two errors are equivalent when they were built by the same constructor
+ * and carry the same message. Everything is read through guards; a message that cannot be read (a
+ * getter or Proxy trap that throws, a non-text message) or a constructor that cannot be read makes
+ * the two unequal, unless both sides threw the very same object. Two non-errors are compared by
+ * deep equality (a walk that fails means unequal).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * defaultErrorsEquivalent(new TypeError("x"), new TypeError("x")); // true
+ * defaultErrorsEquivalent(new TypeError("x"), new RangeError("x")); // false
+ * ```
+ */
+export function defaultErrorsEquivalent(controlError: unknown, candidateError: unknown): boolean {
+  if (controlError === candidateError) return true;
+  const controlIsError = isErrorLike(controlError);
+  if (controlIsError !== isErrorLike(candidateError)) return false;
+  if (controlIsError) {
+    const controlCtor = constructorOf(controlError as object);
+    if (controlCtor === UNREADABLE || controlCtor !== constructorOf(candidateError as object)) return false;
+    const message = errorMessageOf(controlError as object);
+    return message !== UNREADABLE && message === errorMessageOf(candidateError as object);
   }
   try {
     return deepEqual(controlError, candidateError);

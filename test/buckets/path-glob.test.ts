@@ -151,3 +151,23 @@ describe("buckets/path-glob: pathMatcher", () => {
     assert.equal(matches("(status)"), false);
   });
 });
+
+describe("path matching on deep and hostile paths", () => {
+  it("parses a path of 20 000 nested JSON Map keys without deep recursion", () => {
+    const path = Array.from({ length: 20_000 }, () => '.get("k")').join("") + ".total";
+    assert.equal(parsePath(path).length, 20_001);
+    assert.equal(pathMatcher(["**.total"])(path), true);
+  });
+
+  it("parses a path of 50 000 keys and indices", () => {
+    const path = Array.from({ length: 25_000 }, (_, i) => `a${i}[${i}]`).join(".");
+    assert.equal(pathMatcher(["a0"])(path), true);
+  });
+
+  it("reads up to 200 nested rendered Map keys, and answers for 100 000 without deep recursion", () => {
+    const within = Array.from({ length: 200 }, () => ".get(1n)").join("") + ".x";
+    assert.equal(pathMatcher(["**.x"])(within), true);
+    const beyond = Array.from({ length: 100_000 }, () => ".get(1n)").join("") + ".x";
+    assert.equal(typeof pathMatcher(["**.x"])(beyond), "boolean");
+  });
+});

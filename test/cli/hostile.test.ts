@@ -108,6 +108,15 @@ describe("penumbra report on hostile files", () => {
     assert.match(markup, /pay\\x1b\]0;pwned\\x07/);
   });
 
+  it("escapes control characters in segment values (context from the file) in the terminal", async () => {
+    const hostile = { ...run({ candidates: [valueMismatch("total")] }), context: { region: "eu\u001b[2J\u0007" } };
+    fs.writeFileSync(file, `${resultToJSON(hostile)}\n`);
+    const { code, out } = await report("report", file, "--segments", "region");
+    assert.equal(code, EXIT.ok);
+    assert.doesNotMatch(out, RAW_CONTROL);
+    assert.match(out, /eu\\x1b\[2J\\x07/);
+  });
+
   it("exits 1 and says why when there is nothing to report: an empty file, only blank lines, every line skipped", async () => {
     fs.writeFileSync(file, "");
     assert.deepEqual(await report("report", file), { code: EXIT.nothing, out: "", err: `penumbra: nothing to report: ${file} is empty\n` });

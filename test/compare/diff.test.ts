@@ -153,3 +153,87 @@ describe("diff", () => {
     }
   });
 });
+
+describe("diff of Maps with object keys", () => {
+  it("reports nothing for equal Maps whose keys are distinct but equal objects", () => {
+    assert.deepStrictEqual(diff(new Map([[{ sku: "A" }, 1]]), new Map([[{ sku: "A" }, 1]])), []);
+  });
+
+  it("reports a changed value under a structurally matched key at .get(<key>)", () => {
+    assert.deepStrictEqual(diff(new Map([[{ sku: "A" }, 1]]), new Map([[{ sku: "A" }, 2]])), [
+      { path: '.get({"sku":"A"})', kind: "changed", control: 1, candidate: 2 },
+    ]);
+  });
+
+  it("reports keys that match no key of the other side as removed and added", () => {
+    assert.deepStrictEqual(diff(new Map([[{ sku: "A" }, 1]]), new Map([[{ sku: "B" }, 1]])), [
+      { path: '.get({"sku":"A"})', kind: "removed", control: 1 },
+      { path: '.get({"sku":"B"})', kind: "added", candidate: 1 },
+    ]);
+  });
+
+  it("matches 20 000 object keys given in another order", () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => ({ id: i }));
+    const a = new Map(keys.map((k) => [k, k.id]));
+    const b = new Map([...keys].reverse().map((k) => [{ id: k.id }, k.id]));
+    assert.deepStrictEqual(diff(a, b), []);
+    assert.equal(equalWithPaths(a, b), true);
+  });
+
+  it("matches 20 000 object Set members given in another order", () => {
+    const a = new Set(Array.from({ length: 20_000 }, (_, i) => ({ id: i })));
+    const b = new Set(Array.from({ length: 20_000 }, (_, i) => ({ id: 19_999 - i })));
+    assert.deepStrictEqual(diff(a, b), []);
+  });
+});
+
+describe("diff of deep values", () => {
+  function chain(depth: number, leaf: unknown): unknown {
+    let value: unknown = leaf;
+    for (let i = 0; i < depth; i++) value = { next: value };
+    return value;
+  }
+
+  it("reports nothing for equal values 100 000 levels deep", () => {
+    assert.deepStrictEqual(diff(chain(100_000, 1), chain(100_000, 1)), []);
+  });
+
+  it("finds the one difference 10 000 levels down, with its full path", () => {
+    const found = diff(chain(10_000, 1), chain(10_000, 2));
+    assert.equal(found.length, 1);
+    assert.equal(found[0]?.path, Array.from({ length: 10_000 }, () => "next").join("."));
+  });
+
+  it("takes a deep cycle met again as equal", () => {
+    const a = chain(5_000, 0) as Record<string, unknown>;
+    const b = chain(5_000, 0) as Record<string, unknown>;
+    a["loop"] = a;
+    b["loop"] = b;
+    assert.deepStrictEqual(diff(a, b), []);
+  });
+
+  it("compares deep arrays nested in Sets and Maps", () => {
+    let a: unknown = 1;
+    let b: unknown = 1;
+    for (let i = 0; i < 5_000; i++) {
+      a = i % 2 === 0 ? new Set([a]) : [a];
+      b = i % 2 === 0 ? new Set([b]) : [b];
+    }
+    assert.deepStrictEqual(diff(a, b), []);
+  });
+});
+
+describe("diff of many deep differences", () => {
+  it("reports 20 000 differences along a 20 000-level chain, each at its full path", () => {
+    const make = (offset: number): unknown => {
+      let value: unknown = {};
+      for (let i = 0; i < 20_000; i++) value = { v: i + offset, next: value };
+      return value;
+    };
+    const found = diff(make(0), make(1));
+    assert.equal(found.length, 20_000);
+    assert.equal(found[0]?.path, "v");
+    assert.equal(found[2]?.path, "next.next.v");
+    assert.equal(found[19_999]?.path, `${"next.".repeat(19_999)}v`);
+  });
+});

@@ -56,7 +56,12 @@ const cases: Case[] = [
   ["treats Maps with a different key as unequal", new Map([["EUR", 1]]), new Map([["USD", 1]]), false],
   ["treats a Map entry holding undefined as different from no entry", new Map([["a", undefined]]), new Map(), false],
   ["matches Map keys by SameValueZero", new Map([[NaN, 1]]), new Map([[NaN, 1]]), true],
-  ["matches object Map keys by identity only", new Map([[{ k: 1 }, 1]]), new Map([[{ k: 1 }, 1]]), false],
+  ["matches object Map keys by structure", new Map([[{ sku: "A" }, 1]]), new Map([[{ sku: "A" }, 1]]), true],
+  ["compares the values of structurally matched Map keys", new Map([[{ sku: "A" }, 1]]), new Map([[{ sku: "A" }, 2]]), false],
+  ["treats Maps whose object keys differ as unequal", new Map([[{ sku: "A" }, 1]]), new Map([[{ sku: "B" }, 1]]), false],
+  ["pairs structurally equal Map keys one to one, in insertion order", new Map([[{ k: 1 }, 1], [{ k: 1 }, 2]]), new Map([[{ k: 1 }, 1], [{ k: 1 }, 2]]), true],
+  ["matches Map keys that are Maps, Sets and arrays by structure", new Map<unknown, number>([[new Map([[{ a: 1 }, [1]]]), 1], [new Set([{ b: 2 }]), 2], [[1, { c: 3 }], 3]]), new Map<unknown, number>([[[1, { c: 3 }], 3], [new Set([{ b: 2 }]), 2], [new Map([[{ a: 1 }, [1]]]), 1]]), true],
+  ["treats errors whose message getters throw as unequal", unreadableError(), unreadableError(), false],
   ["compares Map values deeply", new Map([["a", { x: [1] }]]), new Map([["a", { x: [1] }]]), true],
   ["compares Sets of primitives by content", new Set([1, 2, 3]), new Set([3, 2, 1]), true],
   ["treats Sets with a different member as unequal", new Set([1, 2]), new Set([1, 3]), false],
@@ -100,6 +105,15 @@ const cases: Case[] = [
   ["treats errors of different classes as unequal", new TypeError("boom"), new RangeError("boom"), false],
   ["ignores symbol-keyed properties", { [sym]: 1, a: 1 }, { a: 1 }, true],
 ];
+
+function unreadableError(): Error {
+  class Unreadable extends Error {
+    override get message(): string {
+      throw new Error("no");
+    }
+  }
+  return new Unreadable();
+}
 
 describe("deepEqual", () => {
   for (const [name, a, b, expected] of cases) {
@@ -265,5 +279,32 @@ describe("deepEqual", () => {
       deepEqual({ a: [[1]], "b.c": [] }, { a: [[1]], "b.c": [] }, { unordered: (p) => (seen.push(p), false) });
       assert.deepEqual(seen, ["a", "a[0]", '["b.c"]']);
     });
+  });
+});
+
+describe("deepEqual on deep values", () => {
+  function nested(depth: number, leaf: unknown, wrap: (inner: unknown, level: number) => unknown): unknown {
+    let value: unknown = leaf;
+    for (let i = 0; i < depth; i++) value = wrap(value, i);
+    return value;
+  }
+  const shapes: Array<[string, (inner: unknown, level: number) => unknown]> = [
+    ["objects", (inner) => ({ next: inner })],
+    ["arrays", (inner) => [inner]],
+    ["Maps", (inner) => new Map([["k", inner]])],
+    ["mixed objects, arrays, Maps and Sets", (inner, level) => [() => ({ a: inner }), () => [inner], () => new Map([[level, inner]]), () => new Set([inner])][level % 4]?.()],
+  ];
+  for (const [name, wrap] of shapes) {
+    it(`finds equal ${name} 10 000 levels deep equal`, () => {
+      assert.equal(deepEqual(nested(10_000, 1, wrap), nested(10_000, 1, wrap)), true);
+    });
+    it(`finds ${name} that differ 10 000 levels down unequal`, () => {
+      assert.equal(deepEqual(nested(10_000, 1, wrap), nested(10_000, 2, wrap)), false);
+    });
+  }
+
+  it("finds equal chains a million levels deep equal", () => {
+    const wrap = (inner: unknown): unknown => ({ next: inner });
+    assert.equal(deepEqual(nested(1_000_000, 1, wrap), nested(1_000_000, 1, wrap)), true);
   });
 });

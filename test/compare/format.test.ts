@@ -81,14 +81,14 @@ describe("describeOutcome", () => {
     assert.equal(out.length, "threw ".length + 60);
   });
 
-  it("never throws on an error whose message getter throws", () => {
+  it("says the message is unreadable, without throwing, when an error's message getter throws", () => {
     const e = new Error("x");
     Object.defineProperty(e, "message", {
       get(): never {
         throw new Error("getter");
       },
     });
-    assert.equal(describeOutcome(true, e), "threw Error");
+    assert.equal(describeOutcome(true, e), "threw Error: (message unreadable)");
   });
 
   it("composes with summarize into the engine's error summary", () => {

@@ -12,6 +12,7 @@ interface Facts {
   shadowRuns: number;
   mismatched: number;
   reasons: Array<{ reason: string; count: number }>;
+  segments: Array<{ key: string; value: string; runs: number; mismatchRate: number; lift: number; reasons: Array<{ reason: string; count: number }> }>;
   leaks: number;
   effects: Array<{ label: string; expected: number; received: number }>;
   answeredByOld: number;
@@ -65,6 +66,56 @@ describe("examples/order-totals (npm run demo)", function () {
     assert.deepEqual(new Set(named), new Set(["tax-rounding-per-line", "coupon-before-tax"]));
     assert.match(run.stdout, /tax-rounding-per-line\s+\d+ runs .*e\.g\. (tax|total)=\d+(\.\d+)? vs \d+(\.\d+)?/);
     assert.match(run.stdout, /coupon-before-tax\s+\d+ runs .*e\.g\. taxBase=\d+(\.\d+)? vs \d+(\.\d+)?/);
+  });
+
+  it("prints where the mismatches cluster by region and coupon before the buckets, with the scorecard's numbers", () => {
+    const { segments, shadowRuns, mismatched } = facts();
+    const regions = segments.filter((s) => s.key === "region");
+    assert.equal(
+      regions.reduce((n, s) => n + s.runs, 0),
+      shadowRuns,
+      "every shadow run is in one region",
+    );
+    assert.ok(regions.every((s) => s.value !== "(none)"), "every cart is taxed in a region the context names");
+    assert.ok(segments.some((s) => s.key === "coupon" && s.value === "no coupon"));
+    const clustered = run.stdout.indexOf("where the mismatches cluster, by region");
+    assert.ok(clustered > 0 && clustered < run.stdout.indexOf("reasons (a run counts once per reason)"), "segments come before the buckets");
+    for (const s of regions) {
+      // The line the terminal prints for the region carries the summary's own rate and lift.
+      const line = new RegExp(`\n {4}${s.value.replace(/[-]/g, "\\-")} +${(s.mismatchRate * 100).toFixed(1)}% of +${s.runs} runs +lift +${s.lift.toFixed(2)}x`);
+      assert.match(run.stdout, line);
+    }
+    // The planted bugs, by construction: Oregon has no sales tax (nothing to round, a coupon moves no
+    // tax), and only New York's after-tax coupon rule is missing from the table the rewrite reads.
+    assert.equal(regions.find((s) => s.value === "us-or")?.mismatchRate ?? 0, 0);
+    const coupon = regions.filter((s) => s.reasons.some((r) => r.reason === "coupon-before-tax"));
+    assert.ok(coupon.every((s) => s.value === "us-ny"), `coupon-before-tax only in us-ny: ${coupon.map((s) => s.value).join(", ")}`);
+    const mismatchedInRegions = regions.reduce((n, s) => n + Math.round(s.mismatchRate * s.runs), 0);
+    assert.equal(mismatchedInRegions, mismatched);
+  });
+
+  it("gives each stage's guardrails a verdict, explains its counts and ends with the next step", () => {
+    assert.match(run.stdout, /stage 1 .*\n {2}guardrails:\n {4}mismatch rate +not judged: \d+ runs < 100\n/);
+    const blocks = [...run.stdout.matchAll(/ {2}guardrails:\n((?: {4}.*\n){4})/g)];
+    assert.equal(blocks.length, 4, "one verdict block per stage");
+    for (const block of blocks) {
+      for (const line of (block[1] ?? "").trimEnd().split("\n")) {
+        assert.match(line, /^ {4}(mismatch rate|timeout rate|p95 ratio|leak) +(not judged: \d+ runs < \d+|ok: |TRIPPED: )/);
+      }
+    }
+    assert.match(run.stdout, /\np95 ratio: the candidate's charge, insert and email are sunk/);
+    const { effects, distinctRequests } = facts();
+    const noEmail = distinctRequests - (effects[0]?.expected ?? 0);
+    assert.match(run.stdout, new RegExp(`; ${noEmail} of them come from old accounts with no email address`));
+    assert.match(run.stdout, /\nshadow runs: \d+ of the \d+ distinct checkouts were mirrored/);
+    const tail = run.stdout.trimEnd().split("\n").slice(-5).join("\n");
+    assert.match(tail, /^next step: /m, "the demo ends with what to do next");
+  });
+
+  it("writes the HTML report with the segment chart", () => {
+    const html = fs.readFileSync(path.join(out, "report.html"), "utf8");
+    assert.match(html, /<figure class="segment-chart" data-key="region"/);
+    assert.match(html, /<figure class="segment-chart" data-key="coupon"/);
   });
 
   it("replays the recorded mismatches: all of them still differ with the rewrite, none with the fix", () => {

@@ -1,7 +1,12 @@
-/** The order-totals demo's pieces: seeded traffic, both services' arithmetic by hand, the ramp's written-down thresholds. */
+/**
+ * The order-totals demo's pieces: seeded traffic, both services' arithmetic by hand, the ramp's
+ * written-down thresholds, and what the terminal says about guardrails and segments.
+ */
 import { strict as assert } from "node:assert";
 import { createDatabase, prepareRules, type Rules } from "../../examples/order-totals/db";
+import type { ScorecardSummary } from "penumbra";
 import { STAGES, guardrailsFor, stageSizes, thresholdTable } from "../../examples/order-totals/ramp";
+import { bucketHomes, guardrailLines, segmentLines } from "../../examples/order-totals/report";
 import { createFixedTotal } from "../../examples/order-totals/services/fixed-total";
 import { createNewTotal } from "../../examples/order-totals/services/new-total";
 import { createOldTotal } from "../../examples/order-totals/services/old-total";
@@ -160,5 +165,63 @@ describe("examples/order-totals: the ramp", () => {
     const table = thresholdTable(stageSizes(20_000));
     assert.match(table[0] ?? "", /stage\s+mirrored\s+carts\s+min runs\s+mismatch\s+p95 ratio\s+timeouts\s+leak/);
     assert.match(table[4] ?? "", /4\s+100%\s+10000\s+500\s+> 35%\s+> 1.5\s+> 0.5%\s+any/);
+  });
+});
+
+describe("examples/order-totals: what the terminal says about guardrails and segments", () => {
+  const stage = STAGES[3]!;
+  const summary = (runs: number, fieldMatchRate: number): ScorecardSummary => ({
+    experiment: "order-total",
+    candidate: "candidate",
+    runs,
+    skipped: 0,
+    statusMatchRate: 1,
+    fieldMatchRate,
+    errorRate: 0,
+    timeoutRate: 0,
+    leakRate: 0,
+    latency: { control: { p50: 30, p95: 80, p99: 120 }, candidate: { p50: 0.1, p95: 0.2, p99: 0.3 }, p95Ratio: 0.0025 },
+    reasons: [
+      { reason: "tax-rounding-per-line", count: 40, share: 40 / runs, example: "tax=1 vs 1.01" },
+      { reason: "coupon-before-tax", count: 5, share: 5 / runs, example: "taxBase=1 vs 2" },
+      { reason: "effects:db.run", count: 45, share: 45 / runs, example: "args[9]=1 vs 2" },
+    ],
+    segments: [
+      { key: "region", value: "us-ny", runs: 100, mismatchRate: 0.3, lift: 2, reasons: [{ reason: "tax-rounding-per-line", count: 25 }, { reason: "coupon-before-tax", count: 5 }] },
+      { key: "region", value: "us-ca", runs: 150, mismatchRate: 0.1, lift: 2 / 3, reasons: [{ reason: "tax-rounding-per-line", count: 15 }] },
+      { key: "region", value: "us-or", runs: 50, mismatchRate: 0, lift: 0, reasons: [] },
+    ],
+  });
+
+  it("does not judge a rate under the stage's minimum runs, and says how many runs it had", () => {
+    const lines = guardrailLines(stage, summary(28, 0.5), undefined);
+    assert.deepEqual(lines.slice(0, 3).map((l) => l.trim()), [
+      `mismatch rate  not judged: 28 runs < ${stage.minRuns}`,
+      `timeout rate   not judged: 28 runs < ${stage.minRuns}`,
+      `p95 ratio      not judged: 28 runs < ${stage.minRuns}`,
+    ]);
+    assert.match(lines[3] ?? "", /leak +ok: 0 leaks in 28 runs/);
+  });
+
+  it("says ok with the value against the threshold, and tripped for the rule that tripped", () => {
+    const ok = guardrailLines(stage, summary(1000, 0.8), undefined);
+    assert.match(ok[0] ?? "", /mismatch rate +ok: 20\.0% <= 35\.0% over 1000 runs/);
+    assert.match(ok[2] ?? "", /p95 ratio +ok: 0\.00 <= 1\.50 over 1000 runs \(cannot fire in this demo/);
+    const tripped = guardrailLines(stage, summary(1000, 0.5), { experiment: "order-total", reason: "mismatch-rate", value: 0.36, threshold: 0.35 });
+    assert.match(tripped[0] ?? "", /mismatch rate +TRIPPED: 36\.0% > 35\.0%/);
+    const leak = guardrailLines(stage, summary(3, 1), { experiment: "order-total", reason: "leak", value: 1, threshold: 0 });
+    assert.match(leak[3] ?? "", /leak +TRIPPED/);
+  });
+
+  it("lists each region with its rate and lift, and where each named bucket lives", () => {
+    const s = summary(300, 0.85);
+    const lines = segmentLines(s, "region");
+    assert.match(lines[0] ?? "", /by region \(overall 15\.0% of 300 runs/);
+    assert.match(lines[1] ?? "", /us-ny +30\.0% of +100 runs +lift +2\.00x +tax-rounding-per-line 25, coupon-before-tax 5/);
+    assert.match(lines[3] ?? "", /us-or +0\.0% of +50 runs +lift +0\.00x +no mismatch/);
+    assert.deepEqual(bucketHomes(s, "region"), [
+      { reason: "tax-rounding-per-line", count: 40, homes: [{ value: "us-ny", count: 25 }, { value: "us-ca", count: 15 }] },
+      { reason: "coupon-before-tax", count: 5, homes: [{ value: "us-ny", count: 5 }] },
+    ]);
   });
 });

@@ -4,35 +4,12 @@
  * reaches the wire, and differences are published by path.
  */
 import { strict as assert } from "node:assert";
-import type { Server } from "node:http";
 import * as net from "node:net";
-import type { AddressInfo } from "node:net";
-import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import express, { type NextFunction, type Request, type Response } from "express";
 import { shadowExpress, shadowHandler } from "../../src/integrations/express";
 import type { ComparableResponse } from "../../src/integrations/http";
 import { collector, sleep } from "../support/capture";
-
-interface Running {
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
-
-async function listen(app: Express): Promise<Running> {
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { listen, type RunningApp as Running } from "./express-support";
 
 /** The raw bytes of one HTTP/1.1 exchange, read until the server closes the connection. */
 function rawGet(port: number, path: string): Promise<string> {

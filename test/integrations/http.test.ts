@@ -5,54 +5,10 @@
  */
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
-import { Readable } from "node:stream";
 import { Scorecard } from "../../src/index";
 import { shadowHandler, type ComparableResponse } from "../../src/integrations/http";
 import { collector, sleep } from "../support/capture";
-
-interface Running {
-  url: string;
-  close(): Promise<void>;
-}
-
-/** A minimal node ↔ fetch adapter: node's request as a `Request` (body streamed), the `Response` streamed back. */
-async function serve(handler: (req: Request) => Promise<Response>): Promise<Running> {
-  let base = "";
-  const server = http.createServer((nodeReq, nodeRes) => {
-    const headers = new Headers();
-    for (let i = 0; i < nodeReq.rawHeaders.length; i += 2) headers.append(nodeReq.rawHeaders[i] ?? "", nodeReq.rawHeaders[i + 1] ?? "");
-    const hasBody = nodeReq.method !== "GET" && nodeReq.method !== "HEAD";
-    const init: RequestInit & { duplex?: "half" } = { method: nodeReq.method, headers };
-    if (hasBody) {
-      init.body = Readable.toWeb(nodeReq) as ReadableStream<Uint8Array>;
-      init.duplex = "half";
-    }
-    void (async () => {
-      try {
-        const res = await handler(new Request(`${base}${nodeReq.url ?? "/"}`, init));
-        const out: string[] = [];
-        res.headers.forEach((value, name) => out.push(name, value));
-        nodeRes.writeHead(res.status, out);
-        if (res.body !== null) for await (const chunk of res.body) nodeRes.write(chunk);
-        nodeRes.end();
-      } catch (error) {
-        nodeRes.writeHead(599).end(String(error));
-      }
-    })();
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url: base,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { serveFetch as serve, type RunningFetchServer as Running } from "./http-server";
 
 function mismatchPaths(sink: ReturnType<typeof collector>): string[] {
   return sink.results.flatMap((r) => r.mismatches.flatMap((m) => m.diffs.filter((d) => d.noise !== true).map((d) => d.path)));

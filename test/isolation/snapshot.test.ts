@@ -1,7 +1,9 @@
 import { strict as assert } from "node:assert";
 import { EventEmitter } from "node:events";
 import { Readable } from "node:stream";
-import { SNAPSHOT_NODE_LIMIT, snapshot, snapshotArgs } from "../../src/isolation/snapshot";
+import fc from "fast-check";
+import { SNAPSHOT_BINARY_LIMIT, SNAPSHOT_DEPTH_LIMIT, SNAPSHOT_NODE_LIMIT, snapshot, snapshotArgs } from "../../src/isolation/snapshot";
+import { hostileValue } from "../reliability/hostile";
 
 class Money {
   constructor(public amount: number, public currency: string) {}
@@ -500,5 +502,128 @@ describe("snapshot: identity and size", () => {
     const { value } = snapshot(head);
     // Either copied (the stack sufficed) or shared whole; never a RangeError.
     assert.ok(value === head || value.next !== head.next);
+  });
+});
+
+describe("snapshot: depth bound", () => {
+  function chain(depth: number): { next?: unknown } {
+    let value: { next?: unknown } = {};
+    for (let i = 0; i < depth; i++) value = { next: value };
+    return value;
+  }
+
+  it(`copies a value ${SNAPSHOT_DEPTH_LIMIT - 1} objects deep`, () => {
+    const deep = chain(SNAPSHOT_DEPTH_LIMIT - 2);
+    const { value, isolated } = snapshot(deep);
+    assert.equal(isolated, true);
+    assert.notEqual(value, deep);
+    assert.deepEqual(value, deep);
+  });
+
+  it(`shares a value nested deeper than ${SNAPSHOT_DEPTH_LIMIT} levels whole`, () => {
+    const deep = chain(SNAPSHOT_DEPTH_LIMIT + 1);
+    const { value, isolated } = snapshot(deep);
+    assert.equal(value, deep);
+    assert.equal(isolated, false);
+  });
+
+  it("shares only the deep argument and still copies the others", () => {
+    const deep = chain(SNAPSHOT_DEPTH_LIMIT * 3);
+    const small = { a: 1 };
+    const { value, isolated } = snapshotArgs([small, deep]);
+    assert.equal(isolated, false);
+    assert.equal(value[1], deep);
+    assert.notEqual(value[0], small);
+  });
+
+  it("shares nests of Maps, Sets and arrays 100 000 levels deep without a stack overflow", () => {
+    let value: unknown = 1;
+    for (let i = 0; i < 100_000; i++) value = i % 3 === 0 ? new Map([["k", value]]) : i % 3 === 1 ? new Set([value]) : [value];
+    const result = snapshot(value);
+    assert.equal(result.value, value);
+    assert.equal(result.isolated, false);
+  });
+});
+
+describe("snapshot: binary bound", () => {
+  it(`shares a Buffer over ${SNAPSHOT_BINARY_LIMIT} bytes and copies the data around it`, () => {
+    const big = Buffer.alloc(SNAPSHOT_BINARY_LIMIT + 1, 7);
+    const arg = { big, meta: { id: 1 } };
+    const { value, isolated } = snapshot(arg);
+    assert.equal(isolated, false);
+    assert.equal(value.big, big);
+    assert.notEqual(value.meta, arg.meta);
+    assert.deepEqual(value.meta, arg.meta);
+  });
+
+  it("copies a Buffer of exactly the bound", () => {
+    const buffer = Buffer.alloc(SNAPSHOT_BINARY_LIMIT, 1);
+    const { value, isolated } = snapshot(buffer);
+    assert.equal(isolated, true);
+    assert.notEqual(value, buffer);
+    assert.ok(value.equals(buffer));
+  });
+
+  it("counts binary data across all the arguments of one call", () => {
+    const first = new Uint8Array(SNAPSHOT_BINARY_LIMIT / 2 + 1);
+    const second = new Uint8Array(SNAPSHOT_BINARY_LIMIT / 2 + 1);
+    const { value, isolated } = snapshotArgs([first, second]);
+    assert.equal(isolated, false);
+    assert.notEqual(value[0], first, "the first fits and is copied");
+    assert.equal(value[1], second, "the second would pass the bound and is shared");
+  });
+
+  it("shares an ArrayBuffer, a DataView and a Float64Array over the bound", () => {
+    const buffer = new ArrayBuffer(SNAPSHOT_BINARY_LIMIT + 8);
+    for (const big of [buffer, new DataView(buffer), new Float64Array(buffer)]) {
+      const { value, isolated } = snapshot({ big });
+      assert.equal(value.big, big);
+      assert.equal(isolated, false);
+    }
+  });
+
+  it("starts every call with a fresh binary budget", () => {
+    const buffer = Buffer.alloc(SNAPSHOT_BINARY_LIMIT, 1);
+    assert.equal(snapshot(buffer).isolated, true);
+    assert.equal(snapshot(buffer).isolated, true);
+  });
+});
+
+describe("snapshot: cost linear in the arguments", () => {
+  it("keeps references between 20 000 spread arguments", () => {
+    const args: Array<{ i: number; ref?: unknown }> = Array.from({ length: 20_000 }, (_, i) => ({ i }));
+    (args[19_999] as { ref?: unknown }).ref = args[0];
+    const { value, isolated } = snapshotArgs(args);
+    assert.equal(isolated, true);
+    assert.notEqual(value[0], args[0]);
+    assert.equal(value[19_999]?.ref, value[0]);
+  });
+
+  it("keeps one copy of an argument passed twice among many", () => {
+    const shared = { s: 1 };
+    const args: unknown[] = Array.from({ length: 50 }, (_, i) => ({ i }));
+    args[10] = shared;
+    args[40] = shared;
+    const { value } = snapshotArgs(args);
+    assert.equal(value[10], value[40]);
+    assert.notEqual(value[10], shared);
+  });
+});
+
+describe("snapshot: hostile values", () => {
+  it("never overflows the stack: it copies, shares, or throws only what the value itself threw", () => {
+    fc.assert(
+      fc.property(hostileValue(), (recipe) => {
+        const value = recipe.build();
+        try {
+          const result = snapshot(value);
+          assert.equal(typeof result.isolated, "boolean");
+        } catch (error) {
+          // A throwing Proxy trap or getter's own error (the engine reports it as `isolate`).
+          assert.ok(!(error instanceof RangeError && /call stack/i.test(error.message)), "no stack overflow");
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -7,12 +7,16 @@
  * `http.ServerResponse`) and overrides the primitives those methods are built on: `statusCode`,
  * `setHeader` & co., `writeHead`, `write`, `end`. So `json()`, `send()`, `status()`, `set()`,
  * `type()`, `cookie()`, `redirect()`, `sendStatus()` behave as Express's own (charset, Content-Length,
- * ETag, 304 freshness), while no byte can reach a socket: the stand-in has none.
+ * ETag, 304 freshness), while no byte can reach a socket: its socket is an inert stand-in
+ * (`./shadow-request`).
  */
 import type { OutgoingHttpHeader, OutgoingHttpHeaders } from "node:http";
 import type { NextFunction, Request, Response } from "express";
+import type { Socket } from "node:net";
+import { describeThrown } from "../../errors";
 import { snapshot } from "../../isolation/snapshot";
-import { BoundedBody, nodeHeaders, type ComparableResponse } from "./represent";
+import { BoundedBody, nodeHeaders, type BodyCut, type ComparableResponse } from "./represent";
+import { InertSocket, replaceLiveHandles, shadowRequest } from "./shadow-request";
 
 /**
  * What one side of an Express comparison saw: the head, the body bytes and a `next` call, if any.
@@ -30,8 +34,18 @@ export class ResponseRecorder {
   nextCall: string | undefined;
   readonly body: BoundedBody;
   readonly done: Promise<void>;
+  /** Set when the side ended before its response did: its client left (live), or it was read as far as the live side (stand-in). */
+  cut: BodyCut | undefined;
+  /** Called once when the recorder is cut: the stand-in closes, as a response whose client left. */
+  onCut: (() => void) | undefined;
   private finish!: () => void;
   private finished = false;
+  private limit: number | undefined;
+
+  /** Whether the side has answered (ended, closed, or called `next`): nothing more is recorded. */
+  get ended(): boolean {
+    return this.finished;
+  }
 
   constructor(cap: number) {
     this.body = new BoundedBody(cap);
@@ -41,21 +55,50 @@ export class ResponseRecorder {
   /** Records a written chunk as bytes; what Node would accept and nothing else. */
   chunk(chunk: unknown, encoding: unknown): void {
     if (this.finished) return;
+    let bytes: Uint8Array;
     if (typeof chunk === "string") {
       const enc = typeof encoding === "string" && Buffer.isEncoding(encoding) ? encoding : "utf8";
-      this.body.push(Buffer.from(chunk, enc));
+      bytes = Buffer.from(chunk, enc);
     } else if (chunk instanceof Uint8Array) {
-      this.body.push(chunk);
+      bytes = chunk;
+    } else {
+      return;
     }
+    if (this.limit === undefined) {
+      this.body.push(bytes);
+      return;
+    }
+    this.body.push(bytes.subarray(0, Math.max(0, this.limit - this.body.length)));
+    if (this.body.length >= this.limit) this.cutHere();
   }
 
-  /** `next(...)` described the way the comparison shows it: `next()`, `next("route")`, `next(TypeError: boom)`. */
-  passed(arg: unknown): void {
+  /**
+   * Records no further than `bytes`: the live side's client left after that many, so this side is
+   * compared on the same prefix and then closed, as the live response was.
+   */
+  stopAt(bytes: number): void {
+    this.limit = bytes;
+  }
+
+  /** Ends the side here, short of its response's end. */
+  cutHere(): void {
     if (this.finished) return;
-    if (arg === undefined) this.nextCall = "next()";
-    else if (arg === "route" || arg === "router") this.nextCall = `next(${JSON.stringify(arg)})`;
-    else if (arg instanceof Error) this.nextCall = `next(${arg.name}: ${arg.message})`;
-    else this.nextCall = `next(${String(arg)})`;
+    this.cut = { bytes: this.body.length, reason: "cancelled" };
+    this.end();
+    this.onCut?.();
+  }
+
+  /**
+   * `next(...)` described the way the comparison shows it: `next()`, `next("route")`,
+   * `next(TypeError: boom)`; with the status and headers set so far, read the same way on both sides
+   * (`X-Powered-By` and middleware headers included), so a handler that passes the request on the
+   * same way as the other compares equal to it.
+   */
+  passed(arg: unknown, status: number, headers: OutgoingHttpHeaders): void {
+    if (this.finished) return;
+    this.nextCall = describeNext(arg);
+    this.status = status;
+    this.headers = nodeHeaders(headers);
   }
 
   end(): void {
@@ -72,11 +115,24 @@ export class ResponseRecorder {
       body: this.body.represent(typeof type === "string" ? type : undefined),
     };
     if (this.nextCall !== undefined) seen.next = this.nextCall;
+    if (this.cut !== undefined) seen.bodyCut = this.cut;
     return seen;
   }
 }
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
+
+/** What was passed to `next`, as text, without trusting it: a hostile error's getters must not throw here. */
+function describeNext(arg: unknown): string {
+  if (arg === undefined) return "next()";
+  if (arg === "route" || arg === "router") return `next(${JSON.stringify(arg)})`;
+  try {
+    const text = arg instanceof Error ? `${String(arg.name)}: ${String(arg.message)}` : typeof arg === "string" ? JSON.stringify(arg) : describeThrown(arg);
+    return `next(${text.length > 500 ? `${text.slice(0, 500)}…` : text})`;
+  } catch {
+    return "next(<an argument that cannot be described>)";
+  }
+}
 
 /**
  * Observes the live response: `writeHead`, `write` and `end` are wrapped on the instance, record, and
@@ -128,10 +184,8 @@ export function observeLive(res: Response, recorder: ResponseRecorder): { restor
         if (typeof args[0] !== "function") recorder.chunk(args[0], args[1]);
       });
       const returned = Reflect.apply(original("end"), this, args);
-      safely(() => {
-        recordHead(true);
-        recorder.end();
-      });
+      safely(() => recordHead(true));
+      // The side settles on 'finish' (everything handed to the OS) or 'close', not here.
       restore();
       return returned;
     },
@@ -148,18 +202,22 @@ export function observeLive(res: Response, recorder: ResponseRecorder): { restor
     }
   };
   for (const name of names) target[name] = wrappers[name];
-  // A client that goes away ends the observation as well: nothing more will be sent.
-  res.once("close", () => {
+  // The response has ended when it finished; a client that goes away ends it as well (close), short
+  // of its end: the bytes written so far are what the other side is compared on.
+  const ended = (): void => {
     safely(() => recordHead(true));
-    recorder.end();
+    if (res.writableFinished) recorder.end();
+    else recorder.cutHere();
     restore();
-  });
+  };
+  res.once("finish", ended);
+  res.once("close", ended);
   return {
     restore,
     next(arg: unknown): void {
       safely(() => {
-        recorder.passed(arg);
-        recordHead(true);
+        headRecorded = true;
+        recorder.passed(arg, res.statusCode, { ...(typeof res.getHeaders === "function" ? res.getHeaders() : {}), ...headArgs });
       });
       recorder.end();
       restore();
@@ -184,12 +242,13 @@ function headersArgument(args: unknown[]): OutgoingHttpHeaders {
   return {};
 }
 
-/** Own request properties that are handles to the live exchange, never copied onto the shadow request. */
-const LIVE_ONLY = new Set(["socket", "connection", "client", "res", "next", "route"]);
 
 /**
  * The new handler's arguments: a shadow `req`, a stand-in `res` and a `next` that only records.
- * Built before the old handler runs, so the copies hold what the old handler received.
+ * Built before the old handler runs, so the copies hold what the old handler received. Nothing
+ * reachable from them leads to the live connection: their `socket`, `connection` and `client` are
+ * one {@link InertSocket}, and any copied value that was the live socket, request or response is
+ * replaced by its shadow counterpart.
  *
  * @internal
  * @example
@@ -199,14 +258,18 @@ const LIVE_ONLY = new Set(["socket", "connection", "client", "res", "next", "rou
  */
 export function shadowExchange(live: Request, liveRes: Response, cap: number): [Request, Response, NextFunction, ResponseRecorder] {
   const recorder = new ResponseRecorder(cap);
-  const req = shadowRequest(live);
-  const res = standInResponse(liveRes, req, recorder);
+  const socket = new InertSocket(live.socket as (Socket & { encrypted?: boolean }) | undefined);
+  const req = shadowRequest(live, socket);
+  const res = standInResponse(liveRes, req, recorder, socket);
   const next: NextFunction = (arg?: unknown) => {
-    recorder.passed(arg);
+    recorder.passed(arg, res.statusCode, res.headersSent ? {} : res.getHeaders());
     recorder.end();
   };
   Object.defineProperty(req, "res", { value: res, writable: true, configurable: true, enumerable: false });
   Object.defineProperty(req, "next", { value: next, writable: true, configurable: true, enumerable: false });
+  const counterparts = new Map<unknown, unknown>([[live, req], [liveRes, res], [live.socket, socket]]);
+  replaceLiveHandles(req as unknown as Record<string, unknown>, counterparts);
+  replaceLiveHandles(res.locals, counterparts);
   return [req, res, next, recorder];
 }
 
@@ -225,42 +288,12 @@ export function recorderOf(res: unknown): ResponseRecorder | undefined {
 
 const standIns = new WeakMap<object, ResponseRecorder>();
 
-/**
- * The shadow request inherits from the live one (so `get()`, `is()`, `query`, `hostname` read the same
- * request), with its own copies of the data the handler may mutate (`body`, `params`, `headers`, and
- * other own data properties such as `req.user`) and a data-only `socket` instead of the live one.
- */
-function shadowRequest(live: Request): Request {
-  const req = Object.create(live) as Request;
-  const own: PropertyDescriptorMap = {};
-  for (const key of Object.keys(live)) {
-    if (key.startsWith("_") || LIVE_ONLY.has(key)) continue;
-    const descriptor = Object.getOwnPropertyDescriptor(live, key);
-    if (descriptor === undefined || !("value" in descriptor) || typeof descriptor.value === "function") continue;
-    own[key] = { value: snapshot(descriptor.value).value, writable: true, enumerable: true, configurable: true };
-  }
-  own.headers = { value: snapshot({ ...live.headers }).value, writable: true, enumerable: true, configurable: true };
-  const socket = live.socket as (typeof live.socket & { encrypted?: boolean }) | undefined;
-  const facts = Object.freeze({
-    remoteAddress: socket?.remoteAddress,
-    remotePort: socket?.remotePort,
-    remoteFamily: socket?.remoteFamily,
-    localAddress: socket?.localAddress,
-    localPort: socket?.localPort,
-    encrypted: socket?.encrypted === true,
-  });
-  own.socket = { value: facts, writable: true, configurable: true };
-  own.connection = { value: facts, writable: true, configurable: true };
-  Object.defineProperties(req, own);
-  return req;
-}
-
 function headersSentError(): Error {
   return Object.assign(new Error("Cannot set headers after they are sent to the client"), { code: "ERR_HTTP_HEADERS_SENT" });
 }
 
 /** The stand-in `res`: Express's methods on top, recording primitives underneath (see the module note). */
-function standInResponse(live: Response, req: Request, recorder: ResponseRecorder): Response {
+function standInResponse(live: Response, req: Request, recorder: ResponseRecorder, socket: InertSocket): Response {
   const res = Object.create(Object.getPrototypeOf(live) as object) as Response;
   const headers = new Map<string, { name: string; value: OutgoingHttpHeader }>();
   // Headers set before the route (middleware, X-Powered-By) are part of what the new handler would answer too.
@@ -268,6 +301,8 @@ function standInResponse(live: Response, req: Request, recorder: ResponseRecorde
   for (const [name, value] of Object.entries(before)) if (value !== undefined) headers.set(name.toLowerCase(), { name, value });
   let headersSent = false;
   let ended = false;
+  let gone = false;
+  let destroyed = false;
   const sendHead = (): void => {
     if (headersSent) return;
     headersSent = true;
@@ -318,6 +353,8 @@ function standInResponse(live: Response, req: Request, recorder: ResponseRecorde
     },
     flushHeaders: () => sendHead(),
     write(chunk: unknown, encoding?: unknown, callback?: unknown) {
+      // Gone as a live response whose client left: writes are dropped, not refused.
+      if (gone) return false;
       if (ended) throw Object.assign(new Error("write after end"), { code: "ERR_STREAM_WRITE_AFTER_END" });
       sendHead();
       recorder.chunk(chunk, encoding);
@@ -326,7 +363,7 @@ function standInResponse(live: Response, req: Request, recorder: ResponseRecorde
       return true;
     },
     end(chunk?: unknown, encoding?: unknown, callback?: unknown) {
-      if (ended) return res;
+      if (ended || gone) return res;
       const done = [chunk, encoding, callback].find((a) => typeof a === "function") as (() => void) | undefined;
       if (typeof chunk !== "function" && chunk !== undefined && chunk !== null) {
         sendHead();
@@ -354,14 +391,26 @@ function standInResponse(live: Response, req: Request, recorder: ResponseRecorde
     req: { value: req, writable: true, enumerable: true, configurable: true },
     app: { value: live.app, writable: true, configurable: true },
     locals: { value: snapshot(live.locals).value, writable: true, enumerable: true, configurable: true },
-    socket: { value: null, writable: true, configurable: true },
-    connection: { value: null, writable: true, configurable: true },
+    socket: { value: socket, writable: true, configurable: true },
+    connection: { value: socket, writable: true, configurable: true },
     headersSent: flag(() => headersSent),
     writableEnded: flag(() => ended),
     writableFinished: flag(() => ended),
     finished: flag(() => ended),
-    writable: flag(() => !ended),
+    writable: flag(() => !ended && !gone),
+    // Settable: Node's own destroy() assigns it.
+    destroyed: {
+      get: () => gone || destroyed,
+      set: (value: unknown) => {
+        destroyed = value === true;
+      },
+      configurable: true,
+    },
   });
+  recorder.onCut = () => {
+    gone = true;
+    emitLater("close");
+  };
   standIns.set(res, recorder);
   return res;
 }

@@ -31,6 +31,26 @@ export interface ComparableResponse {
   body: unknown;
   /** `penumbra/express` only: how the handler called `next` instead of answering, e.g. `next()`. */
   next?: string;
+  /**
+   * The body was not read to its end. `"cancelled"`: the client left after `bytes` bytes (the caller
+   * cancelled the served body; in Express, the live response closed before it finished), and the
+   * other side was read to the same length, so both compare the same prefix. `"failed"`
+   * (`penumbra/http`): the body stream errored there.
+   */
+  bodyCut?: BodyCut;
+}
+
+/**
+ * Where and why a body was not read to its end (see {@link ComparableResponse.bodyCut}).
+ *
+ * @example
+ * ```ts
+ * const cut: BodyCut = { bytes: 4096, reason: "cancelled" };
+ * ```
+ */
+export interface BodyCut {
+  bytes: number;
+  reason: "cancelled" | "failed";
 }
 
 /**
@@ -201,25 +221,58 @@ function classify(contentType: string | undefined): "json" | "text" | "binary" |
 }
 
 /**
- * Reads a fetch body through a {@link BoundedBody}: the whole stream is consumed (hashing past the
- * cap), so the length and hash cover every byte.
+ * Reads a fetch body through a {@link BoundedBody}: to its end (hashing past the cap, so the length
+ * and hash cover every byte), or to `limit` bytes when the served side's caller cancelled there, or
+ * until `signal` aborts (the candidate timed out: an endless body must not be read forever).
+ * Stopping early cancels the stream, which reaches the body's source. A stream that errors is a
+ * body cut with reason `"failed"`, as on the served side.
  *
  * @internal
  * @example
  * ```ts
- * const body = await readBounded(response.body, 1024);
+ * const { body, cut } = await readBounded(response.body, 1024, { limit: 4096, signal: run.signal });
  * ```
  */
-export async function readBounded(stream: ReadableStream<Uint8Array> | null, cap: number): Promise<BoundedBody> {
+export async function readBounded(
+  stream: ReadableStream<Uint8Array> | null,
+  cap: number,
+  options: { limit?: number; signal?: AbortSignal } = {},
+): Promise<{ body: BoundedBody; cut: BodyCut | undefined }> {
   const body = new BoundedBody(cap);
-  if (stream === null) return body;
+  if (stream === null) return { body, cut: undefined };
   const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    body.push(value);
+  const { limit, signal } = options;
+  const stop = (): void => {
+    reader.cancel(signal?.reason).catch(() => undefined);
+  };
+  // A function, not a narrowed expression: the signal can abort while a read is pending.
+  const aborted = (): boolean => signal?.aborted === true;
+  if (aborted()) {
+    stop();
+    return { body, cut: { bytes: 0, reason: "cancelled" } };
   }
-  return body;
+  signal?.addEventListener("abort", stop, { once: true });
+  try {
+    for (;;) {
+      if (limit !== undefined && body.length >= limit) {
+        stop();
+        return { body, cut: { bytes: body.length, reason: "cancelled" } };
+      }
+      let step: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
+      try {
+        step = await reader.read();
+      } catch {
+        // Read the same way as the served side: a body that breaks is a cut body, not a thrown handler.
+        return { body, cut: { bytes: body.length, reason: aborted() ? "cancelled" : "failed" } };
+      }
+      const { done, value } = step;
+      if (done) return { body, cut: aborted() ? { bytes: body.length, reason: "cancelled" } : undefined };
+      if (!(value instanceof Uint8Array)) continue;
+      body.push(limit === undefined || body.length + value.byteLength <= limit ? value : value.subarray(0, limit - body.length));
+    }
+  } finally {
+    signal?.removeEventListener("abort", stop);
+  }
 }
 
 /**

@@ -1,0 +1,137 @@
+/**
+ * Observing the body the caller reads, at the caller's pace.
+ *
+ * A `clone()` (a tee) would let the comparison read its branch at full speed while the caller's
+ * branch queues every chunk for a slow client: a 48 MiB stream ends up in memory, and a caller's
+ * cancel never reaches the source (a tee cancels its source only when both branches cancel). So the
+ * served response's body is not teed: it is replaced, on that same `Response` object, by a
+ * pass-through stream with no queue of its own (`highWaterMark: 0`). Each chunk is pulled from the
+ * old body only when the caller asks for one, recorded on its way through (bounded, hashed past the
+ * cap), and the caller's cancel is the old body's cancel.
+ */
+import { BoundedBody, type BodyCut } from "./represent";
+
+/**
+ * How the served body ended: read to its end by the caller (`cut` undefined), cancelled by the
+ * caller, or failed; with everything the caller was given.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const { body, cut } = await watched.ended;
+ * ```
+ */
+export interface ServedBody {
+  readonly body: BoundedBody;
+  readonly cut: BodyCut | undefined;
+}
+
+/**
+ * A served response the caller drops without reading or cancelling its body would keep its run open
+ * forever (and its slot). When the collector reclaims it, its body is cancelled where the caller left
+ * it, as a bare handler's unread body would simply be collected.
+ */
+const dropped = new FinalizationRegistry<() => void>((release) => release());
+
+/** The body-reading members a `Response` gets from `Body`; each is redirected to the pass-through. */
+const READERS = ["arrayBuffer", "blob", "bytes", "formData", "json", "text"] as const;
+
+/** Whether the body members can be redefined on this object (not frozen, no fixed own member). */
+function redirectable(response: Response): boolean {
+  if (!Object.isExtensible(response)) return false;
+  return ["body", "bodyUsed", "clone", ...READERS].every((name) => Object.getOwnPropertyDescriptor(response, name)?.configurable !== false);
+}
+
+/**
+ * Puts a pass-through in front of `response`'s body, on the same object, and returns a promise of
+ * what the caller read. Undefined when the body cannot be watched (already used or locked, a null
+ * body status, a frozen response): the caller's response is then left exactly as it was and the
+ * comparison does without the body.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const ended = watchServedBody(response, cap);
+ * call.serve(response); // the caller reads through the pass-through
+ * const { body, cut } = await ended;
+ * ```
+ */
+export function watchServedBody(response: Response, cap: number): Promise<ServedBody> | undefined {
+  const recorded = new BoundedBody(cap);
+  const source = response.body;
+  if (source === null) return Promise.resolve({ body: recorded, cut: undefined });
+  if (response.bodyUsed || source.locked || !redirectable(response)) return undefined;
+  let view: Response;
+  let finish!: (cut: BodyCut | undefined) => void;
+  const ended = new Promise<ServedBody>((resolve) => {
+    let done = false;
+    finish = (cut) => {
+      if (done) return;
+      done = true;
+      dropped.unregister(recorded);
+      resolve({ body: recorded, cut });
+    };
+  });
+  const reader = source.getReader();
+  let delivered = 0;
+  const passThrough = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let step: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
+        try {
+          step = await reader.read();
+        } catch (error) {
+          finish({ bytes: delivered, reason: "failed" });
+          controller.error(error);
+          return;
+        }
+        if (step.done) {
+          finish(undefined);
+          controller.close();
+          return;
+        }
+        const chunk: unknown = step.value;
+        if (chunk instanceof Uint8Array) {
+          recorded.push(chunk);
+          delivered += chunk.byteLength;
+        }
+        // Passed on as it came, whatever it is: the caller's reader decides what to make of it.
+        controller.enqueue(chunk as Uint8Array);
+      },
+      cancel(reason) {
+        finish({ bytes: delivered, reason: "cancelled" });
+        return reader.cancel(reason);
+      },
+    },
+    // No queue of its own: a chunk is pulled from the old body only when the caller reads one.
+    { highWaterMark: 0 },
+  );
+  try {
+    view = new Response(passThrough, { status: response.status, statusText: response.statusText, headers: response.headers });
+  } catch {
+    // A status that cannot carry a body here: give the body back as it was, unwatched.
+    reader.releaseLock();
+    return undefined;
+  }
+  const members: PropertyDescriptorMap = {
+    body: { get: () => view.body, configurable: true },
+    bodyUsed: { get: () => view.bodyUsed, configurable: true },
+    clone: { value: () => view.clone(), writable: true, configurable: true },
+  };
+  for (const name of READERS) {
+    const method = (view as unknown as Record<string, unknown>)[name];
+    if (typeof method !== "function") continue;
+    members[name] = { value: (...args: unknown[]) => Reflect.apply(method, view, args) as unknown, writable: true, configurable: true };
+  }
+  Object.defineProperties(response, members);
+  // Nothing registered here may refer to `response`, or it would never be collected.
+  dropped.register(
+    response,
+    () => {
+      finish({ bytes: delivered, reason: "cancelled" });
+      reader.cancel(new Error("penumbra: the served response was dropped unread")).catch(() => undefined);
+    },
+    recorded,
+  );
+  return ended;
+}
