@@ -4,8 +4,8 @@
  * are built.
  */
 import { asyncLocalStorageContext } from "./context/als-backend";
-import { setContextBackend } from "./context/slot";
-import type { ExperimentError } from "./errors";
+import { setContextBackend, shadowRunsInFlight } from "./context/slot";
+import { PenumbraError, type ExperimentError } from "./errors";
 import type { ContextBackend } from "./types/context";
 import type { Publisher } from "./types/operate";
 
@@ -46,6 +46,10 @@ const settings: Settings = { ...DEFAULTS };
  * Sets process-wide defaults. Safe to call more than once; only the keys given change, and a key
  * given as `undefined` goes back to its default.
  *
+ * @throws TypeError when an option is invalid, naming it.
+ * @throws PenumbraError (code `PENUMBRA_RUNS_IN_FLIGHT`) when `context` is given while shadow runs are
+ * in flight: their guards read the current backend, and a swap would open them.
+ *
  * @example
  * ```ts
  * configure({ publishers: [jsonlPublisher("results.jsonl")], onError: (e) => log.warn(e) });
@@ -72,6 +76,15 @@ export function configure(options: ConfigureOptions): void {
   if (throwOnMismatch !== undefined) requireBoolean("throwOnMismatch", throwOnMismatch);
   if (context !== undefined && !isContextBackend(context)) {
     throw new TypeError("penumbra: option 'context' must be a ContextBackend with run, get and bind");
+  }
+  // A run in flight keeps its frame in the current backend: swapping it would make that run's guards
+  // see no run and let its effects through.
+  const inFlight = "context" in options ? shadowRunsInFlight() : 0;
+  if (inFlight > 0) {
+    throw new PenumbraError(
+      `penumbra: configure({ context }) refused: ${inFlight} shadow run${inFlight === 1 ? " is" : "s are"} in flight; change the context backend before experiments run, or after flush()`,
+      "PENUMBRA_RUNS_IN_FLIGHT",
+    );
   }
   // A key given as undefined goes back to its default.
   if ("publishers" in options) settings.publishers = publishers ? [...publishers] : DEFAULTS.publishers;

@@ -3,6 +3,7 @@
  * so the tripwire never sees it: writes must be declared, statement by statement.
  */
 import { callEffect, type EffectPolicy } from "../guard/effect-call";
+import type { Family } from "../guard/proxy-values";
 import { adapterName, proxyClient, type Method } from "./client-proxy";
 
 /**
@@ -62,8 +63,10 @@ const CONNECTION_STATEMENT = /^(?:begin|commit|end|rollback|savepoint|release|at
  *   effect `db.pragma` when the pragma writes (`user_version = 3`), a read otherwise; `close`,
  *   `backup`, `function`, `aggregate`, `table`, `loadExtension`, `unsafeMode` and
  *   `defaultSafeIntegers` are effects too, since they change the connection the control shares.
- * - `db.prepare()` is a read that returns a guarded statement; `db.transaction(fn)` runs `fn`, whose
- *   statements are guarded one by one.
+ * - `db.prepare()` is a read that returns a guarded statement (read statements too, so that
+ *   `statement.database` is the guarded database); `db.transaction(fn)` runs `fn`, whose statements
+ *   are guarded one by one, and its `database` is the guarded one. `.constructor` builds guarded
+ *   databases, and property descriptors show the guarded methods.
  *
  * Sunk writes mean no read-your-writes: a candidate that inserts and then counts sees the count
  * without its insert. Functions registered with `db.function()` can write from inside a read-only
@@ -87,10 +90,15 @@ export function guardSqlite<T extends object>(db: T, options?: GuardSqliteOption
     throw new TypeError(`penumbra: guardSqlite '${name}': db must be a better-sqlite3 Database (an object with prepare)`);
   }
   return proxyClient(db, "", {
-    methodFor(path, fn, self, proxyOf) {
+    methodFor(path, fn, self, proxyOf, family) {
       if (path === "prepare") {
         return function prepare(this: unknown, ...args: unknown[]): unknown {
-          return guardStatement(name, Reflect.apply(fn, self, args));
+          return guardStatement(name, Reflect.apply(fn, self, args), family);
+        };
+      }
+      if (path === "transaction") {
+        return function transaction(this: unknown, ...args: unknown[]): unknown {
+          return guardTransaction(Reflect.apply(fn, self, args), proxyOf);
         };
       }
       if (path === "exec") {
@@ -143,9 +151,37 @@ function stripLeadingComments(sql: string): string {
   return sql.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*/, "");
 }
 
-/** A read statement is handed out as it is (no cost); a write statement behind a Proxy. */
-function guardStatement(name: string, statement: unknown): unknown {
-  if (typeof statement !== "object" || statement === null || isReadStatement(statement)) return statement;
+/**
+ * A transaction function from `db.transaction(fn)`: its `database` (and that of its `deferred`,
+ * `immediate` and `exclusive` variants) is the guarded database, not the raw one. Its statements are
+ * the ones `fn` runs, guarded one by one when `fn` uses the guarded database.
+ */
+function guardTransaction(txn: unknown, proxyOf: () => object): unknown {
+  if (typeof txn !== "function") return txn;
+  const variants = new Map<PropertyKey, unknown>();
+  // A stand-in is what the Proxy wraps: `database` is a non-writable, non-configurable property of
+  // the real function, which a Proxy of it would have to report unchanged.
+  return new Proxy(function () {} as unknown as (...args: unknown[]) => unknown, {
+    apply: (_, thisArg, args) => Reflect.apply(txn as (...a: unknown[]) => unknown, thisArg, args),
+    get(_, prop) {
+      if (prop === "database") return proxyOf();
+      const value: unknown = Reflect.get(txn, prop, txn);
+      if (typeof value !== "function" || typeof prop === "symbol" || prop === "constructor") return value;
+      let made = variants.get(prop);
+      if (made === undefined) variants.set(prop, (made = guardTransaction(value, proxyOf)));
+      return made;
+    },
+    has: (_, prop) => Reflect.has(txn, prop),
+  });
+}
+
+/**
+ * Every statement is handed out behind a Proxy, so none leads back to the raw database
+ * (`statement.database` is the guarded one); a write statement's runs are effects.
+ */
+function guardStatement(name: string, statement: unknown, family: Family): unknown {
+  if (typeof statement !== "object" || statement === null) return statement;
+  const write = !isReadStatement(statement);
   const sql = String((statement as { source?: unknown }).source);
   let bound: unknown[] = [];
   return proxyClient(statement, "", {
@@ -157,7 +193,7 @@ function guardStatement(name: string, statement: unknown): unknown {
           return value === self ? proxyOf() : value;
         };
       }
-      const sink = Object.hasOwn(STATEMENT_SINKS, path) ? STATEMENT_SINKS[path] : undefined;
+      const sink = write && Object.hasOwn(STATEMENT_SINKS, path) ? STATEMENT_SINKS[path] : undefined;
       if (sink === undefined) return undefined;
       const policy: EffectPolicy = { name: `${name}.${path}`, answer: "sink", sink, async: false };
       return function (this: unknown, ...params: unknown[]): unknown {
@@ -165,5 +201,5 @@ function guardStatement(name: string, statement: unknown): unknown {
         return callEffect(policy, () => Reflect.apply(fn, self, params), self, recorded, proxyOf());
       };
     },
-  });
+  }, family);
 }

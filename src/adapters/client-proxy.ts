@@ -3,8 +3,8 @@
  * chooses a method's treatment from its name at any depth (Stripe's `*.create`) or from the call's
  * arguments (a SQL statement), so each adapter supplies a `methodFor` hook instead of a policy.
  */
-import { currentFrame } from "../context/frame";
-import { forwardingTraps, isBuiltIn, isClass } from "../guard/proxy-values";
+import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
+import { enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, type Family } from "../guard/proxy-values";
 
 /** A method as the Proxy sees it: called with the real object as `this`. */
 export type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -23,7 +23,7 @@ export interface ClientHooks {
    * The replacement for the method at `path` (dot-joined from the root), or `undefined` to pass
    * calls through. `proxyOf` gives the Proxy the method was read from.
    */
-  readonly methodFor: (path: string, fn: Method, self: object, proxyOf: () => object) => Method | undefined;
+  readonly methodFor: (path: string, fn: Method, self: object, proxyOf: () => object, family: Family) => Method | undefined;
   /** Whether a nested object at `path` is proxied too (Stripe's resources), or handed out as it is. */
   readonly descend?: (path: string, value: object) => boolean;
 }
@@ -36,8 +36,9 @@ interface CacheEntry {
 /**
  * Wraps `target` so that methods chosen by `hooks` are replaced and everything else reaches the real
  * object: methods run with the real object as `this` (clients with `#private` fields or native
- * internals, such as better-sqlite3's, need it), and a passed-through method that returns the real
- * object (`stmt.pluck()`, `db.exec()`) returns the Proxy instead, so a chain cannot step out of it.
+ * internals, such as better-sqlite3's, need it). What a passed-through method returns, like any property, comes back as the family's
+ * proxy when it is an object the family guards (`stmt.pluck()`, `statement.database`), so a chain
+ * cannot step out. `.constructor` and property descriptors are guarded as in `guard()`.
  *
  * @internal
  * @example
@@ -45,7 +46,9 @@ interface CacheEntry {
  * const guarded = proxyClient(db, "", { methodFor: (path) => undefined }); // a transparent proxy
  * ```
  */
-export function proxyClient<T extends object>(target: T, path: string, hooks: ClientHooks): T {
+export function proxyClient<T extends object>(target: T, path: string, hooks: ClientHooks, family: Family = new WeakMap()): T {
+  const known = inFamily(family, target);
+  if (known !== undefined) return known as T;
   const cache = new Map<PropertyKey, CacheEntry>();
   let proxy: T;
   const proxyOf = (): T => proxy;
@@ -58,31 +61,57 @@ export function proxyClient<T extends object>(target: T, path: string, hooks: Cl
       if (typeof value !== "function" && (typeof value !== "object" || value === null || isBuiltIn(value))) return value;
       const hit = cache.get(prop);
       if (hit !== undefined && hit.original === value) return hit.made;
+      const sibling = inFamily(family, value);
+      if (sibling !== undefined) return sibling;
       let made: unknown;
       if (typeof prop === "symbol") {
         made = typeof value === "function" ? (value as Method).bind(target) : value;
+      } else if (prop === "constructor" && typeof value === "function" && path === "") {
+        made = guardedConstructor(value as Method, family, (instance) => proxyClient(instance, "", hooks, family));
       } else if (typeof value === "function") {
         if (isClass(value)) return value;
         const childPath = path === "" ? prop : `${path}.${prop}`;
-        made = hooks.methodFor(childPath, value as Method, target, proxyOf) ?? passThrough(value as Method, target, proxyOf);
+        made = hooks.methodFor(childPath, value as Method, target, proxyOf, family) ?? passThrough(value as Method, target, family);
       } else {
         const childPath = path === "" ? prop : `${path}.${prop}`;
-        made = hooks.descend?.(childPath, value as object) === true ? proxyClient(value as object, childPath, hooks) : value;
+        made = hooks.descend?.(childPath, value as object) === true ? proxyClient(value as object, childPath, hooks, family) : value;
       }
       cache.set(prop, { original: value, made });
       return made;
     },
-    ...forwardingTraps(target),
+    ...forwardingTraps(target, (prop) => Reflect.get(proxy, prop)),
   };
   proxy = new Proxy(standIn, handler);
+  enlist(family, target, proxy);
   return proxy;
 }
 
-function passThrough(fn: Method, self: object, proxyOf: () => object): Method {
+/**
+ * Not a declared read: an adapter declares its reads itself (a SELECT, a Stripe retrieve). Internals
+ * reached through the proxy (`_pulseQueryQueue` run by a raw prototype method applied to it) must
+ * stay visible to the tripwire.
+ */
+function passThrough(fn: Method, self: object, family: Family): Method {
   return function (this: unknown, ...args: unknown[]): unknown {
     const value = Reflect.apply(fn, self, args);
-    return value === self ? proxyOf() : value;
+    return inFamily(family, value) ?? value;
   };
+}
+
+/**
+ * Runs a read of a guarded client: in a shadow run its own I/O is declared, so the tripwire lets it
+ * out (a SELECT on a pooled connection the control opened); effects through other guards stay blocked.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (kind === "read") return declaredRead(() => Reflect.apply(fn, self, args));
+ * ```
+ */
+export function declaredRead<T>(read: () => T): T {
+  const frame = currentFrame();
+  if (frame?.shadow !== true || frame.allowIo === true) return read();
+  return runInFrame(ioAllowed(frame), read);
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * `guardMailer`: a nodemailer transporter made safe for shadow runs. SMTP transports may pool their
- * sockets, and bytes on a pooled socket are beyond the tripwire, so the transporter itself is guarded.
+ * sockets; the tripwire can only stop a shadow's bytes on a pooled socket by closing the connection,
+ * so the transporter itself is guarded and the message is never handed to the transport.
  */
 import { callEffect, type EffectPolicy } from "../guard/effect-call";
-import { adapterName, proxyClient, stableHash } from "./client-proxy";
+import { adapterName, proxyClient, stableHash, type Method } from "./client-proxy";
 
 /**
  * Options of {@link guardMailer}.
@@ -40,7 +41,9 @@ type MailCallback = (error: Error | null, info: ShadowMailInfo) => void;
 
 /**
  * Wraps a nodemailer transporter (anything with `sendMail(mail, callback?)`): `sendMail` is a side
- * effect, everything else (`verify`, `close`, `use`, `options`) passes through.
+ * effect, everything else (`verify`, `close`, `use`, `options`) passes through. The transport underneath
+ * (`.transporter.send`) is the same effect, so the transporter's own `sendMail` applied to the guarded
+ * object (`Object.getPrototypeOf(mailer).sendMail.call(mailer, msg)`) is sunk as well.
  *
  * - Outside experiments the transporter behaves as it always does.
  * - In a control run the message is sent and recorded as an effect `mailer.sendMail` with the mail
@@ -71,7 +74,11 @@ export function guardMailer<T extends { sendMail: (...a: any[]) => any }>(transp
     throw new TypeError(`penumbra: guardMailer '${name}': transporter must be an object with a sendMail method`);
   }
   return proxyClient(transporter, "", {
+    // The transport under the transporter (SMTP, a pool) is reachable as `.transporter`: its `send`
+    // is the same effect, so `Mail.prototype.sendMail` applied to the guarded object stays guarded too.
+    descend: (path) => path === "transporter",
     methodFor(path, fn, self, proxyOf) {
+      if (path === "transporter.send") return transportSend(name, fn, self, proxyOf);
       if (path !== "sendMail") return undefined;
       return function sendMail(this: unknown, ...args: unknown[]): unknown {
         const [mail, callback] = args;
@@ -93,6 +100,23 @@ export function guardMailer<T extends { sendMail: (...a: any[]) => any }>(transp
       };
     },
   });
+}
+
+/** `transporter.send(mail, callback)`: nodemailer's transport call, with a `MailMessage` whose options are `mail.data`. */
+function transportSend(name: string, fn: Method, self: object, proxyOf: () => object): Method {
+  return function send(this: unknown, ...args: unknown[]): unknown {
+    const [mail, callback] = args;
+    const data = typeof mail === "object" && mail !== null && "data" in mail ? (mail as { data: unknown }).data : mail;
+    const policy: EffectPolicy = {
+      name: `${name}.sendMail`,
+      answer: "sink",
+      sink: () => {
+        if (typeof callback === "function") process.nextTick(callback as MailCallback, null, shadowInfo(data));
+      },
+      async: false,
+    };
+    return callEffect(policy, () => Reflect.apply(fn, self, args), self, [data], proxyOf());
+  };
 }
 
 /**

@@ -1,11 +1,11 @@
 /**
  * `guardPg`: a node-postgres client or pool made safe for shadow runs. A warm pool writes a shadow
- * query on a socket the control opened, where the tripwire cannot see it, so queries are classified
- * at the call, by their SQL.
+ * query on a socket the control opened, where the tripwire can only stop it by closing the
+ * connection, so queries are classified at the call, by their SQL, and reads are declared.
  */
 import { callEffect, type EffectPolicy } from "../guard/effect-call";
 import { bindShadow } from "../context/run-info";
-import { adapterName, inShadowRun, proxyClient, type Method } from "./client-proxy";
+import { adapterName, declaredRead, inShadowRun, proxyClient, type Method } from "./client-proxy";
 
 /**
  * Options of {@link guardPg}.
@@ -239,9 +239,10 @@ export function guardPg<T extends { query: (...a: any[]) => any }>(client: T, op
           if (typeof last === "function") {
             const callback = last as (...a: unknown[]) => unknown;
             const wrapped = (error: unknown, c: unknown, ...rest: unknown[]): unknown => callback(error, guardClient(c), ...rest);
-            return Reflect.apply(fn, self, [...args.slice(0, -1), wrapped]);
+            return declaredRead(() => Reflect.apply(fn, self, [...args.slice(0, -1), wrapped]));
           }
-          const value = Reflect.apply(fn, self, args);
+          // Checking out (or opening) a connection is a read's I/O: the queries on it are judged one by one.
+          const value = declaredRead(() => Reflect.apply(fn, self, args));
           return isThenable(value) ? value.then(guardClient) : value;
         };
       }
@@ -272,7 +273,8 @@ function guardQuery(name: string, readOnly: boolean, fn: Method, self: object, p
       async: false,
     };
     if (kind === "write") return callEffect(policy, () => Reflect.apply(fn, self, args), self, recorded, proxyOf());
-    if (!readOnly || submittable || !inShadowRun()) return Reflect.apply(fn, self, args);
+    // A read is declared: on a pooled connection the control opened, its bytes get past the tripwire.
+    if (!readOnly || submittable || !inShadowRun()) return declaredRead(() => Reflect.apply(fn, self, args));
     // A read-only session refused a write the parser missed: the candidate gets what a sunk write
     // gets, and the effect is recorded from the candidate's own context (the continuation or the
     // callback bound to it), not from the pool's.
@@ -282,9 +284,9 @@ function guardQuery(name: string, readOnly: boolean, fn: Method, self: object, p
         if (refused(error)) callEffect(policy, () => callback(error), self, recorded, proxyOf());
         else callback(error, result);
       });
-      return Reflect.apply(fn, self, [...args.slice(0, -1), wrapped]);
+      return declaredRead(() => Reflect.apply(fn, self, [...args.slice(0, -1), wrapped]));
     }
-    const value = Reflect.apply(fn, self, args);
+    const value = declaredRead(() => Reflect.apply(fn, self, args));
     if (!isThenable(value)) return value;
     return value.then(undefined, (error: unknown) => {
       if (!refused(error)) throw error;

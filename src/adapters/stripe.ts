@@ -3,7 +3,7 @@
  * payment is the side effect a candidate must least of all make, so the client itself is guarded.
  */
 import { callEffect, type EffectPolicy } from "../guard/effect-call";
-import { adapterName, inShadowRun, proxyClient, stableHash, type Method } from "./client-proxy";
+import { adapterName, declaredRead, inShadowRun, proxyClient, stableHash, type Method } from "./client-proxy";
 
 /**
  * Options of {@link guardStripe}.
@@ -75,9 +75,11 @@ type StripeObject = Record<string, unknown>;
  * (`paymentIntents.create`, `checkout.sessions.create`, `refunds.create`, `invoices.finalizeInvoice`,
  * `paymentMethods.attach`, `subscriptions.cancel`), is a side effect, and reads pass through.
  *
- * - Reads: methods named `retrieve…`, `list…`, `search…`, `get…`; top-level helpers (`on`,
- *   `webhooks.*`, `errors.*`, `_`-prefixed internals); `rawRequest("GET", …)`. Every other API method
- *   is an effect, unknown verbs included (fail closed).
+ * - Reads (declared, so their requests get past the tripwire): methods named `retrieve…`, `list…`,
+ *   `search…`, `get…`; `rawRequest("GET", …)`. Top-level helpers (`on`, `webhooks.*`, `errors.*`,
+ *   `_`-prefixed internals) pass through undeclared. Every other API method is an effect, unknown
+ *   verbs included (fail closed), and so is `_requestSender._request` / `_rawRequest` reached through
+ *   the guarded client unless its method is `GET`.
  * - In a control run an effect is sent and recorded as `stripe.<path>` with its arguments.
  * - In a shadow run it is not sent; it is recorded as blocked and answered with a promise of a
  *   plausible object: `create` mints `pi_shadow_<hash>` (the prefix from the resource, the hash from
@@ -118,16 +120,20 @@ export function guardStripe<T extends object>(stripe: T, options?: GuardStripeOp
   };
   return proxyClient(stripe, "", {
     descend: (path) => {
+      if (path === "_requestSender") return true;
       const segments = path.split(".");
       return !HELPER_ROOTS.has(segments[0] ?? "") && !segments.some((segment) => segment.startsWith("_"));
     },
     methodFor(path, fn, self, proxyOf) {
+      // The request sender every resource method ends in: reached directly, it is the same effect.
+      if (path === "_requestSender._request") return senderRequest(name, fn, self, proxyOf);
+      if (path === "_requestSender._rawRequest") return rawRequest(name, fn, self, proxyOf);
       const segments = path.split(".");
       const method = segments[segments.length - 1] ?? "";
       if (segments.some((segment) => segment.startsWith("_")) || HELPER_ROOTS.has(segments[0] ?? "")) return undefined;
       if (segments.length === 1) return path === "rawRequest" ? rawRequest(name, fn, self, proxyOf) : undefined;
       if (LOCAL.has(method)) return undefined;
-      if (READ.test(method)) return method === "retrieve" ? retrieveMinted(fn, self, minted) : undefined;
+      if (READ.test(method)) return method === "retrieve" ? retrieveMinted(fn, self, minted) : read(fn, self);
       const resource = segments.slice(0, -1);
       const policy: EffectPolicy = {
         name: `${name}.${path}`,
@@ -146,13 +152,42 @@ export function guardStripe<T extends object>(stripe: T, options?: GuardStripeOp
   });
 }
 
+/** A read API method: declared, so its request gets past the tripwire in a shadow run. */
+function read(fn: Method, self: object): Method {
+  return function (this: unknown, ...args: unknown[]): unknown {
+    return declaredRead(() => Reflect.apply(fn, self, args));
+  };
+}
+
 /** `retrieve(id)` of an id this guard minted, in a shadow run: served from the guard, never sent. */
 function retrieveMinted(fn: Method, self: object, minted: Map<string, StripeObject>): Method {
   return function retrieve(this: unknown, ...args: unknown[]): unknown {
     const id = args[0];
     const object = typeof id === "string" ? minted.get(id) : undefined;
     if (object !== undefined && inShadowRun()) return Promise.resolve(withLastResponse(clone(object), object));
-    return Reflect.apply(fn, self, args);
+    return declaredRead(() => Reflect.apply(fn, self, args));
+  };
+}
+
+/**
+ * `_requestSender._request(method, host, path, data, authenticator, options, usage, callback)`:
+ * a read for GET, else an effect answered through the callback with the posted fields echoed.
+ */
+function senderRequest(name: string, fn: Method, self: object, proxyOf: () => object): Method {
+  return function _request(this: unknown, ...args: unknown[]): unknown {
+    const [method, , path, data] = args;
+    if (typeof method === "string" && method.toUpperCase() === "GET") return declaredRead(() => Reflect.apply(fn, self, args));
+    const callback = args.find((a, i) => i >= 7 && typeof a === "function") as ((error: unknown, response: unknown) => void) | undefined;
+    const policy: EffectPolicy = {
+      name: `${name}._requestSender._request`,
+      answer: "sink",
+      sink: () => {
+        const object: StripeObject = { ...asObject(data), livemode: false };
+        if (callback !== undefined) process.nextTick(callback, null, withLastResponse(object, { id: stableHash([method, path, data]) }));
+      },
+      async: false,
+    };
+    return callEffect(policy, () => Reflect.apply(fn, self, args), self, [method, path, data], proxyOf());
   };
 }
 
@@ -168,7 +203,7 @@ function rawRequest(name: string, fn: Method, self: object, proxyOf: () => objec
     async: false,
   };
   return function (this: unknown, ...args: unknown[]): unknown {
-    if (typeof args[0] === "string" && args[0].toUpperCase() === "GET") return Reflect.apply(fn, self, args);
+    if (typeof args[0] === "string" && args[0].toUpperCase() === "GET") return declaredRead(() => Reflect.apply(fn, self, args));
     return callEffect(policy, () => Reflect.apply(fn, self, args), self, args, proxyOf());
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { RunInfo } from "../types/context";
 import type { Effect, Leak } from "../types/results";
-import { contextBackend } from "./slot";
+import { contextBackend, countInFlight, retiredBackends } from "./slot";
 
 /**
  * What penumbra keeps in the async context while one behaviour (the control or a candidate) runs.
@@ -47,11 +47,19 @@ export interface RunFrame {
  * ```
  */
 export function currentFrame(): RunFrame | undefined {
-  const store = contextBackend().get();
-  if (typeof store === "object" && store !== null && (store as Partial<RunFrame>).penumbraFrame === 1) {
-    return store as RunFrame;
+  const frame = asFrame(contextBackend().get());
+  if (frame !== undefined) return frame;
+  // A run started before `configure({ context })` replaced the backend keeps its frame in the old
+  // store: a candidate that outlived its timeout must stay a shadow run.
+  for (const backend of retiredBackends()) {
+    const old = asFrame(backend.get());
+    if (old !== undefined) return old;
   }
   return undefined;
+}
+
+function asFrame(store: unknown): RunFrame | undefined {
+  return typeof store === "object" && store !== null && (store as Partial<RunFrame>).penumbraFrame === 1 ? (store as RunFrame) : undefined;
 }
 
 /**
@@ -64,6 +72,8 @@ export function currentFrame(): RunFrame | undefined {
  * ```
  */
 export function runInFrame<T>(frame: RunFrame, fn: () => T): T {
+  // Counted here, where every behaviour is entered, so `configure({ context })` can refuse while one runs.
+  if (frame.shadow && frame.allowIo !== true) countInFlight(frame);
   return contextBackend().run(frame, fn);
 }
 

@@ -11,6 +11,15 @@ const SLOT_KEY = Symbol.for("penumbra.context.v1");
 
 interface Slot {
   backend: ContextBackend;
+  /** Shadow frames entered and not yet closed, in every copy of penumbra (absent in a slot an older copy made). */
+  inFlight?: number;
+  /** Frames already counted, so a frame entered twice (or by two copies) counts once. */
+  counted?: WeakSet<object>;
+  /**
+   * Backends replaced while a timed-out candidate may still be running in them, newest first: its
+   * frame lives in the old store, and a guard must still find it there.
+   */
+  retired?: ContextBackend[];
 }
 
 type GlobalWithSlot = typeof globalThis & { [SLOT_KEY]?: Slot };
@@ -48,5 +57,70 @@ export function contextBackend(): ContextBackend {
  * ```
  */
 export function setContextBackend(backend: ContextBackend): void {
-  slot().backend = backend;
+  const current = slot();
+  if (current.backend === backend) return;
+  const previous = current.backend;
+  current.backend = backend;
+  // A few are kept: each costs one extra lookup per guard check outside runs, and a candidate that
+  // outlives several swaps of the backend is a test harness, not an application.
+  current.retired = [previous, ...(current.retired ?? []).filter((b) => b !== backend)].slice(0, RETIRED_LIMIT);
+}
+
+const RETIRED_LIMIT = 4;
+
+/**
+ * The backends replaced earlier, newest first (usually none).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * for (const backend of retiredBackends()) if (backend.get() !== undefined) return backend.get();
+ * ```
+ */
+export function retiredBackends(): readonly ContextBackend[] {
+  return slot().retired ?? NONE;
+}
+
+const NONE: readonly ContextBackend[] = Object.freeze([]);
+
+/**
+ * How many shadow frames are open right now, in every copy of penumbra in the process.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (shadowRunsInFlight() > 0) throw new PenumbraError("…", "PENUMBRA_RUNS_IN_FLIGHT");
+ * ```
+ */
+export function shadowRunsInFlight(): number {
+  return slot().inFlight ?? 0;
+}
+
+/**
+ * Counts a shadow frame as in flight until its `open` flag goes false (the engine closes a frame
+ * when the behaviour settles or times out). The flag becomes an accessor on the frame, so the engine
+ * needs no hook of its own and a frame from another copy of penumbra is counted the same way.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * countInFlight(frame); // before running a candidate in it
+ * ```
+ */
+export function countInFlight(frame: { open: boolean }): void {
+  const current = slot();
+  const counted = (current.counted ??= new WeakSet());
+  if (!frame.open || counted.has(frame)) return;
+  counted.add(frame);
+  current.inFlight = (current.inFlight ?? 0) + 1;
+  let open = true;
+  Object.defineProperty(frame, "open", {
+    enumerable: true,
+    configurable: true,
+    get: () => open,
+    set: (value: boolean) => {
+      if (open && !value) current.inFlight = Math.max(0, (current.inFlight ?? 1) - 1);
+      open = value;
+    },
+  });
 }

@@ -5,7 +5,7 @@
  */
 import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
 import { callEffect, checkOnShadow, isAsyncFunction, type EffectPolicy, type ShadowAnswer } from "./effect-call";
-import { forwardingTraps, isBuiltIn, isClass } from "./proxy-values";
+import { enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, isClientLike, type Family } from "./proxy-values";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: sinks of any shape */
 /**
@@ -59,7 +59,17 @@ interface GuardPolicy {
  * Returned as they are, not wrapped: symbol-keyed properties (functions bound to the real object),
  * arrays, promises and other built-in values (`Date`, `Map`, `Set`, `RegExp`, errors, buffers and
  * typed arrays), and classes (so `instanceof client.errors.ApiError` works). A method wrapper carries
- * none of the method's own properties. `Object.getOwnPropertyDescriptor` reports the real values.
+ * none of the method's own properties.
+ *
+ * No unguarded route is handed out: what a method returns that is itself a client (an instance of a
+ * class with methods: a connection, a transaction, a statement) is guarded with the same options,
+ * its method paths counted from the root again (`pool.connect().query` is `query`), and a promise of
+ * one resolves to the guarded one; the real object, returned by a fluent method, comes back as its
+ * proxy; `.constructor` is guarded (its `prototype`'s methods applied to a guarded object take the
+ * guarded path, and `new` builds a guarded instance); `Object.getOwnPropertyDescriptor` describes
+ * the guarded values. `Object.getPrototypeOf(guarded)` is the real prototype (so `instanceof`
+ * works): a raw method taken from it and applied to the proxy runs for real, which no proxy can
+ * prevent; the tripwire stops the network variants.
  *
  * @throws TypeError at construction when `name`, `target`, `effects`, `sink` or `onShadow` is invalid.
  *
@@ -86,7 +96,7 @@ export function guard<T extends object>(name: string, target: T, options?: Guard
   const isEffect = effectMatcher(name, options?.effects);
   const onShadow = checkOnShadow(options?.onShadow, `guard '${name}': onShadow`);
   const sink = checkSink(name, options?.sink, isEffect);
-  return deepProxy({ name, isEffect, sink, onShadow }, target, "");
+  return deepProxy({ name, isEffect, sink, onShadow }, target, "", new WeakMap());
 }
 
 /** A cached value, with the original it was made from: a replaced property gets a fresh one. */
@@ -95,7 +105,9 @@ interface CacheEntry {
   readonly made: unknown;
 }
 
-function deepProxy<T extends object>(policy: GuardPolicy, target: T, path: string): T {
+function deepProxy<T extends object>(policy: GuardPolicy, target: T, path: string, family: Family): T {
+  const known = inFamily(family, target);
+  if (known !== undefined) return known as T;
   const cache = new Map<PropertyKey, CacheEntry>();
   let proxy: T;
   // A stand-in, not the target, is what the Proxy wraps: the Proxy invariants forbid answering a
@@ -109,23 +121,45 @@ function deepProxy<T extends object>(policy: GuardPolicy, target: T, path: strin
       if (typeof value !== "function" && (typeof value !== "object" || value === null || isBuiltIn(value))) return value;
       const hit = cache.get(prop);
       if (hit !== undefined && hit.original === value) return hit.made;
+      const sibling = inFamily(family, value);
+      if (sibling !== undefined) return sibling;
       let made: unknown;
       if (typeof prop === "symbol") {
         // Symbol members (iterators, inspect hooks) are protocol plumbing, not named methods: bound, not guarded.
         made = typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      } else if (prop === "constructor" && typeof value === "function") {
+        made = guardedConstructor(value as (...args: unknown[]) => unknown, family, (instance) => deepProxy(policy, instance, "", family));
       } else if (typeof value === "function") {
         if (isClass(value)) return value;
-        made = wrapMethod(policy, value as (...args: unknown[]) => unknown, target, join(path, prop), () => proxy);
+        made = wrapMethod(policy, value as (...args: unknown[]) => unknown, target, join(path, prop), () => proxy, family);
       } else {
-        made = deepProxy(policy, value as object, join(path, prop));
+        made = deepProxy(policy, value as object, join(path, prop), family);
       }
       cache.set(prop, { original: value, made });
       return made;
     },
-    ...forwardingTraps(target),
+    ...forwardingTraps(target, (prop) => Reflect.get(proxy, prop)),
   };
   proxy = new Proxy(standIn, handler);
+  enlist(family, target, proxy);
   return proxy;
+}
+
+/**
+ * What a guarded method hands back: a route out (a client, a connection, a statement, the real
+ * object itself) comes back guarded, in the same family; anything else as it is.
+ */
+function guardReturned(policy: GuardPolicy, family: Family, value: unknown): unknown {
+  const known = inFamily(family, value);
+  if (known !== undefined) return known;
+  try {
+    if (value instanceof Promise) return value.then((resolved: unknown) => guardReturned(policy, family, resolved));
+    return isClientLike(value) ? deepProxy(policy, value, "", family) : value;
+  } catch {
+    // A value whose traps or getters throw when looked at is handed back untouched, as the real
+    // method returned it: looking at it must not make the call throw.
+    return value;
+  }
 }
 
 function wrapMethod(
@@ -134,14 +168,15 @@ function wrapMethod(
   self: object,
   path: string,
   proxyOf: () => unknown,
+  family: Family,
 ): (...args: unknown[]) => unknown {
   if (!policy.isEffect(path)) {
     // A read: the real object as `this` (so `#private` fields work). In a shadow run its own I/O is
     // declared, so the tripwire lets it out; effects it triggers through other guards stay blocked.
     return function (this: unknown, ...args: unknown[]): unknown {
       const frame = currentFrame();
-      if (frame?.shadow !== true || frame.allowIo === true) return Reflect.apply(fn, self, args);
-      return runInFrame(ioAllowed(frame), () => Reflect.apply(fn, self, args));
+      if (frame?.shadow !== true || frame.allowIo === true) return guardReturned(policy, family, Reflect.apply(fn, self, args));
+      return guardReturned(policy, family, runInFrame(ioAllowed(frame), () => Reflect.apply(fn, self, args)));
     };
   }
   const sink = Object.hasOwn(policy.sink, path) ? policy.sink[path] : undefined;
@@ -153,7 +188,7 @@ function wrapMethod(
   };
   // The sink's `this` is the guarded object, so a sink that calls another method of it stays guarded.
   return function (this: unknown, ...args: unknown[]): unknown {
-    return callEffect(effect, fn, self, args, proxyOf());
+    return guardReturned(policy, family, callEffect(effect, fn, self, args, proxyOf()));
   };
 }
 

@@ -53,7 +53,7 @@ export function isClass(fn: unknown): boolean {
  * const proxy = new Proxy(standIn, { ...forwardingTraps(target), get: (_, prop) => wrap(prop) });
  * ```
  */
-export function forwardingTraps(target: object): Omit<ProxyHandler<object>, "get"> {
+export function forwardingTraps(target: object, read?: (prop: PropertyKey) => unknown): Omit<ProxyHandler<object>, "get"> {
   return {
     set: (_, prop, value) => Reflect.set(target, prop, value, target),
     has: (_, prop) => Reflect.has(target, prop),
@@ -61,9 +61,152 @@ export function forwardingTraps(target: object): Omit<ProxyHandler<object>, "get
     ownKeys: () => Reflect.ownKeys(target),
     getOwnPropertyDescriptor(_, prop) {
       const descriptor = Reflect.getOwnPropertyDescriptor(target, prop);
-      return descriptor === undefined ? undefined : { ...descriptor, configurable: true };
+      if (descriptor === undefined) return undefined;
+      if (read === undefined) return { ...descriptor, configurable: true };
+      // A descriptor describes what the proxy hands out (the guarded method, the nested proxy), so
+      // `Object.getOwnPropertyDescriptor(guarded, "send").value` is no way around the guard.
+      if ("value" in descriptor) {
+        const value: unknown = descriptor.value;
+        const shown = typeof value === "function" || (typeof value === "object" && value !== null) ? read(prop) : value;
+        return { ...descriptor, value: shown, configurable: true };
+      }
+      const shown: PropertyDescriptor = { ...descriptor, configurable: true };
+      if (descriptor.get !== undefined) shown.get = () => read(prop);
+      return shown;
     },
     defineProperty: (_, prop, descriptor) => Reflect.defineProperty(target, prop, { ...descriptor, configurable: true }),
     preventExtensions: () => false,
   };
+}
+
+/** Every guarding proxy, with the real object it stands for. */
+const rawOf = new WeakMap<object, object>();
+
+/**
+ * The proxies of one guarded root and of everything reached from it, by the real object each stands
+ * for: a value a client hands back that is already guarded in the family comes back as its proxy
+ * (`statement.database`, a fluent `return this`).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const family: Family = new WeakMap();
+ * ```
+ */
+export type Family = WeakMap<object, object>;
+
+/**
+ * Records that `proxy` stands for `target` in `family`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * proxy = new Proxy(standIn, handler);
+ * enlist(family, target, proxy);
+ * ```
+ */
+export function enlist(family: Family, target: object, proxy: object): void {
+  rawOf.set(proxy, target);
+  if (!family.has(target)) family.set(target, proxy);
+}
+
+/**
+ * The proxy a family already has for `value`, when `value` is (or is the proxy of) a real object it guards.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * return inFamily(family, value) ?? value;
+ * ```
+ */
+export function inFamily(family: Family, value: unknown): object | undefined {
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return undefined;
+  return family.get(value) ?? (rawOf.has(value) && family.get(rawOf.get(value) as object) === value ? value : undefined);
+}
+
+/**
+ * True for an object a client hands out that is itself a route to the outside (a client, a
+ * statement, a transaction, a pooled connection): an instance of a class with methods of its own.
+ * Plain data, built-ins, iterators and streams are not: wrapping them would change what a read returns.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (isClientLike(returned)) return guardLike(returned);
+ * ```
+ */
+export function isClientLike(value: unknown): value is object {
+  if (typeof value !== "object" || value === null || isBuiltIn(value)) return false;
+  if (typeof (value as { next?: unknown }).next === "function" || typeof (value as { pipe?: unknown }).pipe === "function") return false;
+  let proto = Object.getPrototypeOf(value) as object | null;
+  if (proto === null || proto === Object.prototype) return false;
+  for (; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      if (key === "constructor") continue;
+      const d = Object.getOwnPropertyDescriptor(proto, key);
+      if (d !== undefined && typeof d.value === "function") return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The guarded face of a guarded object's `.constructor`: `prototype` is a view whose methods, applied
+ * to a guarded object of the family (`guarded.constructor.prototype.send.call(guarded)`), take the
+ * guarded path; `new` guards the instance it builds. A stand-in function is what the Proxy wraps,
+ * because a class's own `prototype` is non-writable and a Proxy of it must report it unchanged.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (prop === "constructor") return guardedConstructor(value, family, (instance) => guard(name, instance, options));
+ * ```
+ */
+export function guardedConstructor(cls: (...args: unknown[]) => unknown, family: Family, guardInstance: (instance: object) => object): unknown {
+  const proto = (cls as { prototype?: unknown }).prototype;
+  if (typeof proto !== "object" || proto === null || proto === Object.prototype) return cls;
+  const methods = new Map<PropertyKey, unknown>();
+  let ctor: unknown;
+  const protoView: object = new Proxy(Object.create(Object.getPrototypeOf(proto) as object | null) as object, {
+    get(_, prop) {
+      if (prop === "constructor") return ctor;
+      const value: unknown = Reflect.get(proto, prop, proto);
+      if (typeof value !== "function" || typeof prop === "symbol" || isClass(value)) return value;
+      let made = methods.get(prop);
+      if (made === undefined) {
+        const raw = value as (...args: unknown[]) => unknown;
+        made = function (this: unknown, ...args: unknown[]): unknown {
+          // Applied to a guarded object of this family (or the real one behind it): its guarded method.
+          const guarded = inFamily(family, this);
+          if (guarded !== undefined) return Reflect.apply(Reflect.get(guarded, prop) as (...a: unknown[]) => unknown, guarded, args);
+          return Reflect.apply(raw, this, args);
+        };
+        methods.set(prop, made);
+      }
+      return made;
+    },
+    has: (_, prop) => Reflect.has(proto, prop),
+    ownKeys: () => Reflect.ownKeys(proto),
+    getOwnPropertyDescriptor(_, prop) {
+      const d = Reflect.getOwnPropertyDescriptor(proto, prop);
+      if (d === undefined) return undefined;
+      return "value" in d ? { ...d, value: (protoView as Record<PropertyKey, unknown>)[prop], configurable: true } : { ...d, configurable: true };
+    },
+    set: () => false,
+    defineProperty: () => false,
+    deleteProperty: () => false,
+    preventExtensions: () => false,
+  });
+  const standIn = function () {} as unknown as object;
+  Object.setPrototypeOf(standIn, Object.getPrototypeOf(cls) as object | null);
+  ctor = new Proxy(standIn as (...args: unknown[]) => unknown, {
+    get: (_, prop) => (prop === "prototype" ? protoView : Reflect.get(cls, prop, cls)),
+    has: (_, prop) => Reflect.has(cls, prop),
+    apply: (_, thisArg, args) => Reflect.apply(cls, thisArg, args),
+    construct(_, args, newTarget) {
+      const instance = Reflect.construct(cls, args, newTarget === ctor ? cls : newTarget) as object;
+      return guardInstance(instance);
+    },
+  });
+  return ctor;
 }

@@ -81,3 +81,17 @@ function judge(req: http.ClientRequest): "pass" | "blocked" {
   if (verdict.action === "report") judged.set(req, "pass");
   return "pass";
 }
+
+/**
+ * True for a shadow request the hook reported and let through: the socket writes that carry it are
+ * that one leak, not new ones.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (isReportedRequest(socket._httpMessage)) return "pass";
+ * ```
+ */
+export function isReportedRequest(value: unknown): boolean {
+  return value instanceof http.ClientRequest && judged.get(value) === "pass";
+}

@@ -8,10 +8,14 @@
  */
 import { currentFrame, type RunFrame } from "../context/frame";
 import type { Leak } from "../types/results";
+import { patchDatagrams } from "./dgram";
+import { patchDns } from "./dns";
 import { patchFetch } from "./fetch";
 import { patchHttp } from "./http";
+import { patchHttp2 } from "./http2";
 import { patchNetwork } from "./network";
 import { patchProcesses } from "./processes";
+import { patchSocketWrites } from "./sockets";
 
 /**
  * What the tripwire does with one kind of outbound effect in a shadow run.
@@ -50,9 +54,15 @@ export interface TripwireTarget {
  * ```
  */
 export interface TripwireOptions {
-  /** Outbound connections and HTTP requests, `fetch` included. Default `"block"`. */
+  /**
+   * Outbound connections, data written on any socket (connections the control opened included),
+   * HTTP/1 and HTTP/2 requests, `fetch`, UDP datagrams and DNS queries. Default `"block"`.
+   */
   network?: TripwireMode;
-  /** Child processes (every `child_process` API) and `new Worker`. Default `"block"`. */
+  /**
+   * Child processes (every `child_process` API), `new Worker`, and the handles of running ones: a
+   * child's stdin, `child.send`, `child.kill`, `worker.postMessage`. Default `"block"`.
+   */
   childProcess?: TripwireMode;
   /** Returns true for a target that may leave a shadow run unrecorded. */
   allow?: (target: TripwireTarget) => boolean;
@@ -68,7 +78,10 @@ export interface TripwireOptions {
  * ```
  */
 export interface Probe extends TripwireTarget {
-  /** The leak's `target`: `host:port`, `METHOD http://host:port/path` or the command line. */
+  /**
+   * The leak's `target`: `host:port`, `METHOD http://host:port/path`, `udp host:port`,
+   * `dns <server> <name>` or the command line.
+   */
   target: string;
 }
 
@@ -107,7 +120,7 @@ interface Installation {
 }
 
 interface Registry {
-  /** Active installations, oldest first; the newest one's options are in force. */
+  /** Active installations, oldest first; per kind the strictest one is in force. */
   installations: Installation[];
   /** Undoes every patch; present while at least one installation is active. */
   unpatch: (() => void) | undefined;
@@ -126,9 +139,39 @@ function registry(): Registry {
   return current;
 }
 
-function activeOptions(): TripwireOptions | undefined {
-  const { installations } = registry();
-  return installations[installations.length - 1]?.options;
+const STRICTNESS: Readonly<Record<TripwireMode, number>> = { off: 0, report: 1, block: 2 };
+
+/**
+ * The mode in force for `probe`: the strictest over every installation, where an installation whose
+ * kind is `off` or whose own `allow` lets the probe out counts as `off`. So a later, laxer
+ * installation (or one with a generous `allow`) never weakens an earlier one.
+ */
+function modeFor(probe: Probe): TripwireMode {
+  let mode: TripwireMode = "off";
+  for (const { options } of registry().installations) {
+    const own = (probe.kind === "network" ? options.network : options.childProcess) ?? "block";
+    if (STRICTNESS[own] <= STRICTNESS[mode]) continue;
+    if (options.allow !== undefined && isAllowed(options.allow, probe)) continue;
+    mode = own;
+  }
+  return mode;
+}
+
+/**
+ * The shadow frame a hook must judge in, or undefined when the hook has nothing to do (no
+ * installation, not a shadow run, or a declared read). Cheap, so hooks on hot paths (every socket
+ * write in the process) ask it before working out a target.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (watchedFrame() === undefined) return original.apply(this, args);
+ * ```
+ */
+export function watchedFrame(): RunFrame | undefined {
+  const frame = currentFrame();
+  if (frame?.shadow !== true || frame.allowIo === true) return undefined;
+  return registry().installations.length === 0 ? undefined : frame;
 }
 
 /**
@@ -144,14 +187,11 @@ function activeOptions(): TripwireOptions | undefined {
  * ```
  */
 export function inspect(probe: Probe): Verdict {
-  const frame = currentFrame();
   // A declared read of a guarded client may do its own I/O: that is what declaring it means.
-  if (frame?.shadow !== true || frame.allowIo === true) return { action: "pass" };
-  const options = activeOptions();
-  if (options === undefined) return { action: "pass" };
-  const mode = (probe.kind === "network" ? options.network : options.childProcess) ?? "block";
+  const frame = watchedFrame();
+  if (frame === undefined) return { action: "pass" };
+  const mode = modeFor(probe);
   if (mode === "off") return { action: "pass" };
-  if (options.allow !== undefined && isAllowed(options.allow, probe)) return { action: "pass" };
   const leak: Leak = { kind: probe.kind, target: probe.target, blocked: mode === "block" };
   record(frame, leak);
   if (mode === "report") return { action: "report", leak, frame };
@@ -207,13 +247,18 @@ export function forgetLeak(frame: RunFrame, leak: Leak): void {
 }
 
 /**
- * Watches a shadow run's outbound connections, HTTP requests (`fetch` and keep-alive sockets
- * included), child processes and workers. Inside a candidate each one is recorded as a leak on its
+ * Watches what leaves the process from a shadow run: new connections, data written on any socket
+ * (connections the control opened included: keep-alive HTTP/1, HTTP/2 sessions, pooled SMTP and
+ * database clients), HTTP/1 and HTTP/2 requests, `fetch`, UDP datagrams, DNS queries, processes,
+ * workers and the handles of running ones. Inside a candidate each one is recorded as a leak on its
  * observation and, in `block` mode, fails with an `ESHADOW` error before it leaves the process;
- * `report` records and lets it through. Outside shadow runs nothing changes. Returns a function
- * that undoes this installation (calling it twice is harmless); installing again does not patch
- * twice, the newest installation's options are in force, and the patches go when the last
- * installation is undone.
+ * `report` records and lets it through. A declared read of a guarded client, and the process's own
+ * stdout, stderr and IPC channel, are let out. Outside shadow runs nothing changes.
+ *
+ * Returns a function that undoes this installation only (calling it twice is harmless). Installing
+ * again never weakens the tripwire: per kind the strictest installation in force wins (`block` over
+ * `report` over `off`; an installation's `allow` exempts a target from that installation only).
+ * The patches go when the last installation is undone.
  *
  * @example
  * ```ts
@@ -223,6 +268,7 @@ export function forgetLeak(frame: RunFrame, leak: Leak): void {
  * ```
  */
 export function installTripwire(options: TripwireOptions = {}): () => void {
+  checkOptions(options);
   const state = registry();
   const installation: Installation = { options: { ...options } };
   if (state.unpatch === undefined) state.unpatch = patchAll();
@@ -241,10 +287,26 @@ export function installTripwire(options: TripwireOptions = {}): () => void {
   };
 }
 
+/** Bad options are a programming error, told at installation, never in someone's socket code. */
+function checkOptions(options: unknown): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`penumbra: installTripwire() takes an options object, got ${options === null ? "null" : typeof options}`);
+  }
+  const { network, childProcess, allow } = options as Record<string, unknown>;
+  for (const [name, value] of [["network", network], ["childProcess", childProcess]] as const) {
+    if (value !== undefined && (typeof value !== "string" || !Object.hasOwn(STRICTNESS, value))) {
+      throw new TypeError(`penumbra: installTripwire option '${name}' must be "block", "report" or "off", got ${JSON.stringify(value) ?? String(value)}`);
+    }
+  }
+  if (allow !== undefined && typeof allow !== "function") {
+    throw new TypeError(`penumbra: installTripwire option 'allow' must be a function, got ${typeof allow}`);
+  }
+}
+
 function patchAll(): () => void {
   const undo: Array<() => void> = [];
   try {
-    undo.push(patchNetwork(), patchHttp(), patchFetch(), patchProcesses());
+    undo.push(patchNetwork(), patchSocketWrites(), patchHttp(), patchHttp2(), patchFetch(), patchDatagrams(), patchDns(), patchProcesses());
   } catch (error) {
     // Half a tripwire is worse than none: it would look installed. Undo what went in.
     for (const u of undo.reverse()) u();

@@ -5,7 +5,8 @@
  * unlike a patch of `net.connect`, also reaches callers that captured the function before the
  * tripwire was installed (`http.Agent` captures `net.createConnection` when it loads).
  *
- * It is blind to a pooled socket, which never connects again: the request hooks cover that.
+ * It is blind to a pooled socket, which never connects again: the write hook (`sockets.ts`) and
+ * the request hooks cover that.
  */
 import * as net from "node:net";
 import type { RunFrame } from "../context/frame";
@@ -47,6 +48,74 @@ export function claimConnection(frame: RunFrame, target: string): void {
   const pending = unclaimed.get(frame)?.get(target);
   const leak = pending?.shift();
   if (leak !== undefined) forgetLeak(frame, leak);
+}
+
+/** Where each client socket was told to connect: a socket still connecting has no remote address yet. */
+const connectedTo = new WeakMap<net.Socket, Probe>();
+
+/** Sockets whose connection the tripwire refused: writes on them are that leak, not new ones. */
+const refused = new WeakSet<net.Socket>();
+
+/** Sockets a shadow frame already has a leak for (a reported connection or request): its writes are that leak. */
+const covered = new WeakMap<net.Socket, WeakSet<RunFrame>>();
+
+/**
+ * Where a socket goes, as a probe: its remote address when connected, else where it was told to
+ * connect; undefined for a socket the connection hook never saw (a pipe, a server's socket).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const probe = socketProbe(socket) ?? { kind: "network", target: "socket" };
+ * ```
+ */
+export function socketProbe(socket: net.Socket): Probe | undefined {
+  const host = socket.remoteAddress;
+  const port = socket.remotePort;
+  if (typeof host === "string" && typeof port === "number") return { kind: "network", host, port, target: authority(host, port) };
+  return connectedTo.get(socket);
+}
+
+/**
+ * True when the tripwire refused this socket's connection: its writes are dropped without a new leak.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (isRefused(socket)) return true;
+ * ```
+ */
+export function isRefused(socket: net.Socket): boolean {
+  return refused.has(socket);
+}
+
+/**
+ * Marks `socket` as already recorded for `frame` (a reported connection or request), or asks
+ * whether it is: a run's later writes on it are the same leak.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * cover(socket, verdict.frame);
+ * ```
+ */
+export function cover(socket: net.Socket, frame: RunFrame): void {
+  let frames = covered.get(socket);
+  if (frames === undefined) covered.set(socket, (frames = new WeakSet()));
+  frames.add(frame);
+}
+
+/**
+ * True when `frame` already has a leak for `socket` (see {@link cover}).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (isCovered(socket, frame)) return "pass";
+ * ```
+ */
+export function isCovered(socket: net.Socket, frame: RunFrame): boolean {
+  return covered.get(socket)?.has(frame) === true;
 }
 
 /**
@@ -134,7 +203,9 @@ export function patchNetwork(): () => void {
       where.path !== undefined
         ? { kind: "network", target: where.path }
         : { kind: "network", host: where.host, port: where.port, target: authority(where.host ?? "localhost", where.port) };
+    connectedTo.set(this, probe);
     const verdict = inspect(probe);
+    if (verdict.action !== "pass") cover(this, verdict.frame);
     if (verdict.action !== "pass" && takeAnnounced(verdict.frame, probe.target)) {
       forgetLeak(verdict.frame, verdict.leak);
     } else if (verdict.action !== "pass") {
@@ -147,6 +218,7 @@ export function patchNetwork(): () => void {
     if (verdict.action === "block") {
       // Destroying on the next tick, not now, lets the caller attach its 'error' listener first,
       // as it would for a real ECONNREFUSED; an 'error' with no listener would crash the process.
+      refused.add(this);
       process.nextTick(() => this.destroy(verdict.error));
       return this;
     }

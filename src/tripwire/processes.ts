@@ -8,11 +8,18 @@
  * instances and no async context, so nothing inside it can be tripwired; it is stopped at birth.
  * Callers that captured `Worker` before installation (`const { Worker } = require(...)`) are
  * not reached: install the tripwire before the application loads.
+ *
+ * The handles of running children are hooked too, since a candidate may reach a process the control
+ * started: `child.kill` and `worker.postMessage` on their prototypes, and for each child spawned
+ * while the tripwire is installed its `send` (an own property Node adds at spawn) and its stdio
+ * pipes, whose writes the socket hook then records under the child's command line.
  */
 import childProcess from "node:child_process";
 import { syncBuiltinESMExports } from "node:module";
 import workerThreads from "node:worker_threads";
+import * as net from "node:net";
 import { inspect } from "./install";
+import { nameChildPipe } from "./sockets";
 
 /** Joins argv into one readable command line; only arguments that need it are quoted. */
 function commandLine(argv: readonly unknown[]): string {
@@ -22,6 +29,43 @@ function commandLine(argv: readonly unknown[]): string {
 function check(command: string): void {
   const verdict = inspect({ kind: "child_process", command, target: command });
   if (verdict.action === "block") throw verdict.error;
+}
+
+/** The verdict's error when it blocks, else undefined. */
+function blocked(command: string): Error | undefined {
+  const verdict = inspect({ kind: "child_process", command, target: command });
+  return verdict.action === "block" ? verdict.error : undefined;
+}
+
+interface ChildHandle {
+  spawnargs?: unknown;
+  stdio?: unknown;
+  send?: unknown;
+}
+
+function childCommand(child: ChildHandle): string {
+  return Array.isArray(child.spawnargs) ? commandLine(child.spawnargs as unknown[]) : "child process";
+}
+
+/** Names a new child's pipes and guards its `send`, which Node attaches to the instance at spawn. */
+function watchHandles(child: ChildHandle, live: () => boolean): void {
+  const command = childCommand(child);
+  if (Array.isArray(child.stdio)) {
+    for (const pipe of child.stdio as unknown[]) if (pipe instanceof net.Socket) nameChildPipe(pipe, command);
+  }
+  const send = child.send;
+  if (typeof send !== "function") return;
+  child.send = function (this: unknown, ...args: unknown[]): unknown {
+    const error = live() ? blocked(`send ${command}`) : undefined;
+    if (error === undefined) return (send as (...a: unknown[]) => unknown).apply(this, args);
+    for (let i = args.length - 1; i >= 0; i--) {
+      if (typeof args[i] === "function") {
+        process.nextTick(args[i] as (e: Error) => void, error);
+        break;
+      }
+    }
+    return false;
+  };
 }
 
 /** The fields of the options `ChildProcess.prototype.spawn` receives that name the command. */
@@ -61,11 +105,25 @@ export function patchProcesses(): () => void {
         throw error;
       }
     }
-    return originalSpawn.call(this, options);
+    const spawned = originalSpawn.call(this, options);
+    // Only a child that really started has handles; the error path above threw already.
+    if (live) watchHandles(this as ChildHandle, () => live);
+    return spawned;
   };
   proto["spawn"] = hookedSpawn;
   undo.push(() => {
     if (proto["spawn"] === hookedSpawn) proto["spawn"] = originalSpawn;
+  });
+
+  const originalKill = proto["kill"] as (this: unknown, ...args: unknown[]) => unknown;
+  const hookedKill = function (this: ChildHandle, ...args: unknown[]): unknown {
+    // A signal is an effect on another process, whoever started it.
+    if (live && blocked(`kill ${childCommand(this)}`) !== undefined) return false;
+    return originalKill.apply(this, args);
+  };
+  proto["kill"] = hookedKill;
+  undo.push(() => {
+    if (proto["kill"] === hookedKill) proto["kill"] = originalKill;
   });
 
   const cp = childProcess as unknown as Patchable;
@@ -100,6 +158,17 @@ export function patchProcesses(): () => void {
     },
   });
   wt["Worker"] = HookedWorker;
+  const workerProto = OriginalWorker.prototype as unknown as Patchable;
+  const originalPost = workerProto["postMessage"] as (this: unknown, ...args: unknown[]) => unknown;
+  const hookedPost = function (this: { threadId?: unknown }, ...args: unknown[]): unknown {
+    // A message to a worker is input to another thread the candidate cannot be traced into.
+    if (live && blocked(`postMessage worker ${String(this.threadId)}`) !== undefined) return undefined;
+    return originalPost.apply(this, args);
+  };
+  workerProto["postMessage"] = hookedPost;
+  undo.push(() => {
+    if (workerProto["postMessage"] === hookedPost) workerProto["postMessage"] = originalPost;
+  });
   undo.push(() => {
     if (wt["Worker"] === HookedWorker) wt["Worker"] = OriginalWorker;
   });

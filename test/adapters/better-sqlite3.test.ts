@@ -171,4 +171,25 @@ describe("guardSqlite", () => {
       [0, 0, 0],
     );
   });
+
+  it("hands out no raw database: statement.database, transaction(fn).database and .constructor lead back to guarded ones", async () => {
+    const result = await runOnce(
+      () => 1,
+      () => {
+        db.prepare("SELECT 1").database.prepare("INSERT INTO orders (sku, qty) VALUES ('via statement', 1)").run();
+        (db.transaction(() => undefined) as unknown as { database: Database.Database }).database.prepare("INSERT INTO orders (sku, qty) VALUES ('via transaction', 1)").run();
+        (db.transaction(() => undefined).immediate as unknown as { database: Database.Database }).database.exec("DELETE FROM orders");
+        const Ctor = db.constructor as typeof Database;
+        const other = new Ctor(path.join(dir, "shop.db"));
+        other.prepare("INSERT INTO orders (sku, qty) VALUES ('via constructor', 1)").run();
+        other.close();
+        (Object.getOwnPropertyDescriptor(db, "prepare")?.value as typeof db.prepare | undefined)?.("SELECT 1");
+        return 1;
+      },
+    );
+    assert.deepEqual(rows().map((r) => (r as { sku: string }).sku), ["apple", "pear"]);
+    assert.equal(db.prepare("SELECT 1").database, db);
+    const blocked = (result.candidates[0]?.effects ?? []).filter((e) => e.blocked).map((e) => e.name);
+    assert.deepEqual(blocked, ["db.run", "db.run", "db.exec", "db.run", "db.close"]);
+  });
 });

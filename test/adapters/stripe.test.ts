@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import Stripe from "stripe";
-import { guardStripe, shadow, type Result } from "../../src/index";
+import { guardStripe, installTripwire, shadow, type Result } from "../../src/index";
 import { collector, resetConfiguration } from "../support/capture";
 
 /** A local server that answers like Stripe for payment intents and keeps every request it receives. */
@@ -164,5 +164,56 @@ describe("guardStripe", () => {
     assert.equal(typeof stripe.webhooks.generateTestHeaderString, "function");
     assert.ok(new stripe.errors.StripeError({ message: "x" }) instanceof Error);
     assert.deepEqual(fake.requests, ["POST /v1/payment_intents"]);
+  });
+
+  it("keeps the request sender reached through the guarded client shut for writes, and open for GETs", async () => {
+    type Sender = { _request: (...args: unknown[]) => unknown };
+    const sender = (stripe as unknown as { _requestSender: Sender })._requestSender;
+    const call = (method: string, path: string, data: Record<string, unknown>) =>
+      new Promise<unknown>((resolve) =>
+        sender._request(method, null, path, data, null, {}, [], (error: unknown, response: unknown) => resolve(error ?? response)),
+      );
+    let created: unknown;
+    const result = await runOnce(
+      async () => 1,
+      async () => {
+        created = await call("POST", "/v1/payment_intents", { amount: 99, currency: "eur" });
+        await call("GET", "/v1/payment_intents/pi_missing", {});
+        return 1;
+      },
+    );
+    assert.deepEqual(fake.requests, ["GET /v1/payment_intents/pi_missing"]);
+    assert.deepEqual({ ...(created as object) }, { amount: 99, currency: "eur", livemode: false });
+    assert.deepEqual(
+      (result.candidates[0]?.effects ?? []).map((e) => [e.name, e.blocked]),
+      [["stripe._requestSender._request", true]],
+    );
+    assert.equal((sender as unknown as { _stripe: unknown })._stripe, stripe, "the sender's client is the guarded one");
+  });
+
+  it("lets the tripwire stop a raw prototype create applied to a guarded resource, as a leak, while reads stay declared", async () => {
+    const uninstall = installTripwire();
+    try {
+      type Create = (params: { amount: number; currency: string }) => Promise<{ id: string }>;
+      const result = await runOnce(
+        async () => (await stripe.paymentIntents.create({ amount: 500, currency: "eur" })).id,
+        async () => {
+          const create = (Object.getPrototypeOf(stripe.paymentIntents) as { create: Create }).create;
+          try {
+            return (await create.call(stripe.paymentIntents, { amount: 500, currency: "eur" })).id;
+          } catch (error) {
+            return `error ${String((error as { code?: unknown; type?: unknown }).type ?? "")}`;
+          } finally {
+            await stripe.paymentIntents.retrieve("pi_real_1").catch(() => undefined);
+          }
+        },
+      );
+      assert.deepEqual(fake.requests, ["POST /v1/payment_intents", "GET /v1/payment_intents/pi_real_1"]);
+      assert.notEqual(result.candidates[0]?.value, "pi_real_2");
+      const leaks = (result.candidates[0]?.leaks ?? []).map((l) => ({ ...l }));
+      assert.deepEqual(leaks, [{ kind: "network", target: `POST http://127.0.0.1:${fake.port}/v1/payment_intents`, blocked: true }]);
+    } finally {
+      uninstall();
+    }
   });
 });

@@ -66,4 +66,34 @@ describe("the tripwire over https", () => {
     assert.equal(candidate?.value, "error ESHADOW");
     assert.deepEqual(candidate?.leaks.map((l) => [l.kind, l.blocked]), [["network", true]]);
   });
+
+  it("blocks a candidate's raw write on a TLS connection the control opened: the server decrypts only the control's bytes", async () => {
+    const tls = await import("node:tls");
+    const socket = await new Promise<import("node:tls").TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ host: "127.0.0.1", port, ca: cert }, () => resolve(s));
+      s.on("error", reject);
+    });
+    socket.on("error", () => undefined);
+    const writeOn = (data: string): Promise<string> =>
+      new Promise((resolve) => socket.write(data, (e?: Error | null) => resolve(e ? `error ${(e as NodeJS.ErrnoException).code ?? ""}` : "written")));
+    const sink = collector();
+    const wrapped = shadow(
+      async () => {
+        const wrote = await writeOn("GET /control HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        // The blocked write closes this connection: the control waits until its request has arrived.
+        while (arrivals.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+        return wrote;
+      },
+      () => writeOn("GET /candidate HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+      { publish: sink },
+    );
+    await wrapped();
+    await wrapped.experiment.settled();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    assert.deepEqual(arrivals, ["GET /control"]);
+    const candidate = sink.results[0]?.candidates[0];
+    assert.equal(candidate?.value, "error ESHADOW");
+    assert.deepEqual(candidate?.leaks.map((l) => ({ ...l })), [{ kind: "network", target: `127.0.0.1:${port}`, blocked: true }]);
+  });
 });
