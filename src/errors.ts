@@ -51,7 +51,8 @@ export type PenumbraErrorCode =
   | "PENUMBRA_EXPERIMENT_ERROR"
   | "PENUMBRA_SHADOW_BLOCKED"
   | "PENUMBRA_CANDIDATE_TIMEOUT"
-  | "PENUMBRA_RUNS_IN_FLIGHT";
+  | "PENUMBRA_RUNS_IN_FLIGHT"
+  | "PENUMBRA_NOTHING_REPLAYED";
 
 /**
  * Base class of every error penumbra raises.

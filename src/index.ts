@@ -14,8 +14,8 @@ export { noise } from "./buckets/noise";
 export type { NumberNoiseOptions, TimestampNoiseOptions } from "./buckets/noise";
 export { memoryPublisher } from "./publishers/memory";
 export type { MemoryPublisher, MemoryPublisherOptions } from "./publishers/memory";
-export { jsonlPublisher } from "./publishers/jsonl";
-export type { JsonlPublisher, JsonlPublisherOptions } from "./publishers/jsonl";
+export { jsonlPublisher } from "./store/jsonl";
+export type { JsonlPublisher, JsonlPublisherOptions } from "./store/jsonl";
 export { consolePublisher } from "./publishers/console";
 export type { ConsolePublisher, ConsolePublisherOptions } from "./publishers/console";
 export {

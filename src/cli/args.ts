@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
  */
 export type Command =
   | { kind: "help" }
+  | { kind: "version" }
   | { kind: "report"; file: string; experiment: string | undefined; html: string | undefined; segments?: string[] }
   | { kind: "error"; message: string };
 
@@ -39,9 +40,11 @@ Options:
                            comma-separated (e.g. region,endpoint): per value its
                            runs, mismatch rate and lift; in the page, a bar chart
   -h, --help               show this help
+  -v, --version            print penumbra's version
 
-Exit codes: 0 report printed (malformed lines are listed on stderr), 1 no results,
-2 usage error or unreadable file.
+Exit codes: 0 every line reported; 3 report printed, but some lines were skipped (each
+named on stderr); 1 nothing to report (no results, the file is empty, or every line was
+skipped); 2 usage error or unreadable file.
 `;
 
 /**
@@ -58,10 +61,13 @@ export function parseCommand(argv: readonly string[]): Command {
   try {
     parsed = parse(argv);
   } catch (error) {
-    return { kind: "error", message: error instanceof Error ? error.message : String(error) };
+    // parseArgs' messages go on to explain '--' in a second sentence: the first says what is wrong.
+    const message = error instanceof Error ? error.message : String(error);
+    return { kind: "error", message: message.replace(/\. To specify a positional argument[\s\S]*$/, "") };
   }
   const { values, positionals } = parsed;
   if (values.help === true) return { kind: "help" };
+  if (values.version === true) return { kind: "version" };
   const [command, ...rest] = positionals;
   if (command === undefined) return { kind: "error", message: "missing command (try: penumbra report <results.jsonl>)" };
   if (command !== "report") return { kind: "error", message: `unknown command '${command}' (the only command is 'report')` };
@@ -89,6 +95,7 @@ function parse(argv: readonly string[]) {
       html: { type: "string" },
       segments: { type: "string" },
       help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "v" },
     },
   });
 }

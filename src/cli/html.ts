@@ -13,18 +13,19 @@ import * as fs from "node:fs";
 import type { ScorecardSummary } from "../operate/scorecard";
 import type { ReportData } from "./report";
 import { segmentsHtml } from "./segments";
-import { ms, percent } from "./table";
+import { ms, percent, printable } from "./table";
 
 /**
- * Escapes text for HTML element content and attribute values.
+ * Escapes text for HTML element content and attribute values; control characters and bidirectional
+ * overrides (which HTML forbids or which reorder what a reader sees) become visible escapes first.
  *
  * @example
  * ```ts
- * escapeHtml(`<b title="x">&</b>`); // "&lt;b title=&quot;x&quot;&gt;&amp;&lt;/b&gt;"
+ * escapeHtml(`<b title="x">&</b>`); // "&#60;b title=&#34;x&#34;&#62;&#38;&#60;/b&#62;"
  * ```
  */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return printable(String(text)).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /**

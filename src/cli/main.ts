@@ -3,14 +3,18 @@
  * `penumbra`, the command line: `penumbra report <results.jsonl> [--experiment name] [--html out.html] [--segments keys]`.
  *
  * Bad lines never stop a report: each is named on stderr (the first 20, then a count) and the
- * report covers the good ones. A file that cannot be read is one line on stderr and exit code 2,
- * so scripts can tell "nothing to report" from "could not look".
+ * report covers the good ones. The exit code never claims more than was read: 0 every line was
+ * reported, 3 some were skipped, 1 nothing was (an empty file, every line skipped, no results of
+ * the chosen experiment), 2 the file could not be read or the command line is wrong, so scripts
+ * can tell "nothing to report" from "could not look". Everything taken from the file is escaped
+ * before it reaches the terminal.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseCommand, USAGE } from "./args";
 import { renderHtml } from "./html";
 import { collectReport, type ReportData } from "./report";
-import { renderTable } from "./table";
+import { printable, renderTable } from "./table";
 
 /** Malformed lines named one by one on stderr; past this, only their count. */
 const MALFORMED_LISTED = 20;
@@ -30,7 +34,8 @@ export interface CliIo {
 
 /**
  * Runs the CLI on `argv` (without `node` and the script) and resolves to the exit code:
- * 0 report printed, 1 no results, 2 usage error or unreadable file.
+ * 0 every line reported, 3 report printed but some lines skipped, 1 nothing to report,
+ * 2 usage error or unreadable file (see {@link EXIT}).
  *
  * @example
  * ```ts
@@ -41,50 +46,96 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   const command = parseCommand(argv);
   if (command.kind === "help") {
     io.out(USAGE);
-    return 0;
+    return EXIT.ok;
+  }
+  if (command.kind === "version") {
+    io.out(`${version()}\n`);
+    return EXIT.ok;
   }
   if (command.kind === "error") {
-    io.err(`penumbra: ${command.message}\n${USAGE.split("\n")[0] as string}\n`);
-    return 2;
+    io.err(`penumbra: ${printable(command.message)}\n${USAGE.split("\n")[0] as string}\n`);
+    return EXIT.usage;
   }
+  const file = printable(command.file);
   let data: ReportData;
   try {
     data = await collectReport(command.file, { experiment: command.experiment, segments: command.segments });
   } catch (error) {
-    io.err(`penumbra: cannot read ${command.file}: ${oneLine(error)}\n`);
-    return 2;
+    io.err(`penumbra: cannot read ${file}: ${oneLine(error)}\n`);
+    return EXIT.unreadable;
   }
-  reportMalformed(data, io);
+  reportMalformed(data, file, io);
   if (data.results === 0) {
-    const which = command.experiment === undefined ? "" : ` for experiment '${command.experiment}'`;
-    io.err(`penumbra: no results${which} in ${command.file}\n`);
-    return 1;
+    io.err(`penumbra: nothing to report: ${nothingBecause(data, command.experiment)}\n`);
+    return EXIT.nothing;
   }
   io.out(renderTable(data));
   if (command.html !== undefined) {
     try {
       fs.writeFileSync(command.html, renderHtml(data));
     } catch (error) {
-      io.err(`penumbra: cannot write ${command.html}: ${oneLine(error)}\n`);
-      return 2;
+      io.err(`penumbra: cannot write ${printable(command.html)}: ${oneLine(error)}\n`);
+      return EXIT.unreadable;
     }
-    io.out(`\nwrote ${command.html}\n`);
+    io.out(`\nwrote ${printable(command.html)}\n`);
   }
-  return 0;
+  if (data.malformedCount > 0) {
+    io.err(`penumbra: partial report: ${data.malformedCount} of ${data.lines} lines skipped (named above); the report covers the other ${data.results + data.filtered}\n`);
+    return EXIT.partial;
+  }
+  return EXIT.ok;
 }
 
-function reportMalformed(data: ReportData, io: CliIo): void {
+/**
+ * The CLI's exit codes: a script can tell a full report from a partial one, and both from nothing
+ * to report and from a command that could not look.
+ *
+ * @example
+ * ```ts
+ * if ((await main(["report", file])) === EXIT.partial) console.warn("some lines were skipped");
+ * ```
+ */
+export const EXIT = Object.freeze({ ok: 0, nothing: 1, usage: 2, unreadable: 2, partial: 3, internal: 70 });
+
+/** Why a report has no results, in words a user can act on. */
+function nothingBecause(data: ReportData, experiment: string | undefined): string {
+  if (data.lines === 0) return `${printable(data.file)} is empty`;
+  if (data.malformedCount === data.lines) {
+    return `none of the ${data.lines} line${data.lines === 1 ? "" : "s"} of ${printable(data.file)} is a result (each is named above)`;
+  }
+  if (experiment !== undefined) {
+    return `no results for experiment '${printable(experiment)}' in ${printable(data.file)} (${data.filtered} result${data.filtered === 1 ? "" : "s"} of other experiments)`;
+  }
+  return `no results in ${printable(data.file)}`;
+}
+
+function reportMalformed(data: ReportData, file: string, io: CliIo): void {
   for (const bad of data.malformed.slice(0, MALFORMED_LISTED)) {
     // The parser's messages start with "penumbra: " themselves; once per line is enough.
-    io.err(`penumbra: ${data.file}:${bad.line}: skipped: ${bad.error.replace(/^penumbra: /, "")}\n`);
+    io.err(`penumbra: ${file}:${bad.line}: skipped: ${printable(bad.error.replace(/^penumbra: /, ""))}\n`);
   }
   const more = data.malformedCount - Math.min(MALFORMED_LISTED, data.malformed.length);
-  if (more > 0) io.err(`penumbra: ${data.file}: ${more} more malformed line${more === 1 ? "" : "s"} skipped\n`);
+  if (more > 0) io.err(`penumbra: ${file}: ${more} more malformed line${more === 1 ? "" : "s"} skipped\n`);
 }
 
 function oneLine(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split("\n")[0] ?? text;
+  let text: string;
+  try {
+    text = error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    text = "unknown error";
+  }
+  return printable(text.split("\n")[0] ?? text);
+}
+
+/** The version in the package.json two levels up: from dist/cli/ when installed, src/cli/ in the repository. */
+function version(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version?: unknown };
+    return typeof pkg.version === "string" ? pkg.version : "unknown";
+  } catch {
+    return "unknown";
+  }
 }
 
 function processIo(): CliIo {
@@ -99,7 +150,7 @@ if (require.main === module) {
     (error: unknown) => {
       // Only a bug in the CLI itself gets here: still one line, and a distinct exit code.
       process.stderr.write(`penumbra: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exitCode = 70;
+      process.exitCode = EXIT.internal;
     },
   );
 }

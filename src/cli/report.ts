@@ -4,10 +4,11 @@
  * memory that does not grow with the file: latency histograms on fixed log-spaced bins and mismatch
  * reasons per time bucket, the buckets widening as the file's span grows.
  */
-import { sampleOf } from "../operate/sample";
+import { summarize } from "../compare/format";
+import { reasonOf, sampleOf } from "../operate/sample";
 import { Scorecard, type ScorecardSummary } from "../operate/scorecard";
-import { readResults, type MalformedLine } from "../replay/read";
-import type { Observation, Result } from "../types/results";
+import { readResults, type MalformedLine } from "../store/read";
+import type { FieldDiff, Observation, Result } from "../types/results";
 
 /** Latency bins: 10 per decade from 1 µs to 100 s; faster or slower durations land in the end bins. */
 const BINS_PER_DECADE = 10;
@@ -84,6 +85,8 @@ export interface ReportData {
   /** The context keys the mismatches are broken down by (`--segments`); empty without. */
   segments: string[];
   experiment: string | undefined;
+  /** Lines that were not blank: results, results of other experiments and malformed lines. */
+  lines: number;
   /** Well-formed results read (of the chosen experiment). */
   results: number;
   /** Well-formed results of other experiments, left out. */
@@ -96,6 +99,9 @@ export interface ReportData {
   lastStartedAt: number | undefined;
   candidates: CandidateReport[];
 }
+
+/** Diffs of one reason quoted in its example; the rest end with `+N more`. */
+const EXAMPLE_DIFFS = 3;
 
 /** How many of the summary's top reasons get a line in the timeline. */
 const TIMELINE_REASONS = 6;
@@ -110,6 +116,8 @@ interface Bucket {
 class CandidateSeries {
   readonly control = new Array<number>(BIN_COUNT).fill(0);
   readonly candidate = new Array<number>(BIN_COUNT).fill(0);
+  /** Per reason, the first run's own diffs of that reason: the example the table shows beside it. */
+  readonly examples = new Map<string, string>();
   bucketMs = 1000;
   buckets = new Map<number, Bucket>();
 
@@ -128,6 +136,26 @@ class CandidateSeries {
       else overflow = true;
     }
     if (overflow) bucket.reasons.set("other", (bucket.reasons.get("other") ?? 0) + 1);
+    if (sample.reasons.some((reason) => !this.examples.has(reason))) this.addExamples(result, observation);
+  }
+
+  /**
+   * Groups the mismatch's non-noise diffs by reason, so each reason's example quotes its own diffs
+   * (`args[9]=210 vs 209`), not the whole mismatch's summary cut off at some other reason's diff.
+   */
+  private addExamples(result: Result<unknown>, observation: Observation<unknown>): void {
+    const mismatch = result.mismatches.find((m) => m.candidate === observation.name);
+    if (mismatch === undefined) return;
+    const byReason = new Map<string, FieldDiff[]>();
+    for (const diff of mismatch.diffs) {
+      if (diff.noise === true) continue;
+      const reason = reasonOf(diff, result, observation);
+      if (this.examples.has(reason)) continue;
+      const diffs = byReason.get(reason);
+      if (diffs === undefined) byReason.set(reason, [diff]);
+      else diffs.push(diff);
+    }
+    for (const [reason, diffs] of byReason) this.examples.set(reason, summarize(diffs, { maxDiffs: EXAMPLE_DIFFS }));
   }
 
   private bucketAt(at: number): Bucket {
@@ -261,8 +289,11 @@ export async function collectReport(file: string, options: { experiment?: string
   const candidates: CandidateReport[] = [];
   for (const [experiment, byCandidate] of series) {
     for (const [candidate, s] of byCandidate) {
-      const summary = scorecard.summary(experiment, candidate);
-      if (summary === undefined) continue;
+      const live = scorecard.summary(experiment, candidate);
+      if (live === undefined) continue;
+      // The Scorecard's own reasons and order (what a live service shows); only the examples are
+      // the reason's own diffs. A reason no diff explains keeps the mismatch's summary.
+      const summary: ScorecardSummary = { ...live, reasons: live.reasons.map((r) => ({ ...r, example: s.examples.get(r.reason) ?? r.example })) };
       const top = summary.reasons.slice(0, TIMELINE_REASONS).map((r) => r.reason);
       candidates.push({
         summary,
@@ -275,6 +306,7 @@ export async function collectReport(file: string, options: { experiment?: string
     file,
     segments,
     experiment: options.experiment,
+    lines: results + filtered + malformedCount,
     results,
     filtered,
     malformed,

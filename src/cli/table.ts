@@ -6,10 +6,32 @@ import type { ScorecardSummary } from "../operate/scorecard";
 import type { ReportData } from "./report";
 import { renderSegments } from "./segments";
 
+/**
+ * Text that came from a results file, made safe for a terminal: C0 and C1 control characters, DEL
+ * and the bidirectional overrides are written as visible escapes (`\x1b`, `\u202e`), so an ESC in
+ * an experiment name cannot recolour, move the cursor or retitle the terminal, a BEL cannot ring,
+ * and a newline cannot forge a report line.
+ *
+ * @example
+ * ```ts
+ * printable("checkout\x1b[2J"); // "checkout\\x1b[2J"
+ * ```
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
 /** Reasons listed per candidate; the rest are summed on one line. */
 const TABLE_REASONS = 10;
 /** An example longer than this is cut: the table must stay one line per reason. */
 const EXAMPLE_CHARS = 70;
+/** A reason (a diff's path) longer than this is cut, for the same reason. */
+const REASON_CHARS = 60;
 
 /**
  * Formats a share as a percentage with one decimal: `0.9523` → `95.2%`.
@@ -52,8 +74,8 @@ export function renderTable(data: ReportData): string {
       ? ""
       : `, ${new Date(data.firstStartedAt).toISOString()} .. ${new Date(data.lastStartedAt).toISOString()}`;
   const malformed = data.malformedCount === 0 ? "" : `, ${data.malformedCount} malformed line${data.malformedCount === 1 ? "" : "s"}`;
-  const filter = data.experiment === undefined ? "" : ` (experiment ${data.experiment}; ${data.filtered} other results left out)`;
-  lines.push(`penumbra report: ${data.file}: ${data.results} result${data.results === 1 ? "" : "s"}${malformed}${span}${filter}`);
+  const filter = data.experiment === undefined ? "" : ` (experiment ${printable(data.experiment)}; ${data.filtered} other results left out)`;
+  lines.push(`penumbra report: ${printable(data.file)}: ${data.results} result${data.results === 1 ? "" : "s"}${malformed}${span}${filter}`);
   for (const { summary } of data.candidates) {
     lines.push("", ...renderSummary(summary, data.segments));
   }
@@ -70,7 +92,7 @@ export function renderTable(data: ReportData): string {
  */
 export function renderSummary(s: ScorecardSummary, segments: readonly string[] = []): string[] {
   const lines: string[] = [];
-  lines.push(`${s.experiment} / ${s.candidate}`);
+  lines.push(`${printable(s.experiment)} / ${printable(s.candidate)}`);
   lines.push(`  runs ${s.runs}   skipped ${s.skipped}`);
   lines.push(
     `  status match ${percent(s.statusMatchRate)}   field match ${percent(s.fieldMatchRate)}   ` +
@@ -84,23 +106,25 @@ export function renderSummary(s: ScorecardSummary, segments: readonly string[] =
   for (const row of align(rows, [false, true, true, true])) lines.push(`  ${row}`);
   lines.push(`  p95 ratio (candidate / control) ${s.latency.p95Ratio.toFixed(2)}x`);
   // Where before why: the segment a team owns, then the reasons (buckets) to fix there.
-  lines.push(...renderSegments(s, segments));
+  // Context values and keys come from the file: escaped like every other text from it.
+  lines.push(...renderSegments(s, segments).map(printable));
   if (s.reasons.length === 0) {
     lines.push("  no mismatches");
     return lines;
   }
   const listed = s.reasons.slice(0, TABLE_REASONS);
   const reasonRows: string[][] = [["reason", "count", "share", "example"]];
-  for (const r of listed) reasonRows.push([r.reason, String(r.count), percent(r.share), cut(r.example)]);
+  for (const r of listed) reasonRows.push([cut(r.reason, REASON_CHARS), String(r.count), percent(r.share), cut(r.example, EXAMPLE_CHARS)]);
   for (const row of align(reasonRows, [false, true, true, false])) lines.push(`  ${row}`);
   const rest = s.reasons.slice(TABLE_REASONS);
   if (rest.length > 0) lines.push(`  … ${rest.length} more reason${rest.length === 1 ? "" : "s"} (${rest.reduce((n, r) => n + r.count, 0)} counts)`);
   return lines;
 }
 
-function cut(text: string): string {
-  const oneLine = text.replace(/\s+/g, " ");
-  return oneLine.length > EXAMPLE_CHARS ? `${oneLine.slice(0, EXAMPLE_CHARS - 1)}…` : oneLine;
+/** One line of at most `max` characters, escaped for the terminal (cut before escaping, so an escape is never split). */
+function cut(text: string, max: number): string {
+  const oneLine = text.replace(/[ \t\n\r]+/g, " ");
+  return printable(oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine);
 }
 
 /** Pads cells into columns; numeric columns are right-aligned, the last column is not padded. */

@@ -92,7 +92,17 @@ export function reasonsOf(result: Result<unknown>, candidate: Observation<unknow
   return [...reasons];
 }
 
-function reasonOf(diff: FieldDiff, result: Result<unknown>, candidate: Observation<unknown>): string {
+/**
+ * The reason one diff of a candidate's mismatch counts under (see API.md §4): its bucket, path,
+ * `error:<Name>`, `timeout`, `status:<a>-><b>` or `effects:<name>`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * reasonOf({ path: "total", kind: "changed", control: 1, candidate: 2 }, result, candidate); // "total"
+ * ```
+ */
+export function reasonOf(diff: FieldDiff, result: Result<unknown>, candidate: Observation<unknown>): string {
   if (diff.path === ERROR_PATH) {
     if (candidate.timedOut) return "timeout";
     if (candidate.threw) return `error:${errorName(candidate.error)}`;

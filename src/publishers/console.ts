@@ -16,7 +16,9 @@ import type { Observation, Result } from "../types/results";
  */
 export interface ConsolePublisherOptions {
   /** Where the lines go. @default process.stderr */
-  stream?: NodeJS.WritableStream;
+  // Structural, not NodeJS.WritableStream: a public type must not need the NodeJS namespace (a strict
+  // TS 6 project loads no @types globals unless it lists them).
+  stream?: { write(chunk: string): unknown };
   /**
    * `"all"` prints every result and every overload skip; `"mismatches"` prints only mismatched
    * results (a skip happens once per call under overload, so printing it would add to the load).

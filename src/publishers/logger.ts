@@ -12,7 +12,7 @@
  */
 import type { TripEvent } from "../types/operate";
 import type { Observation, Result } from "../types/results";
-import { toJSONValue } from "./serialize";
+import { toJSONValue } from "../store/serialize";
 
 /**
  * One pino-style log method: the fields first, then the message.

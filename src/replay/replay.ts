@@ -20,12 +20,13 @@ import { snapshotArgs } from "../isolation/snapshot";
 import { Scorecard, type ScorecardSummary } from "../operate/scorecard";
 import { buildResult } from "../result/build";
 import { evaluate, type EvaluationContext } from "../result/evaluate";
-import type { Operation } from "../errors";
+import { PenumbraError, type Operation } from "../errors";
+import { replayRecordProblem } from "../store/schema";
 import type { Publisher } from "../types/operate";
 import type { BucketRule, ExperimentOptions } from "../types/options";
 import type { Result } from "../types/results";
 import { ProgressBar, type ProgressStream } from "./progress";
-import { readResults, type MalformedLine } from "./read";
+import { readResults, type MalformedLine } from "../store/read";
 
 /**
  * Options of {@link replay}: the two behaviours, the experiment options that shape a comparison, and
@@ -71,23 +72,33 @@ export interface ReplayOptions<A extends unknown[] = unknown[], R = unknown> ext
  * plus the results that still differ and what could not be replayed.
  *
  * `skipped` here counts records that could not be replayed because they carry no `args` (published
- * without `captureArgs`); a replay has no overload skips.
+ * without `captureArgs`); a replay has no overload skips. `notReplayed` adds the unreadable ones,
+ * and `notice` says it in a sentence: a partial replay is never reported as a clean one.
  *
  * @example
  * ```ts
  * const report: ReplayReport = await replay("var/shadow-results.jsonl", { control, candidate });
- * console.log(report.runs, report.fieldMatchRate, report.differing.length, report.malformed, report.skipped);
+ * if (report.notice !== undefined) console.warn(report.notice);
+ * console.log(report.runs, report.fieldMatchRate, report.differing.length);
  * ```
  */
 export interface ReplayReport extends ScorecardSummary {
   /** Replayed results whose candidate still mismatched (ignored ones are not), in replay order, at most `maxDiffering`. */
   differing: Result<unknown>[];
-  /** File lines (or in-memory positions) that were not results, with their 1-based numbers. */
+  /** File lines (or in-memory positions) that were not results, with their 1-based numbers and why. */
   malformed: MalformedLine[];
-  /** Records without `args`: not replayed. */
+  /** Records without `args` (published without `captureArgs: true`): not replayed. */
   skipped: number;
-  /** Records of other experiments, left out by the `experiment` option. */
+  /** Records of other experiments, left out by the `experiment` option (not counted as not replayed). */
   filtered: number;
+  /** Records that could not be replayed: `skipped` (no captured arguments) plus `malformed.length` (unreadable). */
+  notReplayed: number;
+  /**
+   * Says how many records could not be replayed and why, e.g. `2 of 12 records could not be
+   * replayed: 1 without captured arguments (publish with captureArgs: true), 1 unreadable (line 7)`;
+   * undefined when every record was replayed.
+   */
+  notice: string | undefined;
 }
 
 /** What a replay may read: results in memory (sync or async), or the path of a JSONL file. */
@@ -105,7 +116,11 @@ const REPLAY_ONLY = new Set(["control", "candidate", "experiment", "progress", "
  * (never to `configure()`'s publishers: a replay must not pollute production results). Records are
  * replayed one at a time, in order; each side gets its own copy of the arguments. A control that does
  * not settle within `timeoutMs` counts as having thrown its timeout error (reason `error:control-threw`).
- * Rejects only for bad options or an unreadable file.
+ * A replay that replayed nothing is never a clean verdict: it rejects with a `PenumbraError` (code
+ * `PENUMBRA_NOTHING_REPLAYED`) naming the cause: the file or list is empty, every record was
+ * published without `captureArgs: true`, every line was unreadable, or no record belongs to
+ * `experiment`. A partial replay resolves, and its `notReplayed` / `notice` say what was left out.
+ * Otherwise it rejects only for bad options (a `TypeError`) or an unreadable file (the `fs` error).
  *
  * @example
  * ```ts
@@ -128,27 +143,37 @@ export async function replay<A extends unknown[], R>(records: Records, options: 
   let fraction: number | undefined;
   const total = typeof records !== "string" && Array.isArray(records) ? records.length : undefined;
 
-  const source: Iterable<unknown> | AsyncIterable<unknown> =
+  const source: AsyncIterable<{ item: unknown }> =
     typeof records === "string"
-      ? readResults(records, {
+      ? boxed(readResults(records, {
           experiment: options.experiment,
           onMalformed: (bad) => malformed.push(bad),
           onFiltered: () => filtered++,
           onBytes: (read, size) => {
             fraction = size === 0 ? 1 : read / size;
           },
-        })
+        }))
       : checkedIterable(records);
   let position = 0;
-  for await (const record of source) {
+  for await (const { item } of source) {
     position++;
-    if (!isRecord(record)) {
-      malformed.push({ line: position, error: `not a result: ${show(record)}` });
-      continue;
-    }
-    if (typeof records !== "string" && options.experiment !== undefined && record.experiment !== options.experiment) {
-      filtered++;
-      continue;
+    let record: Result<unknown>;
+    if (typeof records === "string") {
+      // A file's lines were checked by readResults against the full schema.
+      record = item as Result<unknown>;
+    } else {
+      // A hand-built record needs only what replay reads; those fields are read once, here, so a
+      // record whose getters or Proxy traps throw (or change their answer) is named, never followed.
+      const plain = plainRecord(item);
+      if (typeof plain === "string") {
+        malformed.push({ line: position, error: `penumbra: not a replay record (${plain}): ${safeShow(item)}` });
+        continue;
+      }
+      record = plain;
+      if (options.experiment !== undefined && record.experiment !== options.experiment) {
+        filtered++;
+        continue;
+      }
     }
     if (!Array.isArray(record.args)) {
       skipped++;
@@ -163,9 +188,85 @@ export async function replay<A extends unknown[], R>(records: Records, options: 
     bar?.update(replayed, total, fraction);
   }
   bar?.done(replayed, total, fraction);
-  name ??= "replay";
-  const summary = scorecard.summary(name, "candidate") ?? emptySummary(name);
-  return { ...summary, skipped, differing, malformed, filtered };
+  const counts = { replayed, skipped, malformed, filtered, source: typeof records === "string" ? records : undefined, experiment: options.experiment };
+  const summary = name === undefined ? undefined : scorecard.summary(name, "candidate");
+  if (replayed === 0 || summary === undefined) {
+    throw new PenumbraError(`penumbra: replay: nothing replayed: ${nothingBecause(counts)}`, "PENUMBRA_NOTHING_REPLAYED");
+  }
+  return { ...summary, skipped, differing, malformed, filtered, notReplayed: skipped + malformed.length, notice: partialNotice(counts) };
+}
+
+interface Counts {
+  replayed: number;
+  skipped: number;
+  malformed: readonly MalformedLine[];
+  filtered: number;
+  /** The file read, when records came from one. */
+  source: string | undefined;
+  experiment: string | undefined;
+}
+
+const CAPTURE_HINT = "publish them with captureArgs: true to replay them";
+
+/** The cause of an empty replay, in words that name the fix. */
+function nothingBecause(c: Counts): string {
+  const where = c.source === undefined ? "the records given" : c.source;
+  const read = c.skipped + c.malformed.length;
+  if (read === 0 && c.filtered === 0) return `${where} ${c.source === undefined ? "are" : "is"} empty`;
+  if (read === 0) return `no record of experiment '${c.experiment ?? ""}' in ${where} (${plural(c.filtered, "record")} of other experiments)`;
+  if (c.malformed.length === 0) {
+    return `none of the ${plural(c.skipped, "record")} in ${where} carries captured arguments (they were published without captureArgs: true; ${CAPTURE_HINT})`;
+  }
+  if (c.skipped === 0) return `none of the ${plural(c.malformed.length, "record")} in ${where} is readable (${firstLines(c.malformed)})`;
+  return `of ${plural(read, "record")} in ${where}, ${c.skipped} carry no captured arguments (${CAPTURE_HINT}) and ${c.malformed.length} are unreadable (${firstLines(c.malformed)})`;
+}
+
+/** What a partial replay left out, or undefined when it left out nothing. */
+function partialNotice(c: Counts): string | undefined {
+  const left = c.skipped + c.malformed.length;
+  if (left === 0) return undefined;
+  const why: string[] = [];
+  if (c.skipped > 0) why.push(`${c.skipped} without captured arguments (${CAPTURE_HINT})`);
+  if (c.malformed.length > 0) why.push(`${c.malformed.length} unreadable (${firstLines(c.malformed)})`);
+  return `${left} of ${plural(left + c.replayed, "record")} could not be replayed: ${why.join(", ")}`;
+}
+
+function firstLines(malformed: readonly MalformedLine[]): string {
+  const shown = malformed.slice(0, 5).map((m) => m.line);
+  return `${malformed.length === 1 ? "line" : "lines"} ${shown.join(", ")}${malformed.length > shown.length ? ", …" : ""}; first: ${malformed[0]?.error ?? ""}`;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * An in-memory record as a plain object, its fields read once (what replay and `reviveArgs` see from
+ * then on), or the schema's problem with it.
+ */
+function plainRecord(item: unknown): Result<unknown> | string {
+  try {
+    // Array.isArray throws on a revoked Proxy: inside the try too.
+    if (typeof item !== "object" || item === null || Array.isArray(item)) return replayRecordProblem(item) ?? "the record is not an object";
+    // Own fields through one spread (each getter runs once); inherited ones (a class's getters) once each.
+    const plain: Record<string, unknown> = { ...item };
+    for (const key of ["experiment", "runId", "context", "args"]) {
+      if (!Object.prototype.hasOwnProperty.call(plain, key) && key in item) plain[key] = (item as Record<string, unknown>)[key];
+    }
+    if (Array.isArray(plain["args"])) plain["args"] = [...(plain["args"] as unknown[])];
+    return replayRecordProblem(plain) ?? (plain as unknown as Result<unknown>);
+  } catch {
+    return "could not be read (a property access threw)";
+  }
+}
+
+/** A hand-built record may be anything, a throwing Proxy included: describing it must not throw. */
+function safeShow(value: unknown): string {
+  try {
+    return show(value);
+  } catch {
+    return "[unprintable]";
+  }
 }
 
 interface Setup {
@@ -310,11 +411,25 @@ function asControl(outcome: Outcome): Outcome {
   return { ...outcome, effects, threw: true, timedOut: false };
 }
 
-async function* checkedIterable(records: Iterable<Result<unknown>> | AsyncIterable<Result<unknown>>): AsyncGenerator<unknown> {
+/**
+ * The records, each in a box: `for await` over a sync iterable and `yield` in an async generator
+ * both await the value itself, which would call a record's `then` (a thenable record, a Proxy whose
+ * `get` trap throws). Boxed, a record is only ever looked at by the schema check.
+ */
+async function* checkedIterable(records: Iterable<Result<unknown>> | AsyncIterable<Result<unknown>>): AsyncGenerator<{ item: unknown }> {
   if (records === null || typeof records !== "object" || (!(Symbol.iterator in records) && !(Symbol.asyncIterator in records))) {
     throw new TypeError(`penumbra: replay records must be an iterable of results or the path of a JSONL file, got ${show(records)}`);
   }
-  for await (const record of records as AsyncIterable<unknown>) yield record;
+  if (Symbol.asyncIterator in records) {
+    // An async iterator's own results are awaited by the protocol; that is the caller's choice of source.
+    for await (const item of records as AsyncIterable<unknown>) yield { item };
+  } else {
+    for (const item of records as Iterable<unknown>) yield { item };
+  }
+}
+
+async function* boxed(results: AsyncIterable<Result<unknown>>): AsyncGenerator<{ item: unknown }> {
+  for await (const item of results) yield { item };
 }
 
 function progressBar(option: ReplayOptions["progress"]): ProgressBar | undefined {
@@ -325,22 +440,4 @@ function progressBar(option: ReplayOptions["progress"]): ProgressBar | undefined
 
 function isRecord(value: unknown): value is Result<unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function emptySummary(experiment: string): ScorecardSummary {
-  const zero = { p50: 0, p95: 0, p99: 0 };
-  return {
-    experiment,
-    candidate: "candidate",
-    runs: 0,
-    skipped: 0,
-    statusMatchRate: 0,
-    fieldMatchRate: 0,
-    errorRate: 0,
-    timeoutRate: 0,
-    leakRate: 0,
-    latency: { control: { ...zero }, candidate: { ...zero }, p95Ratio: 0 },
-    reasons: [],
-    segments: [],
-  };
 }

@@ -10,6 +10,20 @@ import type { Role } from "./results";
  * if (run?.role === "candidate") run.signal.addEventListener("abort", () => cancelWork());
  * ```
  */
+/**
+ * The platform's `AbortSignal` where the program has one (Node's types, or the DOM library), so
+ * `fetch(url, { signal })` type-checks; a structural stand-in otherwise, so these declarations
+ * compile in a strict project that loads neither (TypeScript 6 loads no `@types` globals unless listed).
+ *
+ * @example
+ * ```ts
+ * const signal: RunSignal | undefined = currentRun()?.signal;
+ * ```
+ */
+export type RunSignal = typeof globalThis extends { AbortSignal: { prototype: infer Signal } }
+  ? Signal
+  : { readonly aborted: boolean; readonly reason: unknown; addEventListener(type: "abort", listener: () => void): void; removeEventListener(type: "abort", listener: () => void): void };
+
 export interface RunInfo {
   experiment: string;
   runId: string;
@@ -18,7 +32,7 @@ export interface RunInfo {
   candidate?: string;
   context: Record<string, unknown>;
   /** Aborts when the candidate runs out of `timeoutMs`. */
-  signal: AbortSignal;
+  signal: RunSignal;
 }
 
 /**

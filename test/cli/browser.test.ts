@@ -44,7 +44,9 @@ describe("penumbra report --html in headless Chromium", function () {
 
   before(function () {
     if (!fs.existsSync(CHROMIUM)) {
-      this.skip(); // no browser here: `apt-get install chromium` (CI's .ci/run does) to run this test
+      // A skip that says nothing reads as a pass: the reason goes to the output with the skip.
+      console.log(`    skipped: ${CHROMIUM} is not installed (\`apt-get install chromium\`, as CI's .ci/run does, to run this test)`);
+      this.skip();
     }
     if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
   });

@@ -66,7 +66,9 @@ describe("penumbra CLI", () => {
       ["error:TypeError", "8", "4.0%"],
     ]);
     assert.equal(rows[0]![3], "total=49.9 vs 51.4");
-    assert.match(rows[2]![3]!, /^\(error\)=returned \{…\} vs threw TypeError: Cannot read/);
+    // Each reason's example is that reason's own diff, not the run's whole summary.
+    assert.equal(rows[1]![3], "lines[0].tax=0.1 vs 0.09");
+    assert.equal(rows[2]![3], "returned {…} vs threw TypeError");
     assert.match(stdout, /\nsearch-ranking \/ v2\n  runs 50 .*\n  status match 100\.0%   field match 100\.0%[\s\S]*  no mismatches\n$/);
   });
 
@@ -79,18 +81,19 @@ describe("penumbra CLI", () => {
     assert.match(stdout, /search-ranking \/ v2\n  runs 50/);
     const none = await penumbra("report", file, "-e", "no-such-experiment");
     assert.equal(none.code, 1);
-    assert.equal(none.stderr, `penumbra: no results for experiment 'no-such-experiment' in ${file}\n`);
+    assert.equal(none.stderr, `penumbra: nothing to report: no results for experiment 'no-such-experiment' in ${file} (250 results of other experiments)\n`);
   });
 
-  it("names malformed lines with their numbers on stderr, reports the good ones and exits 0", async () => {
+  it("names malformed lines with their numbers on stderr, reports the good ones and exits 3 (partial)", async () => {
     writeDemoFile(file, ["{not json", JSON.stringify({ experiment: "x" }), ...Array.from({ length: 22 }, () => "garbage")]);
     const { code, stdout, stderr } = await penumbra("report", file);
-    assert.equal(code, 0);
+    assert.equal(code, 3);
     assert.match(stdout, /250 results, 24 malformed lines/);
     const lines = stderr.trimEnd().split("\n");
-    assert.equal(lines.length, 21, "the first 20, then a count");
+    assert.equal(lines.length, 22, "the first 20, then a count, then the partial verdict");
+    assert.equal(lines[21], "penumbra: partial report: 24 of 274 lines skipped (named above); the report covers the other 250");
     assert.match(lines[0]!, new RegExp(`^penumbra: ${escapeRegExp(file)}:251: skipped: malformed result line \\(`));
-    assert.match(lines[1]!, /:252: skipped: not a result line \("runId" is not a string\)/);
+    assert.match(lines[1]!, /:252: skipped: not a result line \(runId is not a string\)/);
     assert.match(lines[19]!, /:270: skipped: /);
     assert.equal(lines[20], `penumbra: ${file}: 4 more malformed lines skipped`);
   });

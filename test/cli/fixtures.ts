@@ -1,6 +1,6 @@
 /** A results file with known numbers for the CLI tests (and the screenshot in docs/). */
 import * as fs from "node:fs";
-import { resultToJSON } from "../../src/publishers/serialize";
+import { resultToJSON } from "../../src/store/serialize";
 import type { Result } from "../../src/index";
 import { run, type CandidateSpec } from "../operate/fixtures";
 

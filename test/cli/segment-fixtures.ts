@@ -1,6 +1,6 @@
 /** A results file with regions in the context, for the `--segments` tests (terminal and page). */
 import * as fs from "node:fs";
-import { resultToJSON } from "../../src/publishers/serialize";
+import { resultToJSON } from "../../src/store/serialize";
 import type { Result } from "../../src/index";
 import { run, type CandidateSpec } from "../operate/fixtures";
 import { T0 } from "./fixtures";

@@ -5,6 +5,7 @@
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ExperimentError, configure, flush, shadow, type Result } from "../../src/index";
 import { collector, errorSink, resetConfiguration, sleep } from "../support/capture";
@@ -234,7 +235,8 @@ describe("settled() and flush()", () => {
   });
 
   describe("keeping the process alive", () => {
-    const dir = join(ROOT, ".scratch", `settled-test-${process.pid}`);
+    // Outside the repository: tests leave nothing behind in it.
+    const dir = join(tmpdir(), `penumbra-settled-test-${process.pid}`);
     after(() => rmSync(dir, { recursive: true, force: true }));
 
     function runScript(name: string, body: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

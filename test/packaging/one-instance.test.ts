@@ -6,25 +6,39 @@
 import { strict as assert } from "node:assert";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 
 const root = path.resolve(__dirname, "../..");
+/** An app outside the repository (the tests leave nothing in it), where `penumbra` is installed by a link. */
+let app: string;
 
 function runNode(file: string): string {
-  return execFileSync(process.execPath, [file], { cwd: root, encoding: "utf8", timeout: 20_000 }).trim();
+  return execFileSync(process.execPath, [file], { cwd: app, encoding: "utf8", timeout: 20_000 }).trim();
 }
 
 function scratch(name: string, text: string): string {
-  const dir = path.join(root, ".scratch");
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, name);
+  const file = path.join(app, name);
   fs.writeFileSync(file, text);
   return file;
 }
 
 describe("the built package", () => {
   before(function () {
-    if (!fs.existsSync(path.join(root, "dist", "index.js"))) this.skip();
+    if (!fs.existsSync(path.join(root, "dist", "index.js"))) {
+      console.log("    skipped: dist/ is missing (run `npm run build`; `npm test` builds first)");
+      this.skip();
+    }
+    app = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-one-instance-"));
+    fs.mkdirSync(path.join(app, "node_modules"));
+    fs.symlinkSync(root, path.join(app, "node_modules", "penumbra"), "dir");
+    for (const dependency of ["ts-pattern", "uplot"]) {
+      fs.symlinkSync(path.join(root, "node_modules", dependency), path.join(app, "node_modules", dependency), "dir");
+    }
+  });
+
+  after(() => {
+    if (app !== undefined) fs.rmSync(app, { recursive: true, force: true });
   });
 
   it("gives import and require the same instance", () => {
@@ -54,7 +68,7 @@ console.log(JSON.stringify(seen));`,
   });
 
   it("lets a second installed copy see a shadow run started by the first", () => {
-    const copies = path.join(root, "node_modules", ".penumbra-copies");
+    const copies = path.join(app, "node_modules", ".penumbra-copies");
     for (const name of ["a", "b"]) {
       const target = path.join(copies, name);
       fs.rmSync(target, { recursive: true, force: true });

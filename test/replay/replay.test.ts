@@ -2,8 +2,11 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Experiment, guard, jsonlPublisher, memoryPublisher, type Result } from "../../src/index";
+import fc from "fast-check";
+import { Experiment, PenumbraError, guard, jsonlPublisher, memoryPublisher, type Result } from "../../src/index";
 import { replay, type ProgressStream } from "../../src/replay/index";
+import { resultToJSON } from "../../src/store/serialize";
+import { run } from "../operate/fixtures";
 
 interface Line {
   sku: string;
@@ -51,6 +54,13 @@ function carts(n: number): Cart[] {
     if (i % 4 === 0) cart.coupon = "SAVE10";
     return cart;
   });
+}
+
+/** One result line with captured arguments `[n]`, as jsonlPublisher writes it. */
+function resultToJSONLine(n: number): string {
+  const line = JSON.parse(resultToJSON(run({ experiment: "numbers" }))) as Record<string, unknown>;
+  line["args"] = [n];
+  return JSON.stringify(line);
 }
 
 describe("replay", () => {
@@ -187,17 +197,117 @@ describe("replay", () => {
     assert.deepEqual(report.malformed.map((m) => m.line), [2, 5, 8]);
     assert.match(report.malformed[0]!.error, /malformed result line/);
     assert.match(report.malformed[1]!.error, /not a result line/);
+    assert.equal(report.notReplayed, 4);
+    assert.match(
+      report.notice!,
+      /^4 of 7 records could not be replayed: 1 without captured arguments \(publish them with captureArgs: true to replay them\), 3 unreadable \(lines 2, 5, 8; first: /,
+    );
   });
 
-  it("counts non-objects among in-memory records as malformed by position", async () => {
-    const report = await replay([null as unknown as Result<unknown>, 42 as unknown as Result<unknown>], {
+  it("says nothing was left out when every record was replayed", async () => {
+    await record(4);
+    const report = await replay<[Cart], Total>(file, { control: legacyTotal, candidate: fixedTotal, progress: false });
+    assert.equal(report.notReplayed, 0);
+    assert.equal(report.notice, undefined);
+  });
+
+  it("counts in-memory records that are not replay records as malformed by position, with the reason", async () => {
+    const report = await replay([null, 42, { args: "1" }, { args: [1], experiment: "one" }] as unknown as Result<unknown>[], {
       control: () => 1,
       candidate: () => 1,
       progress: false,
     });
-    assert.deepEqual(report.malformed.map((m) => m.line), [1, 2]);
-    assert.equal(report.runs, 0);
-    assert.equal(report.experiment, "replay");
+    assert.deepEqual(report.malformed.map((m) => m.line), [1, 2, 3]);
+    assert.match(report.malformed[0]!.error, /not a replay record \(the record is not an object\): null/);
+    assert.match(report.malformed[2]!.error, /not a replay record \(args is not an array\)/);
+    assert.equal(report.runs, 1);
+    assert.equal(report.experiment, "one");
+  });
+
+  it("names hostile in-memory records (throwing Proxy traps, throwing or changing getters) as malformed and replays the rest", async () => {
+    const throwingProxy = new Proxy({}, { get() { throw new Error("trap"); }, ownKeys() { throw new Error("trap"); } });
+    let reads = 0;
+    const changing = { experiment: "x", get args(): unknown { reads++; return reads === 1 ? [1] : "not an array any more"; } };
+    const throwingGetter = { get args(): unknown { throw new Error("getter"); } };
+    const nullPrototype = Object.assign(Object.create(null) as object, { experiment: "x", args: [2] });
+    const revocable = Proxy.revocable({ args: [3] }, {});
+    revocable.revoke();
+    const thenable = { experiment: "x", args: [4], then: () => assert.fail("a record's then is never called") };
+    const report = await replay([throwingProxy, changing, throwingGetter, nullPrototype, revocable.proxy, thenable] as unknown as Result<unknown>[], {
+      control: (n: number) => n,
+      candidate: (n: number) => n,
+      progress: false,
+    });
+    assert.equal(report.runs, 3, "the changing record is read once and replayed with what it said then; the null-prototype one and the thenable too");
+    assert.deepEqual(report.malformed.map((m) => m.line), [1, 3, 5]);
+    assert.match(report.malformed[0]!.error, /could not be read \(a property access threw\)/);
+  });
+
+  describe("never a clean verdict over nothing", () => {
+    async function rejection(promise: Promise<unknown>): Promise<PenumbraError> {
+      const error = await promise.then(
+        () => assert.fail("replay resolved, but it replayed nothing"),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof PenumbraError, String(error));
+      assert.equal(error.code, "PENUMBRA_NOTHING_REPLAYED");
+      return error;
+    }
+
+    it("rejects a file recorded without captureArgs, naming captureArgs: true (the README's first replay)", async () => {
+      const results = jsonlPublisher(file);
+      const experiment = new Experiment<[Cart], Total>("checkout-total", { mode: "sequential", publish: results }).use(legacyTotal).try(buggyTotal);
+      for (const cart of carts(5)) experiment.run(cart);
+      await experiment.settled();
+      await results.close();
+      const error = await rejection(replay<[Cart], Total>(file, { control: legacyTotal, candidate: fixedTotal, progress: false }));
+      assert.match(error.message, /nothing replayed: none of the 5 records in .* carries captured arguments \(they were published without captureArgs: true;/);
+    });
+
+    it("rejects an empty file, a file of blank lines, and an empty list", async () => {
+      fs.writeFileSync(file, "");
+      assert.match((await rejection(replay(file, { control: () => 1, candidate: () => 1, progress: false }))).message, /nothing replayed: .*results\.jsonl is empty$/);
+      fs.writeFileSync(file, "\n \n");
+      assert.match((await rejection(replay(file, { control: () => 1, candidate: () => 1, progress: false }))).message, /is empty$/);
+      assert.match((await rejection(replay([], { control: () => 1, candidate: () => 1 }))).message, /the records given are empty$/);
+    });
+
+    it("rejects a file whose every line is unreadable, naming the lines", async () => {
+      fs.writeFileSync(file, '{oops\n{"candidates":[null]}\n');
+      const error = await rejection(replay(file, { control: () => 1, candidate: () => 1, progress: false }));
+      assert.match(error.message, /none of the 2 records in .* is readable \(lines 1, 2; first: penumbra: malformed result line/);
+    });
+
+    it("rejects when no record belongs to the chosen experiment", async () => {
+      await record(3);
+      const error = await rejection(replay<[Cart], Total>(file, { control: legacyTotal, candidate: fixedTotal, experiment: "other", progress: false }));
+      assert.match(error.message, /no record of experiment 'other' in .* \(3 records of other experiments\)/);
+    });
+
+    it("rejects a mix of records without args and unreadable ones, counting each", async () => {
+      const error = await rejection(replay([{ experiment: "x" }, 7] as unknown as Result<unknown>[], { control: () => 1, candidate: () => 1 }));
+      assert.match(error.message, /of 2 records in the records given, 1 carry no captured arguments .* and 1 are unreadable \(line 2;/);
+    });
+
+    it("for any file of arbitrary lines, either replays at least one record or rejects with the cause; never a 0-run report", async function () {
+      this.timeout(60_000);
+      const good = resultToJSONLine(1);
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.oneof(fc.constant(good), fc.json(), fc.string({ maxLength: 40 })), { maxLength: 8 }), async (lines) => {
+          fs.writeFileSync(file, lines.join("\n"));
+          const expected = lines.filter((l) => l === good).length;
+          try {
+            const report = await replay<[number], number>(file, { control: (n) => n, candidate: (n) => n, progress: false });
+            assert.equal(report.runs, expected);
+            assert.ok(report.runs > 0);
+          } catch (error) {
+            assert.equal(expected, 0, String(error));
+            assert.ok(error instanceof PenumbraError && error.code === "PENUMBRA_NOTHING_REPLAYED", String(error));
+          }
+        }),
+        { numRuns: 100 },
+      );
+    });
   });
 
   it("rejects with the fs error for a missing file, and with a TypeError for bad options", async () => {

@@ -7,6 +7,7 @@ import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
 import { EventEmitter } from "node:events";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { bindShadow, guard, installTripwire, shadow, type Result } from "../../src/index";
 import { collector } from "../support/capture";
@@ -91,13 +92,13 @@ describe("node --require penumbra/tripwire", () => {
   it("installs the tripwire before the application starts", async () => {
     const server = await httpServer();
     try {
-      const dir = path.join(root, ".scratch");
-      fs.mkdirSync(dir, { recursive: true });
+      // Outside the repository (tests leave nothing behind); penumbra is required by its path.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-tripwire-"));
       const script = path.join(dir, "require-tripwire.js");
       fs.writeFileSync(
         script,
         `const http = require("node:http");
-const { shadow, flush } = require("penumbra");
+const { shadow, flush } = require(${JSON.stringify(root)});
 const call = () => new Promise((resolve) => { const req = http.get("http://127.0.0.1:${server.port}/x", (res) => { res.resume(); res.on("end", () => resolve("sent")); }); req.on("error", (e) => resolve(e.code)); });
 const results = [];
 const wrapped = shadow(async () => "ok", async () => call(), { publish: (r) => results.push(r) });
@@ -111,6 +112,7 @@ wrapped().then(async () => { await flush(); console.log(JSON.stringify(results[0
       });
       assert.equal(output, '"ESHADOW" 1');
       assert.deepEqual(server.requests, []);
+      fs.rmSync(dir, { recursive: true, force: true });
     } finally {
       await server.close();
     }

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import { shadow } from "../../src/index";
-import { parseResultLine, resultToJSON, toJSONValue } from "../../src/publishers/serialize";
+import { parseResultLine, resultToJSON, toJSONValue } from "../../src/store/serialize";
 import type { Result } from "../../src/types/results";
-import { matchedResult, mismatchedResult } from "./fixtures";
+import { matchedResult, mismatchedResult } from "../publishers/fixtures";
 
 function roundTrip(result: Result<unknown>): Result<unknown> {
   return parseResultLine(resultToJSON(result));
@@ -114,7 +114,7 @@ describe("serialize", () => {
     });
 
     it("throws a SyntaxError for valid JSON that is not a result, and for an empty line", () => {
-      assert.throws(() => parseResultLine('{"experiment": "x"}'), /not a result line \("runId" is not a string\)/);
+      assert.throws(() => parseResultLine('{"experiment": "x"}'), /not a result line \(runId is not a string\)/);
       assert.throws(() => parseResultLine("[1,2]"), SyntaxError);
       assert.throws(() => parseResultLine("   "), /empty result line/);
     });

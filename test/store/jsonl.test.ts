@@ -3,10 +3,10 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { jsonlPublisher } from "../../src/publishers/jsonl";
-import { parseResultLine, resultToJSON } from "../../src/publishers/serialize";
+import { jsonlPublisher } from "../../src/store/jsonl";
+import { parseResultLine, resultToJSON } from "../../src/store/serialize";
 import type { Publisher } from "../../src/types/operate";
-import { mismatchedResult, numberedResult } from "./fixtures";
+import { mismatchedResult, numberedResult } from "../publishers/fixtures";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
 
@@ -160,7 +160,7 @@ describe("jsonlPublisher", () => {
     fs.writeFileSync(
       script,
       `
-      const { jsonlPublisher } = require(${JSON.stringify(path.join(repoRoot, "src/publishers/jsonl.ts"))});
+      const { jsonlPublisher } = require(${JSON.stringify(path.join(repoRoot, "src/store/jsonl.ts"))});
       const { numberedResult } = require(${JSON.stringify(path.join(repoRoot, "test/publishers/fixtures.ts"))});
       const [file, how] = process.argv.slice(2);
       const publisher = jsonlPublisher(file, { flushIntervalMs: 60000 });

@@ -28,6 +28,7 @@
  */
 import { inspect } from "node:util";
 import type { Observation, Result } from "../types/results";
+import { resultProblem } from "./schema";
 
 /** Deeper than this is almost certainly a linked structure, and would risk the stack. */
 const MAX_DEPTH = 200;
@@ -90,7 +91,7 @@ export function parseResultLine(line: string): Result<unknown> {
     const reason = error instanceof Error ? error.message : String(error);
     throw new SyntaxError(`penumbra: malformed result line (${reason}): ${preview(line)}`);
   }
-  const problem = resultShapeProblem(parsed);
+  const problem = resultProblem(parsed);
   if (problem !== undefined) {
     throw new SyntaxError(`penumbra: not a result line (${problem}): ${preview(line)}`);
   }
@@ -106,30 +107,6 @@ function preview(line: string): string {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Checks the fields every reader relies on; extra fields are allowed so newer files still read. */
-function resultShapeProblem(value: unknown): string | undefined {
-  if (!isRecord(value)) return "not an object";
-  const expected: Array<[string, (v: unknown) => boolean, string]> = [
-    ["experiment", (v) => typeof v === "string", "a string"],
-    ["runId", (v) => typeof v === "string", "a string"],
-    ["startedAt", (v) => typeof v === "number", "a number"],
-    ["servedBy", (v) => typeof v === "string", "a string"],
-    ["context", isRecord, "an object"],
-    ["control", isRecord, "an object"],
-    ["candidates", Array.isArray, "an array"],
-    ["matched", (v) => typeof v === "boolean", "a boolean"],
-    ["mismatched", (v) => typeof v === "boolean", "a boolean"],
-    ["ignored", (v) => typeof v === "boolean", "a boolean"],
-    ["outcomes", isRecord, "an object"],
-    ["mismatches", Array.isArray, "an array"],
-    ["noise", Array.isArray, "an array"],
-  ];
-  for (const [key, check, what] of expected) {
-    if (!check(value[key])) return `"${key}" is not ${what}`;
-  }
-  return undefined;
 }
 
 /** Replaces each observation's `error` with its rendering, which differs from a plain walk for non-Errors. */
