@@ -12,38 +12,10 @@
 import * as fs from "node:fs";
 import type { ScorecardSummary } from "../operate/scorecard";
 import type { ReportData } from "./report";
+import { escapeHtml, scriptJson } from "./escape";
 import { segmentsHtml } from "./segments";
-import { ms, percent, printable } from "./table";
+import { ms, percent } from "./table";
 
-/**
- * Escapes text for HTML element content and attribute values; control characters and bidirectional
- * overrides (which HTML forbids or which reorder what a reader sees) become visible escapes first.
- *
- * @example
- * ```ts
- * escapeHtml(`<b title="x">&</b>`); // "&#60;b title=&#34;x&#34;&#62;&#38;&#60;/b&#62;"
- * ```
- */
-export function escapeHtml(text: string): string {
-  return printable(String(text)).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/**
- * JSON that is safe inside a `<script>` element: nothing in it can end the element or open a comment.
- *
- * @example
- * ```ts
- * scriptJson({ reason: "</script><script>alert(1)</script>" }); // no "<" left in the output
- * ```
- */
-export function scriptJson(value: unknown): string {
-  return JSON.stringify(value)
-    .replace(/</g, "\\u003c")
-    .replace(/>/g, "\\u003e")
-    .replace(/&/g, "\\u0026")
-    .replace(/\u2028/g, "\\u2028")
-    .replace(/\u2029/g, "\\u2029");
-}
 
 /** Library code inlined as-is: only a literal `</script` could break out, and it would be neutralised. */
 function inlineScript(code: string): string {

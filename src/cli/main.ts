@@ -14,7 +14,8 @@ import * as path from "node:path";
 import { parseCommand, USAGE } from "./args";
 import { renderHtml } from "./html";
 import { collectReport, type ReportData } from "./report";
-import { printable, renderTable } from "./table";
+import { printable } from "./escape";
+import { renderTable } from "./table";
 
 /** Malformed lines named one by one on stderr; past this, only their count. */
 const MALFORMED_LISTED = 20;

@@ -5,8 +5,7 @@
  * scripts off, and its bars can be checked by their geometry.
  */
 import type { ScorecardSummary } from "../operate/scorecard";
-// html.ts imports this module too; escapeHtml is only called at render time, so the cycle is harmless.
-import { escapeHtml } from "./html";
+import { escapeHtml } from "./escape";
 
 type SegmentRow = ScorecardSummary["segments"][number];
 

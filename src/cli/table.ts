@@ -4,27 +4,9 @@
  */
 import type { ScorecardSummary } from "../operate/scorecard";
 import type { ReportData } from "./report";
+import { printable } from "./escape";
 import { renderSegments } from "./segments";
 
-/**
- * Text that came from a results file, made safe for a terminal: C0 and C1 control characters, DEL
- * and the bidirectional overrides are written as visible escapes (`\x1b`, `\u202e`), so an ESC in
- * an experiment name cannot recolour, move the cursor or retitle the terminal, a BEL cannot ring,
- * and a newline cannot forge a report line.
- *
- * @example
- * ```ts
- * printable("checkout\x1b[2J"); // "checkout\\x1b[2J"
- * ```
- */
-export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => {
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
-  });
-}
-
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** Reasons listed per candidate; the rest are summed on one line. */
 const TABLE_REASONS = 10;

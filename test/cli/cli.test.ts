@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseCommand } from "../../src/cli/args";
-import { escapeHtml, scriptJson } from "../../src/cli/html";
+import { escapeHtml, scriptJson } from "../../src/cli/escape";
 import { writeDemoFile } from "./fixtures";
 
 const repoRoot = path.resolve(__dirname, "..", "..");
