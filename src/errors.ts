@@ -30,7 +30,8 @@ export type Operation =
   | "publish"
   | "guard"
   | "onTrip"
-  | "sequential";
+  | "sequential"
+  | "candidateFault";
 
 /**
  * Stable codes of penumbra's errors.

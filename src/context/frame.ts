@@ -3,6 +3,7 @@
  * tripwire read it; every copy of penumbra in the process must agree on its shape, so it is plain
  * data with a version field and grows only by adding fields.
  */
+import type { Operation } from "../errors";
 import type { RunInfo } from "../types/context";
 import type { Effect, Leak } from "../types/results";
 import { contextBackend } from "./slot";
@@ -13,7 +14,7 @@ import { contextBackend } from "./slot";
  * @internal
  * @example
  * ```ts
- * const frame: RunFrame = makeFrame(core.name, runId, context, "control", false, currentFrame());
+ * const frame: RunFrame | undefined = currentFrame();
  * ```
  */
 export interface RunFrame {
@@ -32,6 +33,17 @@ export interface RunFrame {
   readonly parent: RunFrame | undefined;
   /** True inside a declared read of a guarded client: the tripwire lets that read's own I/O out. */
   readonly allowIo?: true;
+  /**
+   * The run's reporter (the experiment's `onError`, else the configured one, strict mode, the
+   * warning): a guard, a sink or the tripwire reports into the run it belongs to through it.
+   */
+  readonly report?: (operation: Operation, cause: unknown, detail?: string) => void;
+  /**
+   * Candidate frames only: told of an uncaught exception or unhandled rejection raised in this
+   * run's async context. It becomes the candidate's error while its observation is open, and is
+   * reported as operation `candidateFault`.
+   */
+  readonly onFault?: (error: unknown) => void;
 }
 
 /**

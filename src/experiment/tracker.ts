@@ -1,13 +1,13 @@
 /**
- * Keeps count of the work still running for each experiment (candidates, comparison, publisher
- * promises, skip notices), so `settled()` and `flush()` can wait for it, and keeps the errors strict
- * mode owes to the next `settled()` / `flush()`.
+ * The in-flight tracker: counts the work still running for each experiment (candidates,
+ * comparison, publisher promises, skip notices), so `settled()` and `flush()` can wait for it.
+ * The strict-mode errors they reject with are kept by the failure hook (`src/report.ts`).
  *
  * Work is counted with numbered tickets rather than promises: starting a run on the caller's path
  * must cost next to nothing, and a waiter only needs to know when every ticket issued before it
  * was handed back.
  */
-import type { ExperimentError } from "../errors";
+import { takeAllOwed, type FailureHook } from "../report";
 
 /** One ledger of tickets: which are still out, and who waits for the ones issued before them. */
 class Ledger {
@@ -48,7 +48,6 @@ class Ledger {
 }
 
 const everyExperiment = new Ledger();
-const strictErrors: Array<{ tracker: RunTracker; error: ExperimentError }> = [];
 
 /**
  * A unit of in-flight work, handed back with `done()` exactly once (later calls do nothing).
@@ -56,7 +55,7 @@ const strictErrors: Array<{ tracker: RunTracker; error: ExperimentError }> = [];
  * @internal
  * @example
  * ```ts
- * const ticket = core.tracker.begin();
+ * const ticket = state.tracker.begin();
  * work().then(ticket.done, ticket.done);
  * ```
  */
@@ -65,13 +64,13 @@ export interface Ticket {
 }
 
 /**
- * Per-experiment bookkeeping of in-flight work, and of the errors strict mode owes to `settled()`.
+ * Per-experiment bookkeeping of in-flight work.
  *
  * @internal
  * @example
  * ```ts
- * core.tracker.track(publish(run, result, reporter.report));
- * await core.tracker.settled();
+ * state.tracker.track(publishResult(result, publishers, run.report));
+ * await state.tracker.settled(state.hook);
  * ```
  */
 export class RunTracker {
@@ -98,22 +97,11 @@ export class RunTracker {
     work.then(ticket.done, ticket.done);
   }
 
-  /** Remembers an error for strict mode: the next `settled()` / `flush()` rejects with the first one. */
-  recordStrictError(error: ExperimentError): void {
-    // Only the first error per experiment is ever delivered, so one entry each keeps the list bounded
-    // by the number of experiments, and one noisy experiment cannot crowd out another's error.
-    if (strictErrors.some((entry) => entry.tracker === this)) return;
-    strictErrors.push({ tracker: this, error });
-  }
-
-  /** Waits for the work in flight now; rejects with this experiment's first strict error, if any. */
-  async settled(): Promise<void> {
+  /** Waits for the work in flight now; rejects with the experiment's first strict-mode error, if any. */
+  async settled(hook: FailureHook): Promise<void> {
     await keepingAlive(this.ledger.drained());
-    const first = strictErrors.find((entry) => entry.tracker === this);
-    for (let i = strictErrors.length - 1; i >= 0; i--) {
-      if (strictErrors[i]?.tracker === this) strictErrors.splice(i, 1);
-    }
-    if (first !== undefined) throw first.error;
+    const owed = hook.takeOwed();
+    if (owed !== undefined) throw owed;
   }
 }
 
@@ -128,9 +116,8 @@ export class RunTracker {
  */
 export async function flushAll(): Promise<void> {
   await keepingAlive(everyExperiment.drained());
-  const first = strictErrors[0];
-  strictErrors.length = 0;
-  if (first !== undefined) throw first.error;
+  const owed = takeAllOwed();
+  if (owed !== undefined) throw owed;
 }
 
 async function keepingAlive(wait: Promise<void>): Promise<void> {

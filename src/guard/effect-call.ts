@@ -6,7 +6,7 @@
  */
 import { ShadowBlockedError } from "../errors";
 import { currentFrame, type RunFrame } from "../context/frame";
-import { reportError } from "../experiment/report";
+import { reportError } from "../report";
 import { snapshotArgs } from "../isolation/snapshot";
 import type { Effect } from "../types/results";
 

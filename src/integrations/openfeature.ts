@@ -12,7 +12,7 @@
  * which kind the flag was last time and asks that one first: one round trip per call in steady state,
  * two only on the first call and when the flag's type changes.
  */
-import { stableFraction } from "../experiment/sampling";
+import { stableFraction } from "../experiment/index";
 
 /**
  * The evaluation context passed to the flag: OpenFeature's `EvaluationContext`, structurally.

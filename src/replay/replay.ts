@@ -12,10 +12,9 @@
 import { randomUUID } from "node:crypto";
 import { currentFrame } from "../context/frame";
 import { unorderedPaths } from "../buckets/noise";
-import { makeFrame, runCandidate, type Behaviour, type Outcome } from "../experiment/behaviour";
-import { resolveOptions, show, type ResolvedOptions } from "../experiment/options";
-import { publishResult } from "../experiment/publish";
-import { reportError } from "../experiment/report";
+import { observeInShadow, resolveOptions, show, type Behaviour, type ResolvedOptions } from "../experiment/index";
+import { publishResult } from "../publishers/dispatch";
+import { reportError } from "../report";
 import { snapshotArgs } from "../isolation/snapshot";
 import { Scorecard, type ScorecardSummary } from "../operate/scorecard";
 import { buildResult } from "../result/build";
@@ -23,7 +22,7 @@ import { evaluate, type EvaluationContext } from "../result/evaluate";
 import type { Operation } from "../errors";
 import type { Publisher } from "../types/operate";
 import type { BucketRule, ExperimentOptions } from "../types/options";
-import type { Result } from "../types/results";
+import type { RawObservation as Outcome, Result } from "../types/results";
 import { ProgressBar, type ProgressStream } from "./progress";
 import { readResults, type MalformedLine } from "./read";
 
@@ -294,10 +293,9 @@ async function observe(
     copy = args;
     isolated = false;
   }
-  const controller = new AbortController();
-  // shadow: true for BOTH sides: the point of a replay is that nothing reaches the outside world.
-  const frame = makeFrame(name, runId, context, role, true, currentFrame(), controller.signal, role === "candidate" ? behaviour.name : undefined);
-  return runCandidate(behaviour, frame, controller, undefined, copy, isolated, setup.options.timeoutMs);
+  // A shadow frame for BOTH sides: the point of a replay is that nothing reaches the outside world.
+  const scope = { experiment: name, id: runId, context, parent: currentFrame(), report, lateLeak: () => undefined };
+  return observeInShadow(scope, behaviour, role, copy, isolated, setup.options.timeoutMs);
 }
 
 /**

@@ -2,9 +2,8 @@
  * Turns outcomes and verdicts into the frozen `Result` publishers receive. Penumbra's own objects
  * are frozen; the user's values inside them are not.
  */
-import type { Outcome } from "../experiment/behaviour";
 import type { Operation } from "../errors";
-import type { FieldDiff, Mismatch, Observation, Outcome as Verdict, Result } from "../types/results";
+import type { FieldDiff, Mismatch, Observation, Outcome as Verdict, RawObservation as Outcome, Result } from "../types/results";
 import type { Evaluation } from "./evaluate";
 
 /**

@@ -11,9 +11,8 @@ import { ERROR_PATH, STATUS_PATH, describeOutcome, summarize } from "../compare/
 import type { CompareOptions } from "../compare/options";
 import { effectDiffs, isEffectDiff, summarizeEffects } from "./effects";
 import { describeThrown, type Operation } from "../errors";
-import type { Outcome } from "../experiment/behaviour";
 import type { BucketRule, ExperimentOptions } from "../types/options";
-import type { FieldDiff, Mismatch, MismatchKind, Outcome as Verdict } from "../types/results";
+import type { FieldDiff, Mismatch, MismatchKind, Outcome as Verdict, RawObservation as Outcome } from "../types/results";
 
 /**
  * What evaluation needs from the experiment: the comparison options, bucket rules (the user's and

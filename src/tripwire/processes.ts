@@ -12,7 +12,7 @@
 import childProcess from "node:child_process";
 import { syncBuiltinESMExports } from "node:module";
 import workerThreads from "node:worker_threads";
-import { inspect } from "./install";
+import { inspect } from "./verdict";
 
 /** Joins argv into one readable command line; only arguments that need it are quoted. */
 function commandLine(argv: readonly unknown[]): string {
