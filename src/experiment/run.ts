@@ -245,17 +245,27 @@ export function runSequentially(run: Run): unknown {
     if (strictError !== undefined) throw strictError;
     return returned;
   }
+  if (knownAsync === true) return sequentialAsync(run);
   const before = callBeforeRun(run);
   if (before === false) return bare(run);
   if (before !== true) {
-    if (knownAsync === true) return before.then((yes) => (yes ? steps(run, true) : bare(run)));
     run.report("sequential", new Error("beforeRun returned a promise"), fallback("beforeRun returned a promise"));
     const call = serve(run, true);
     if (call.kind === "thenable") return abandonThenable(run, call.returned);
     schedule(run, call.kind === "sync" ? call : call.settled, before);
     return call.kind === "sync" ? answer(run, call, undefined) : call.settled.then((settled) => answer(run, settled, undefined));
   }
-  return steps(run, knownAsync === true);
+  return steps(run, false);
+}
+
+/**
+ * An async control: the caller gets a promise anyway, so the whole run starts on the next microtask,
+ * not inside the caller's synchronous call (as every other asynchronous step of the caller would).
+ */
+async function sequentialAsync(run: Run): Promise<unknown> {
+  const before = await callBeforeRun(run);
+  if (!before) return bare(run);
+  return steps(run, true);
 }
 
 /** The behaviours one after another; synchronous for as long as everything is. */
