@@ -52,6 +52,6 @@ export function concludeRun(run: Run, control: RawObservation, candidates: reado
  */
 export function publish(run: Run, result: Result<unknown>): Promise<void> {
   const published = publishResult(result, run.state.publishersForResult(), run.report);
-  run.state.judge(result, run.epoch);
+  run.state.judge(result, run.epoch, run.report);
   return published;
 }

@@ -89,7 +89,7 @@ class Frame implements RunFrame {
   /** While a candidate's asynchronous observation is pending: settles it with a fault. */
   pendingFault: ((error: unknown) => void) | undefined = undefined;
   constructor(
-    private readonly scope: RunScope,
+    protected readonly scope: RunScope,
     readonly info: Info,
     readonly shadow: boolean,
   ) {}
@@ -106,11 +106,13 @@ class Frame implements RunFrame {
     this.scope.report(operation, cause, detail);
   }
 
+}
+
+/** A shadow frame (a candidate's): its faults are contained and attributed to it. */
+class ShadowFrame extends Frame {
   onFault(error: unknown): void {
-    // Only a shadow frame's faults are contained; the engine never hands a control frame's out.
-    if (!this.shadow) return;
     this.pendingFault?.(error);
-    this.scope.report("candidateFault", error);
+    this.report("candidateFault", error);
   }
 }
 
@@ -138,7 +140,7 @@ export function servingFrame(scope: RunScope, candidate: string | undefined): Ru
  * ```
  */
 export function shadowFrame(scope: RunScope, role: Role, candidate: string | undefined): RunFrame {
-  return new Frame(scope, new Info(scope.experiment, scope.id, role, scope.context, candidate, true), true);
+  return new ShadowFrame(scope, new Info(scope.experiment, scope.id, role, scope.context, candidate, true), true);
 }
 
 /**

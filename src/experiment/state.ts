@@ -8,7 +8,7 @@ import type { CompareOptions } from "../compare/options";
 import { currentSettings } from "../config";
 import { GuardrailMonitor } from "../operate/guardrails";
 import { publishSkip, publishTrip } from "../publishers/dispatch";
-import { FailureHook, penumbraWarning } from "../report";
+import { FailureHook, penumbraWarning, type Report } from "../report";
 import type { Publisher, TripEvent } from "../types/operate";
 import type { BucketRule } from "../types/options";
 import { isAsyncFunction } from "../util/thenable";
@@ -150,32 +150,35 @@ export class ExperimentState {
     );
   }
 
-  /** A guardrail verdict for a result of a run admitted in `epoch` (older epochs do not count). */
-  judge(result: Parameters<GuardrailMonitor["observe"]>[0], epoch: number): void {
+  /**
+   * A guardrail verdict for a result of a run admitted in `epoch` (older epochs do not count: after
+   * `enable()` the window is fresh). `report` is the run's, so a sequential caller hears of `onTrip`.
+   */
+  judge(result: Parameters<GuardrailMonitor["observe"]>[0], epoch: number, report: Report): void {
     if (epoch !== this.epoch) return;
     const event = this.monitor.observe(result);
-    if (event !== undefined) this.trip(event);
+    if (event !== undefined) this.trip(event, report);
   }
 
   /** A leak told after its candidate's observation was taken. */
   lateLeak(epoch: number): void {
     if (epoch !== this.epoch) return;
     const event = this.monitor.observeLateLeak();
-    if (event !== undefined) this.trip(event);
+    if (event !== undefined) this.trip(event, this.hook.report);
   }
 
   /** The one thing downstream does upstream: switch the experiment off, tell onTrip and the publishers once. */
-  private trip(event: TripEvent): void {
+  private trip(event: TripEvent, report: Report): void {
     this.disable(describeTrip(event));
     const onTrip = this.options.guardrails?.onTrip;
     if (onTrip !== undefined) {
       try {
         onTrip(event);
       } catch (error) {
-        this.hook.report("onTrip", error);
+        report("onTrip", error);
       }
     }
-    publishTrip(event, this.publishers(), this.hook.report);
+    publishTrip(event, this.publishers(), report);
   }
 }
 
