@@ -3,7 +3,7 @@
  * it to the publishers, and let the guardrails judge it (the one step that may switch the
  * experiment off).
  */
-import { publishResult } from "../publishers/dispatch";
+import { dispatchResult } from "../publishers/dispatch";
 import { buildResult } from "../result/build";
 import { evaluate, type EvaluationContext } from "../result/evaluate";
 import type { RawObservation, Result } from "../types/results";
@@ -42,7 +42,7 @@ export function concludeRun(run: Run, control: RawObservation, candidates: reado
 }
 
 /**
- * Publishes the result and lets the guardrails judge it; resolves when the publishers' promises settled.
+ * Publishes the result and lets the guardrails judge it; a promise only when a publisher returned one.
  *
  * @internal
  * @example
@@ -50,8 +50,8 @@ export function concludeRun(run: Run, control: RawObservation, candidates: reado
  * state.tracker.track(publish(run, result));
  * ```
  */
-export function publish(run: Run, result: Result<unknown>): Promise<void> {
-  const published = publishResult(result, run.state.publishersForResult(), run.report);
+export function publish(run: Run, result: Result<unknown>): Promise<void> | undefined {
+  const published = dispatchResult(result, run.state.publishersForResult(), run.report);
   run.state.judge(result, run.epoch, run.report);
   return published;
 }

@@ -83,13 +83,50 @@ function schedule(run: Run, served: Served | Promise<Served>, beforeRunDone: Pro
 }
 
 function finishInBackground(run: Run, served: Served, beforeRunDone: Promise<boolean> | undefined, ticket: Ticket): void {
-  background(run, served, beforeRunDone).then(ticket.done, (fault: unknown) => {
+  let pending: Promise<void> | undefined;
+  try {
+    pending = background(run, served, beforeRunDone);
+  } catch (fault) {
+    run.state.releaseSlot();
+    internalFault(fault);
+  }
+  if (pending === undefined) ticket.done();
+  else pending.then(ticket.done, (fault: unknown) => {
     internalFault(fault);
     ticket.done();
   });
 }
 
-async function background(run: Run, served: Served, beforeRunDone: Promise<boolean> | undefined): Promise<void> {
+/**
+ * Everything after the served behaviour, synchronously for as long as nothing is asynchronous (no
+ * promise at all for a sync candidate and sync publishers); undefined when it is all done.
+ */
+function background(run: Run, served: Served, beforeRunDone: Promise<boolean> | undefined): Promise<void> | undefined {
+  const { state } = run;
+  if (run.asyncGate !== undefined || beforeRunDone !== undefined) return backgroundAsync(run, served, beforeRunDone);
+  const before = callBeforeRun(run);
+  if (before !== true) {
+    if (before === false) {
+      state.releaseSlot();
+      return undefined;
+    }
+    return backgroundAsync(run, served, before);
+  }
+  const prepared = shadowArgs(run);
+  if (prepared === undefined) {
+    state.releaseSlot();
+    return undefined;
+  }
+  const rerun = state.calibration === undefined ? undefined : startCalibration(run, prepared);
+  const started = startShadows(run, prepared.lists);
+  if (rerun instanceof Promise || started.some(isThenable)) return afterShadows(run, served, prepared, started, rerun);
+  if (rerun !== undefined) void learn(run, served.observation, rerun);
+  state.releaseSlot();
+  return publish(run, conclude(run, served.observation, started as RawObservation[], prepared.captured));
+}
+
+/** The asynchronous `enabled` answer or `beforeRun` still to come: awaited, then the same steps. */
+async function backgroundAsync(run: Run, served: Served, beforeRunDone: Promise<boolean> | undefined): Promise<void> {
   const { state } = run;
   let holdsSlot = true;
   try {
@@ -98,18 +135,25 @@ async function background(run: Run, served: Served, beforeRunDone: Promise<boole
     const prepared = shadowArgs(run);
     if (prepared === undefined) return;
     const rerun = state.calibration === undefined ? undefined : startCalibration(run, prepared);
-    const started = startShadows(run, prepared.lists);
-    const async = started.some(isThenable);
-    const observations = async ? await Promise.all(started) : (started as RawObservation[]);
-    if (rerun !== undefined) await learn(run, served.observation, rerun);
-    state.releaseSlot();
     holdsSlot = false;
-    // After an async candidate, compare and publish on a turn of their own, not in its last reaction.
-    if (async) await new Promise((resolve) => setImmediate(resolve));
-    await publish(run, conclude(run, served.observation, observations, prepared.captured));
+    await afterShadows(run, served, prepared, startShadows(run, prepared.lists), rerun);
   } finally {
     if (holdsSlot) state.releaseSlot();
   }
+}
+
+/** Waits for the shadows (and a calibration rerun), frees the slot, then compares and publishes on a turn of their own. */
+async function afterShadows(run: Run, served: Served, prepared: ShadowArgs, started: Pending[], rerun: Pending | undefined): Promise<void> {
+  let observations: RawObservation[];
+  try {
+    observations = await Promise.all(started);
+    if (rerun !== undefined) await learn(run, served.observation, rerun);
+  } finally {
+    run.state.releaseSlot();
+  }
+  // Not in the last candidate's reaction: compare and publish on a turn of their own.
+  await new Promise((resolve) => setImmediate(resolve));
+  await publish(run, conclude(run, served.observation, observations, prepared.captured));
 }
 
 /** The behaviours that run in the shadow: the candidates, or (promoted) the control and the others. */
@@ -274,6 +318,8 @@ function steps(run: Run, controlIsAsync: boolean): unknown {
   const prepared = shadowArgs(run);
   if (prepared === undefined) return bare(run);
   const rerun = state.calibration === undefined ? undefined : startCalibration(run, prepared);
+  // CPU time is a syscall per behaviour, twice: measured for a sample of runs only (see state.measuresCpu).
+  const measureCpu = !controlIsAsync && state.measuresCpu();
   const candidateOrder = shuffled(state.candidates.map((_, i) => i));
   // Until the control is known to be synchronous, or when the shadows share part of the arguments, it goes first.
   const known = controlIsAsync || state.controlIsAsync !== undefined;
@@ -283,12 +329,12 @@ function steps(run: Run, controlIsAsync: boolean): unknown {
   for (let step = 0; step < order.length; step++) {
     const index = order[step] as number;
     if (index === CONTROL) {
-      const call = serve(run, !controlIsAsync);
+      const call = serve(run, measureCpu);
       if (call.kind === "thenable") return abandonThenable(run, call.returned);
       if (call.kind === "promise") return stepsAsync(run, prepared, order.slice(step + 1), observations, call.settled, rerun);
       served = call;
     } else {
-      const seen = startShadow(run, state.candidates[index] as Behaviour, prepared.lists[index] as unknown[], !controlIsAsync);
+      const seen = startShadow(run, state.candidates[index] as Behaviour, prepared.lists[index] as unknown[], measureCpu);
       observations[index] = seen;
       if (controlIsAsync) return stepsAsync(run, prepared, order.slice(step + 1), observations, undefined, rerun);
     }

@@ -13,6 +13,8 @@ import { takeAllOwed, type FailureHook } from "../report";
 class Ledger {
   private next = 1;
   private readonly out = new Set<number>();
+  /** No ticket below this one is still out: the oldest-out search starts here (amortised O(1)). */
+  private floor = 1;
   private waiters: Array<{ upTo: number; resolve: () => void }> = [];
 
   issue(): number {
@@ -41,9 +43,13 @@ class Ledger {
   }
 
   private oldestOut(): number | undefined {
-    // Insertion order is ticket order, so the first one still out is the oldest.
-    for (const ticket of this.out) return ticket;
-    return undefined;
+    if (this.out.size === 0) {
+      this.floor = this.next;
+      return undefined;
+    }
+    // Iterating a Set from its start walks the holes deletions left: step a floor up instead.
+    while (!this.out.has(this.floor)) this.floor++;
+    return this.floor;
   }
 }
 
@@ -69,7 +75,7 @@ export interface Ticket {
  * @internal
  * @example
  * ```ts
- * state.tracker.track(publishResult(result, publishers, run.report));
+ * state.tracker.track(dispatchResult(result, publishers, run.report));
  * await state.tracker.settled(state.hook);
  * ```
  */
@@ -91,8 +97,9 @@ export class RunTracker {
     };
   }
 
-  /** Follows `work` until it settles. `work` must never reject (the engine catches everything). */
-  track(work: Promise<unknown>): void {
+  /** Follows `work` until it settles (nothing to follow: undefined). `work` must never reject. */
+  track(work: Promise<unknown> | undefined): void {
+    if (work === undefined) return;
     const ticket = this.begin();
     work.then(ticket.done, ticket.done);
   }

@@ -25,20 +25,35 @@ export const PUBLISH_WAIT_MS = 10_000;
  * @internal
  * @example
  * ```ts
- * return publishResult(result, state.publishers(), run.report);
+ * await publishResult(result, publishers, report);
  * ```
  */
 export function publishResult(result: Result<unknown>, publishers: readonly Publisher[], report: Report): Promise<void> {
-  const waits: Array<Promise<void>> = [];
+  return dispatchResult(result, publishers, report) ?? Promise.resolve();
+}
+
+/**
+ * Calls every publisher with `result`: undefined when none returned a promise (the common case costs
+ * no promise), else a promise that resolves when theirs settled (or were given up on).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const pending = dispatchResult(result, state.publishers(), run.report);
+ * if (pending !== undefined) state.tracker.track(pending);
+ * ```
+ */
+export function dispatchResult(result: Result<unknown>, publishers: readonly Publisher[], report: Report): Promise<void> | undefined {
+  let waits: Array<Promise<void>> | undefined;
   for (const publisher of publishers) {
     try {
       const returned = typeof publisher === "function" ? publisher(result) : publisher.publish(result);
-      if (isThenable(returned)) waits.push(follow(returned, report));
+      if (isThenable(returned)) (waits ??= []).push(follow(returned, report));
     } catch (error) {
       report("publish", error);
     }
   }
-  return waits.length === 0 ? Promise.resolve() : Promise.all(waits).then(() => undefined);
+  return waits === undefined ? undefined : Promise.all(waits).then(() => undefined);
 }
 
 /**

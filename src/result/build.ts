@@ -78,8 +78,8 @@ function observe(outcome: Outcome, parts: ResultParts): Observation<unknown> {
     durationMs: outcome.durationMs,
     timedOut: outcome.timedOut,
     isolated: outcome.isolated,
-    effects: Object.freeze(outcome.effects.map((e) => Object.freeze(e))) as Observation["effects"],
-    leaks: Object.freeze(outcome.leaks.map((l) => Object.freeze(l))) as Observation["leaks"],
+    effects: freezeInPlace(outcome.effects),
+    leaks: freezeInPlace(outcome.leaks),
   };
   if (outcome.threw || outcome.timedOut) {
     observation.error = outcome.error;
@@ -89,6 +89,12 @@ function observe(outcome: Outcome, parts: ResultParts): Observation<unknown> {
   }
   if (outcome.cpuMs !== undefined) observation.cpuMs = outcome.cpuMs;
   return Object.freeze(observation);
+}
+
+/** Freezes a list penumbra built for this observation (its closed frame's own), without copying it. */
+function freezeInPlace<T extends object>(items: T[]): T[] {
+  for (const item of items) Object.freeze(item);
+  return Object.freeze(items) as T[];
 }
 
 function cleaned(value: unknown, parts: ResultParts): unknown {

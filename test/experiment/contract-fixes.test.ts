@@ -62,7 +62,7 @@ describe("engine contract fixes", () => {
     it("runs a candidate under a huge timeoutMs without Node's 1 ms overflow timeout", async () => {
       const sink = collector();
       const wrapped = shadow(
-        (n: number) => n,
+        async (n: number) => n,
         async (n: number) => {
           await new Promise((resolve) => setTimeout(resolve, 20));
           return n;
@@ -216,7 +216,7 @@ describe("engine contract fixes", () => {
         const sink = errorSink();
         const wrapped = shadow((n: number) => `old ${n}`, (n: number) => `new ${n}`, {
           name: "promote-bad-predicate",
-          promote: answer as () => boolean,
+          promote: answer as unknown as () => boolean,
           publish: collector(),
           onError: sink.onError,
         });

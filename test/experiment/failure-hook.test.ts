@@ -234,7 +234,7 @@ describe("the failure hook", () => {
       process.on("warning", listener);
       try {
         const wrapped = shadow((n: number) => n, (n: number) => n, {
-          name: "onerror-throws",
+          name: "onerror-throws-hostile",
           publish: collector(),
           compare: boom,
           onError: () => {
