@@ -4,6 +4,7 @@
  */
 import { inspect } from "node:util";
 import { isPublisher } from "../config";
+import { describeThrown } from "../describe";
 import type { ExperimentOptions } from "../types/options";
 import type { Publisher } from "../types/operate";
 
@@ -200,5 +201,10 @@ function fail(option: string, value: unknown, expected: string): never {
  * ```
  */
 export function show(value: unknown): string {
-  return inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 80 });
+  try {
+    return inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 80 });
+  } catch {
+    // A Proxy whose traps throw must still get its TypeError, not the trap's error.
+    return describeThrown(value);
+  }
 }

@@ -6,6 +6,7 @@
  * report into the run they belong to.
  */
 import { strict as assert } from "node:assert";
+import fc from "fast-check";
 import { currentFrame } from "../../src/context/frame";
 import {
   configure,
@@ -267,6 +268,74 @@ describe("the failure hook", () => {
       assert.equal(sink.errors[0]?.cause, hostileError);
       assert.equal(typeof sink.errors[0]?.message, "string");
     });
+  });
+});
+
+/** Hostile things a callback can throw or return, made on demand (so the generator never touches them). */
+const HOSTILE: Array<() => unknown> = [
+  () => new Proxy({}, { get: boom, ownKeys: boom, getPrototypeOf: boom, has: boom, getOwnPropertyDescriptor: boom }),
+  () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    return cyclic;
+  },
+  () => Object.defineProperty({}, "then", { get: boom }),
+  () => ({ then: boom }),
+  () => ({ then: () => undefined }),
+  () => Object.create(null),
+  () => Symbol("s"),
+  () => () => 1,
+];
+
+/** A callback that throws or returns a generated value or one of the hostile ones. */
+function hostileCallback(): fc.Arbitrary<(...args: unknown[]) => never> {
+  const plain = fc.anything({ withNullPrototype: true, withBoxedValues: true, withMap: true, withSet: true, withTypedArray: true });
+  return fc.tuple(fc.option(fc.integer({ min: 0, max: HOSTILE.length - 1 })), plain, fc.boolean()).map(([hostileIndex, value, throws]) => {
+    const callback = (): unknown => {
+      const made = hostileIndex === null ? value : (HOSTILE[hostileIndex] as () => unknown)();
+      if (throws) throw made;
+      return made;
+    };
+    return callback as (...args: unknown[]) => never;
+  });
+}
+
+describe("the failure hook under generated hostile callbacks", () => {
+  afterEach(() => resetConfiguration());
+
+  it("never lets a hostile gate, snapshot, comparator, cleaner or publisher change what the caller gets, in either mode", async () => {
+    const keys = [
+      "enabled", "runIf", "sampleBy", "promote", "beforeRun", "context", "isolate",
+      "compare", "compareErrors", "statusOf", "clean", "publish",
+    ] as const;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.subarray([...keys], { minLength: 1 }),
+        fc.array(hostileCallback(), { minLength: keys.length, maxLength: keys.length }),
+        fc.constantFrom<"background" | "sequential">("background", "sequential"),
+        async (chosen, callbacks, mode) => {
+          const options: Record<string, unknown> = { mode, onError: () => undefined, timeoutMs: 50 };
+          chosen.forEach((key, i) => (options[key] = callbacks[i]));
+          if ("sampleBy" in options) options.sample = 0.5;
+          if (typeof options.publish === "function") options.publish = [options.publish];
+          else options.publish = () => undefined;
+          const answer = { total: 42 };
+          const wrapped = shadow(
+            (_n: number) => answer,
+            (_n: number) => ({ total: 41 }),
+            { name: "hostile-callbacks", ...(options as ExperimentOptions<[number], { total: number }>) },
+          );
+          let got: unknown;
+          assert.doesNotThrow(() => {
+            got = wrapped(1);
+          });
+          // A promoted call is answered by the candidate: that is promotion, not a fault.
+          if (got !== answer) assert.deepEqual(got, { total: 41 }, "only a promotion may answer otherwise");
+          await wrapped.experiment.settled();
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
 
