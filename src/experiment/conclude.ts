@@ -7,10 +7,13 @@ import { dispatchResult } from "../publishers/dispatch";
 import { buildResult } from "../result/build";
 import { evaluate, type EvaluationContext } from "../result/evaluate";
 import type { RawObservation, Result } from "../types/results";
+import { internalFault } from "../report";
 import type { Run } from "./admit";
 
 /**
- * Compares every candidate with the control and builds the result. Never throws.
+ * Compares every candidate with the control and builds the result. Never throws: a fault in the
+ * comparison itself (not in a user callback, which evaluation reports) is a `PENUMBRA_INTERNAL`
+ * warning and the run is not published, since a sequential caller is still waiting.
  *
  * @internal
  * @example
@@ -18,7 +21,16 @@ import type { Run } from "./admit";
  * const result = concludeRun(run, control, candidates, capturedArgs);
  * ```
  */
-export function concludeRun(run: Run, control: RawObservation, candidates: readonly RawObservation[], args: unknown[] | undefined): Result<unknown> {
+export function concludeRun(run: Run, control: RawObservation, candidates: readonly RawObservation[], args: unknown[] | undefined): Result<unknown> | undefined {
+  try {
+    return build(run, control, candidates, args);
+  } catch (fault) {
+    internalFault(fault);
+    return undefined;
+  }
+}
+
+function build(run: Run, control: RawObservation, candidates: readonly RawObservation[], args: unknown[] | undefined): Result<unknown> {
   const { state } = run;
   const context: EvaluationContext = {
     options: state.options,
@@ -50,7 +62,8 @@ export function concludeRun(run: Run, control: RawObservation, candidates: reado
  * state.tracker.track(publish(run, result));
  * ```
  */
-export function publish(run: Run, result: Result<unknown>): Promise<void> | undefined {
+export function publish(run: Run, result: Result<unknown> | undefined): Promise<void> | undefined {
+  if (result === undefined) return undefined;
   const published = dispatchResult(result, run.state.publishersForResult(), run.report);
   run.state.judge(result, run.epoch, run.report);
   return published;

@@ -176,7 +176,7 @@ function startShadows(run: Run, lists: unknown[][]): Pending[] {
 }
 
 /** The result: for a promoted call the served candidate is a candidate and the shadowed control the control. */
-function conclude(run: Run, served: RawObservation, shadows: readonly RawObservation[], captured: unknown[] | undefined): Result<unknown> {
+function conclude(run: Run, served: RawObservation, shadows: readonly RawObservation[], captured: unknown[] | undefined): Result<unknown> | undefined {
   if (!run.promoted) return concludeRun(run, served, shadows, captured);
   return concludeRun(run, shadows[0] as RawObservation, [served, ...shadows.slice(1)], captured);
 }

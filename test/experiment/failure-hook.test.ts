@@ -281,7 +281,7 @@ const HOSTILE: Array<() => unknown> = [
   },
   () => Object.defineProperty({}, "then", { get: boom }),
   () => ({ then: boom }),
-  () => ({ then: () => undefined }),
+  // (A thenable that never settles is left out: a publisher's is awaited 10 s by design, tested in settled.test.ts.)
   () => Object.create(null),
   () => Symbol("s"),
   () => () => 1,
