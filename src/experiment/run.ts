@@ -437,9 +437,27 @@ function answer(run: Run, control: Served, result: Result<unknown> | undefined):
   const strictError = release(run);
   if (strictError !== undefined) throw strictError;
   const throwOnMismatch = run.state.options.throwOnMismatch ?? currentSettings().throwOnMismatch;
-  if (result !== undefined && result.mismatched && throwOnMismatch) throw new MismatchError(result);
+  if (result !== undefined && result.mismatched && throwOnMismatch) throw mismatchError(result);
   if (control.threw) throw control.raw;
   return control.raw;
+}
+
+/** The MismatchError for the caller; its message describes user values, so building it must not fail the caller. */
+function mismatchError(result: Result<unknown>): Error {
+  try {
+    return new MismatchError(result);
+  } catch (fault) {
+    internalFault(fault);
+    const fallback = Object.create(MismatchError.prototype) as MismatchError;
+    Object.defineProperties(fallback, {
+      message: { value: `experiment '${result.experiment}' observations mismatched (the values could not be described)` },
+      code: { value: "PENUMBRA_MISMATCH" },
+      experiment: { value: result.experiment },
+      result: { value: result },
+      stack: { value: `MismatchError: experiment '${result.experiment}' observations mismatched` },
+    });
+    return fallback;
+  }
 }
 
 function release(run: Run): Error | undefined {

@@ -5,8 +5,9 @@
  * truly fresh guardrail window after `enable()`, and nested experiments' effects.
  */
 import { strict as assert } from "node:assert";
+import { inspect } from "node:util";
 import fc from "fast-check";
-import { configure, Experiment, ExperimentError, guard, shadow, type Result, type TripEvent } from "../../src/index";
+import { configure, Experiment, ExperimentError, guard, MismatchError, shadow, type Result, type TripEvent } from "../../src/index";
 import { resolveOptions } from "../../src/experiment/index";
 import { collector, errorSink, resetConfiguration } from "../support/capture";
 
@@ -326,6 +327,33 @@ describe("engine contract fixes", () => {
       pending[5]?.();
       await wrapped.experiment.settled();
       assert.equal(trips.length, 2, "new runs are judged in the fresh window");
+    });
+  });
+
+  describe("throwOnMismatch with values that cannot be described", () => {
+    it("still throws a MismatchError carrying the published result when describing the values throws", async () => {
+      class Total {
+        constructor(readonly total: number) {}
+        [inspect.custom](): string {
+          throw new Error("no inspect");
+        }
+      }
+      const memory = collector();
+      const experiment = new Experiment<[], Total>("undescribable-mismatch", { mode: "sequential", throwOnMismatch: true, publish: memory })
+        .use(() => new Total(1))
+        .try(() => new Total(2));
+      let thrown: unknown;
+      const warnings = await warningsDuring(() => {
+        try {
+          experiment.run();
+        } catch (error) {
+          thrown = error;
+        }
+      });
+      assert.ok(thrown instanceof MismatchError, `got ${String(thrown)}`);
+      assert.equal(thrown.result, memory.results[0], "the very result that was published");
+      assert.match(thrown.message, /undescribable-mismatch/);
+      assert.ok(warnings.some((w) => w.code === "PENUMBRA_INTERNAL"));
     });
   });
 
