@@ -76,7 +76,10 @@ function serve(run: Run, measureCpu: boolean): ReturnType<typeof callServed> {
 function schedule(run: Run, served: Served | Promise<Served>, beforeRunDone: Promise<boolean> | undefined): void {
   const ticket = run.state.tracker.begin();
   if (served instanceof Promise) {
-    served.then((settled) => setImmediate(finishInBackground, run, settled, beforeRunDone, ticket), ticket.done);
+    served.then(
+      (settled) => setImmediate(finishInBackground, run, settled, beforeRunDone, ticket),
+      () => ticket.done(),
+    );
   } else {
     setImmediate(finishInBackground, run, served, beforeRunDone, ticket);
   }
@@ -91,7 +94,7 @@ function finishInBackground(run: Run, served: Served, beforeRunDone: Promise<boo
     internalFault(fault);
   }
   if (pending === undefined) ticket.done();
-  else pending.then(ticket.done, (fault: unknown) => {
+  else pending.then(() => ticket.done(), (fault: unknown) => {
     internalFault(fault);
     ticket.done();
   });
@@ -191,6 +194,8 @@ function shadowArgs(run: Run): ShadowArgs | undefined {
   try {
     const first = run.copies[0] ?? run.args;
     const captured = options.captureArgs === true ? (snapshot(first).value as unknown[]) : undefined;
+    // One shadow (the common case): the admission's own list of copies serves as is.
+    if (candidates.length === 1 && run.copies.length === 1) return { lists: run.copies as unknown[][], captured };
     const lists: unknown[][] = [first];
     for (let i = 1; i < candidates.length; i++) {
       lists.push(run.copies[i] ?? (options.isolate === false ? run.args : (snapshot(first).value as unknown[])));

@@ -56,17 +56,30 @@ class Ledger {
 const everyExperiment = new Ledger();
 
 /**
- * A unit of in-flight work, handed back with `done()` exactly once (later calls do nothing).
+ * A unit of in-flight work, handed back with `done()` exactly once (later calls do nothing). A class
+ * with a prototype method, not a closure: one is issued per admitted run.
  *
  * @internal
  * @example
  * ```ts
  * const ticket = state.tracker.begin();
- * work().then(ticket.done, ticket.done);
+ * work().then(() => ticket.done(), () => ticket.done());
  * ```
  */
-export interface Ticket {
-  done(): void;
+export class Ticket {
+  private open = true;
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly own: number,
+    private readonly global: number,
+  ) {}
+
+  done(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.ledger.settle(this.own);
+    everyExperiment.settle(this.global);
+  }
 }
 
 /**
@@ -84,24 +97,15 @@ export class RunTracker {
 
   /** Counts a unit of work as in flight until `done()` is called. */
   begin(): Ticket {
-    const own = this.ledger.issue();
-    const global = everyExperiment.issue();
-    let open = true;
-    return {
-      done: () => {
-        if (!open) return;
-        open = false;
-        this.ledger.settle(own);
-        everyExperiment.settle(global);
-      },
-    };
+    return new Ticket(this.ledger, this.ledger.issue(), everyExperiment.issue());
   }
 
   /** Follows `work` until it settles (nothing to follow: undefined). `work` must never reject. */
   track(work: Promise<unknown> | undefined): void {
     if (work === undefined) return;
     const ticket = this.begin();
-    work.then(ticket.done, ticket.done);
+    const done = (): void => ticket.done();
+    work.then(done, done);
   }
 
   /** Waits for the work in flight now; rejects with the experiment's first strict-mode error, if any. */
