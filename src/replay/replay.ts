@@ -5,8 +5,8 @@
  *
  * Why not `Experiment.run` per record: both sides must run in shadow frames (so guards sink the
  * control's effects too), and the engine deliberately runs an experiment nested in a shadow frame
- * bare (see `experiment/gate.ts`). So replay observes each side itself, in its own shadow frame, with
- * the engine's own pieces: `runCandidate` for the observation and its timeout, `evaluate` for the
+ * bare (see `experiment/admit.ts`). So replay observes each side itself, in its own shadow frame, with
+ * the engine's own pieces: `observeInShadow` (the engine entry) for the observation and its timeout, `evaluate` for the
  * comparison (errors, status, values, effects, buckets, ignore) and `buildResult` for the result.
  */
 import { randomUUID } from "node:crypto";
