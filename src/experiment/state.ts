@@ -17,8 +17,9 @@ import type { Behaviour } from "./observe";
 import type { ResolvedOptions } from "./options";
 import { RunTracker } from "./tracker";
 
-/** Sequential runs measure CPU time for the first this-many runs, then one run in this-many. */
-const CPU_SAMPLE_EVERY = 16;
+/** Sequential runs measure CPU time for their first CPU_FIRST_RUNS runs, then one run in CPU_SAMPLE_EVERY. */
+const CPU_FIRST_RUNS = 16;
+const CPU_SAMPLE_EVERY = 64;
 
 /** Names of the experiments alive in the process: a second one with the same name is warned about. */
 const liveNames = new Map<string, WeakRef<object>>();
@@ -104,12 +105,12 @@ export class ExperimentState {
   }
 
   /**
-   * Whether this sequential run measures CPU time: the first 16 runs, then one in 16. Reading the
+   * Whether this sequential run measures CPU time: the first 16 runs, then one in 64. Reading the
    * CPU clock is a syscall per behaviour, twice, and cost more than everything else a run does.
    */
   measuresCpu(): boolean {
     const n = this.cpuRuns++;
-    return n < CPU_SAMPLE_EVERY || n % CPU_SAMPLE_EVERY === 0;
+    return n < CPU_FIRST_RUNS || n % CPU_SAMPLE_EVERY === 0;
   }
 
   /** The experiment's own publishers, else the configured ones. */
