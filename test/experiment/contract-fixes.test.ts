@@ -330,6 +330,28 @@ describe("engine contract fixes", () => {
     });
   });
 
+  describe("CPU time", () => {
+    it("is measured for a sequential experiment's first 16 runs, then for one run in 64, and never in background mode", async () => {
+      const memory = collector();
+      const sequential = new Experiment<[number], number>("cpu-sampled", { mode: "sequential", publish: memory })
+        .use((n) => n)
+        .try((n) => n);
+      for (let i = 0; i < 65; i++) sequential.run(i);
+      const measured = memory.results.map((r, i) => [i, typeof r.control.cpuMs === "number", typeof r.candidates[0]?.cpuMs === "number"]);
+      const expected = memory.results.map((_, i) => {
+        const sampled = i < 16 || i % 64 === 0;
+        return [i, sampled, sampled];
+      });
+      assert.deepEqual(measured, expected);
+      const background = collector();
+      const wrapped = shadow((n: number) => n, (n: number) => n, { name: "cpu-background", publish: background });
+      wrapped(1);
+      await wrapped.experiment.settled();
+      assert.equal(background.results[0]?.control.cpuMs, undefined);
+      assert.equal(background.results[0]?.candidates[0]?.cpuMs, undefined);
+    });
+  });
+
   describe("throwOnMismatch with values that cannot be described", () => {
     it("still throws a MismatchError carrying the published result when describing the values throws", async () => {
       class Total {
