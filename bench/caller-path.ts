@@ -35,6 +35,7 @@ export async function benchCallerPath(): Promise<string> {
     { name: "direct (again)", call: () => orderTotal(cart), drain: flush },
     { name: "penumbra, not sampled", call: wrapSync(0), drain: flush },
     { name: "penumbra, 100% background", call: wrapSync(1), drain: flush },
+    { name: "penumbra, 100% background, `isolate: false`", call: wrapSync(1, false), drain: flush },
   ];
   const sync = await measure(syncVariants, 11, 400, false);
 
@@ -54,8 +55,13 @@ export async function benchCallerPath(): Promise<string> {
   ];
   const asyncSamples = await measure(asyncVariants, 6, 60, true);
 
-  function wrapSync(sample: number): Call {
-    const wrapped = shadow(orderTotal, orderTotal, { name: `sync-${sample}`, sample, publish: noPublish });
+  function wrapSync(sample: number, isolate?: false): Call {
+    const wrapped = shadow(orderTotal, orderTotal, {
+      name: `sync-${sample}${isolate === false ? "-shared" : ""}`,
+      sample,
+      publish: noPublish,
+      ...(isolate === false ? { isolate } : {}),
+    });
     return () => wrapped(cart);
   }
 

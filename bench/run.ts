@@ -6,6 +6,7 @@
 import { benchCallerPath } from "./caller-path";
 import { benchCompare } from "./compare";
 import { benchContextBackend } from "./context-backend";
+import { benchCpuPerRun } from "./cpu-per-run";
 import { benchEndToEnd } from "./end-to-end";
 import { machineLine } from "./machine";
 import { benchMemory } from "./memory";
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   const quick = process.argv.includes("--quick");
   const sections: Array<(quick: boolean) => Promise<string>> = [
     benchCallerPath,
+    benchCpuPerRun,
     benchSnapshot,
     benchCompare,
     benchPeers,

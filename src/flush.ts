@@ -1,4 +1,4 @@
-import { flushAll } from "./experiment/tracker";
+import { flushAll } from "./experiment/index";
 
 /**
  * `settled()` for every experiment in the process: resolves when every admitted run has been

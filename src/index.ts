@@ -1,10 +1,12 @@
 /**
  * penumbra: shadow experiments for Node.js. The old code answers every call; the new code runs
  * silently on the same inputs; every difference is published, explained field by field.
+ *
+ * The root entry exports exactly the contract's 24 values; the guarded clients live on subpaths
+ * (`penumbra/nodemailer`, `penumbra/stripe`, `penumbra/better-sqlite3`, `penumbra/pg`).
  */
-export { shadow } from "./experiment/shadow";
-export type { Shadowed } from "./experiment/shadow";
-export { Experiment } from "./experiment/experiment";
+export { Experiment, shadow } from "./experiment/index";
+export type { Shadowed } from "./experiment/index";
 export { flush } from "./flush";
 export { configure } from "./config";
 export type { ConfigureOptions } from "./config";
@@ -45,14 +47,6 @@ export type { GuardOptions } from "./guard/guard";
 export { sideEffect } from "./guard/side-effect";
 export { installTripwire } from "./tripwire/index";
 export type { TripwireError, TripwireMode, TripwireOptions, TripwireTarget } from "./tripwire/index";
-export { guardMailer } from "./adapters/nodemailer";
-export type { GuardMailerOptions, ShadowMailInfo } from "./adapters/nodemailer";
-export { guardSqlite } from "./adapters/better-sqlite3";
-export type { GuardSqliteOptions } from "./adapters/better-sqlite3";
-export { guardStripe } from "./adapters/stripe";
-export type { GuardStripeOptions } from "./adapters/stripe";
-export { classifyPgQuery, guardPg } from "./adapters/pg";
-export type { GuardPgOptions, PgQueryClass, PgShadowResult } from "./adapters/pg";
 export { Scorecard } from "./operate/scorecard";
 export type { Percentiles, ScorecardOptions, ScorecardSummary } from "./operate/scorecard";
 export { loggerPublisher } from "./publishers/logger";

@@ -19,7 +19,10 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import nodemailer, { type Transporter } from "nodemailer";
 import Stripe from "stripe";
-import { flush, guardMailer, guardSqlite, guardStripe, installTripwire, memoryPublisher, shadow, type Effect } from "penumbra";
+import { flush, installTripwire, memoryPublisher, shadow, type Effect } from "penumbra";
+import { guardSqlite } from "penumbra/better-sqlite3";
+import { guardMailer } from "penumbra/nodemailer";
+import { guardStripe } from "penumbra/stripe";
 import { startSmtpServer, startStripeStandIn } from "./servers";
 
 interface Order {

@@ -18,9 +18,6 @@ import Stripe from "stripe";
 import {
   Scorecard,
   flush,
-  guardMailer,
-  guardSqlite,
-  guardStripe,
   installTripwire,
   jsonlPublisher,
   replay,
@@ -29,6 +26,9 @@ import {
   type ScorecardSummary,
   type TripEvent,
 } from "penumbra";
+import { guardSqlite } from "penumbra/better-sqlite3";
+import { guardMailer } from "penumbra/nodemailer";
+import { guardStripe } from "penumbra/stripe";
 import { ORDER_BUCKETS } from "./buckets";
 import { createCheckout, createPlaceOrder, withUndeclaredFraudCheck, type PlaceOrder, type Shop } from "./checkout";
 import { createDatabase, prepareRules } from "./db";

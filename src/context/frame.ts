@@ -15,7 +15,7 @@ import { contextBackend, countInFlight, retiredBackends } from "./slot";
  * @internal
  * @example
  * ```ts
- * const frame: RunFrame = makeFrame(core.name, runId, context, "control", false, currentFrame());
+ * const frame: RunFrame | undefined = currentFrame();
  * ```
  */
 export interface RunFrame {
@@ -35,14 +35,14 @@ export interface RunFrame {
   /** True inside a declared read of a guarded client: the tripwire lets that read's own I/O out. */
   readonly allowIo?: true;
   /**
-   * The run's reporter (experiment `onError` → configured handler → strict → warning), for failures
-   * raised inside the run that belong to no callback penumbra called (a guard, a contained fault).
+   * The run's reporter (the experiment's `onError`, else the configured one, strict mode, the
+   * warning): a guard, a sink or the tripwire reports into the run it belongs to through it.
    */
   readonly report?: (operation: Operation, cause: unknown, detail?: string) => void;
   /**
-   * On candidate frames: a fault raised in this run's async context after the call (a timer that
-   * throws, a floating rejected promise). Records it as the candidate's error while its observation
-   * is still open, and reports operation `candidateFault`.
+   * Candidate frames only: told of an uncaught exception or unhandled rejection raised in this
+   * run's async context. It becomes the candidate's error while its observation is open, and is
+   * reported as operation `candidateFault`.
    */
   readonly onFault?: (error: unknown) => void;
 }

@@ -9,12 +9,9 @@
  */
 import { pathMatcher } from "../buckets/path-glob";
 import { diff } from "../compare/diff";
-import { snapshot } from "../isolation/snapshot";
 import type { BucketRule } from "../types/options";
-import type { Outcome } from "./behaviour";
-import { makeFrame, runCandidate } from "./behaviour";
-import type { AdmittedRun } from "./prepare";
-
+import type { RawObservation } from "../types/results";
+import { observeShadow, shadowFrame, type Behaviour, type RunScope } from "./observe";
 /** The bucket learned noise falls into. @internal @example `diff.bucket === CALIBRATED_NOISE` */
 export const CALIBRATED_NOISE = "calibrated-noise";
 
@@ -25,7 +22,7 @@ export const CALIBRATED_NOISE = "calibrated-noise";
  * @example
  * ```ts
  * const calibration = new Calibration(20);
- * if (calibration.take()) rerun = calibration.rerun(run);
+ * if (calibration.take()) rerun = calibration.rerun(run, control, run.thisArg, copy, 5000);
  * ```
  */
 export class Calibration {
@@ -56,19 +53,15 @@ export class Calibration {
   }
 
   /**
-   * Runs the control again in a shadow frame (guarded effects are sunk) on a copy of the
-   * pristine argument snapshot. Call before any candidate starts.
+   * Runs the control again in a shadow frame (guarded effects are sunk) on its own copy of the
+   * arguments. Call before any candidate starts.
    */
-  rerun(run: AdmittedRun): Outcome | Promise<Outcome> {
-    const pristine = run.argLists[0] ?? run.args;
-    const args = run.core.options.isolate === false ? run.args : snapshot(pristine).value;
-    const controller = new AbortController();
-    const frame = makeFrame(run.core.name, run.runId, run.context, "control", true, run.parentFrame, controller.signal);
-    return runCandidate(run.core.control, frame, controller, run.thisArg, args, true, run.core.options.timeoutMs);
+  rerun(scope: RunScope, control: Behaviour, thisArg: unknown, args: readonly unknown[], timeoutMs: number): RawObservation | Promise<RawObservation> {
+    return observeShadow(control, shadowFrame(scope, "control", undefined), thisArg, args, true, timeoutMs, false);
   }
 
   /** Learns the paths where the two control runs differ. */
-  learn(control: Outcome, rerun: Outcome): void {
+  learn(control: RawObservation, rerun: RawObservation): void {
     if (control.threw || rerun.threw || rerun.timedOut) return;
     let found: ReturnType<typeof diff>;
     try {
@@ -90,43 +83,4 @@ function safeMatcher(globs: string[]): ((path: string) => boolean) | undefined {
     const exact = new Set(globs);
     return (path) => exact.has(path.replace(/\[\d+\]/g, "[*]"));
   }
-}
-
-/**
- * Starts this run's calibration rerun, if the experiment still calibrates. Call once the argument
- * lists exist and before any candidate starts.
- *
- * @internal
- * @example
- * ```ts
- * startCalibration(run);
- * const candidates = await runAllCandidates(run, argLists);
- * await finishCalibration(run, control.outcome);
- * ```
- */
-export function startCalibration(run: AdmittedRun): void {
-  const calibration = run.core.calibration;
-  if (calibration === undefined || !calibration.take()) return;
-  try {
-    run.rerun = calibration.rerun(run);
-  } catch (error) {
-    run.core.report("isolate", error);
-  }
-}
-
-/**
- * Learns from the rerun once it settled; returns a promise only when the rerun is still pending.
- *
- * @internal
- * @example
- * ```ts
- * await finishCalibration(run, control.outcome);
- * ```
- */
-export function finishCalibration(run: AdmittedRun, control: Outcome): void | Promise<void> {
-  const calibration = run.core.calibration;
-  const rerun = run.rerun;
-  if (calibration === undefined || rerun === undefined) return;
-  if (rerun instanceof Promise) return rerun.then((outcome) => calibration.learn(control, outcome));
-  calibration.learn(control, rerun);
 }

@@ -1,28 +1,14 @@
 /**
- * `Experiment`: one control, any number of named candidates, and the run loop that answers every
- * call with the control while the candidates are observed, compared and published.
+ * The public face: `Experiment` (one control, named candidates, `run`) and `shadow()`, the one-line
+ * way to build one. A call goes admit → run (background or sequential) → conclude.
  */
-import { currentSettings } from "../config";
-import { reportError } from "./report";
-import type { ExperimentError, Operation } from "../errors";
+import { CallerReport } from "../report";
 import type { ExperimentOptions } from "../types/options";
-import type { Publisher } from "../types/operate";
-import { runInBackground } from "./background";
-import type { Behaviour } from "./behaviour";
-import type { ExperimentCore } from "./core";
-import { admit } from "./gate";
+import { admit, Run } from "./admit";
+import type { Behaviour } from "./observe";
 import { resolveOptions, show, type ResolvedOptions } from "./options";
-import { prepareRun } from "./prepare";
-import { promotedFor } from "./promote";
-import { runSequentially } from "./sequential";
-import { RunTracker } from "./tracker";
-import { isAsyncFunction } from "../util/thenable";
-import { GuardrailMonitor } from "../operate/guardrails";
-import { trip } from "./trip";
-import { Calibration } from "./calibrate";
-import { unorderedPaths } from "../buckets/noise";
-import type { CompareOptions } from "../compare/options";
-import type { BucketRule } from "../types/options";
+import { runInBackground, runSequentially, serveBare } from "./run";
+import { ExperimentState } from "./state";
 
 /**
  * A shadow experiment: `use` the old code, `try` the new, and `run` it like the old function.
@@ -37,9 +23,7 @@ import type { BucketRule } from "../types/options";
  */
 export class Experiment<A extends unknown[] = unknown[], R = unknown> {
   readonly name: string;
-  private readonly core: CoreState;
-  private controlBehaviour: Behaviour | undefined;
-  private readonly candidateList: Behaviour[] = [];
+  private readonly state: ExperimentState;
 
   constructor(name: string, options?: ExperimentOptions<A, R>) {
     if (typeof name !== "string" || name === "") {
@@ -47,7 +31,7 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
     }
     this.name = name;
     const resolved = resolveOptions(options) as unknown as ResolvedOptions<unknown[], unknown>;
-    this.core = new CoreState(name, resolved, this.candidateList);
+    this.state = new ExperimentState(name, resolved);
   }
 
   /**
@@ -60,11 +44,10 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
    */
   use(control: (...args: A) => R): this {
     if (typeof control !== "function") throw new TypeError(`penumbra: the control must be a function, got ${show(control)}`);
-    if (this.controlBehaviour !== undefined) {
+    if (this.state.control !== undefined) {
       throw new TypeError(`penumbra: experiment '${this.name}' already has a control; use() takes exactly one`);
     }
-    this.controlBehaviour = { name: "control", fn: control as Behaviour["fn"] };
-    this.core.control = this.controlBehaviour;
+    this.state.control = { name: "control", fn: control as Behaviour["fn"] };
     return this;
   }
 
@@ -85,10 +68,10 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
     if (named && nameOrCandidate === "") throw new TypeError("penumbra: a candidate's name must be a non-empty string");
     if (typeof candidate !== "function") throw new TypeError(`penumbra: candidate '${name}' must be a function, got ${show(candidate)}`);
     if (name === "control") throw new TypeError(`penumbra: a candidate cannot be named 'control' in experiment '${this.name}'`);
-    if (this.candidateList.some((c) => c.name === name)) {
+    if (this.state.candidates.some((c) => c.name === name)) {
       throw new TypeError(`penumbra: experiment '${this.name}' already has a candidate named '${name}'; candidate names must be unique`);
     }
-    this.candidateList.push({ name, fn: candidate as Behaviour["fn"] });
+    this.state.candidates.push({ name, fn: candidate as Behaviour["fn"] });
     return this;
   }
 
@@ -110,19 +93,27 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
    * @internal
    */
   invoke(thisArg: unknown, args: A): R {
-    const control = this.controlBehaviour;
-    if (control === undefined) {
+    const state = this.state;
+    if (state.control === undefined) {
       throw new TypeError(`penumbra: experiment '${this.name}' has no control; call use() before running it`);
     }
-    const core = this.core as ExperimentCore;
-    // Promotion is decided first; the behaviour that serves then runs bare when the gates say no.
-    const served = core.options.promote === undefined ? control : (promotedFor(core, args) ?? control);
-    const admission = admit(core, args, this.core.enabledNow);
-    if (!admission.admitted) return Reflect.apply(served.fn, thisArg, args) as R;
-    const run = prepareRun(core, thisArg, args, admission.asyncGate, served);
-    if (run === undefined) return Reflect.apply(served.fn, thisArg, args) as R;
+    // A sequential caller waits for the run: strict mode throws what is reported meanwhile at it.
+    const caller = state.options.mode === "sequential" ? new CallerReport(state.hook) : undefined;
+    const admitted = admit(state, thisArg, args, caller === undefined ? state.hook.report : caller.report, caller);
+    if (!(admitted instanceof Run)) return serveBare(admitted, thisArg, args, caller?.release()) as R;
+    if (caller === undefined) return runInBackground(admitted) as R;
+    if (!admitted.promoted) return runSequentially(admitted) as R;
     // A promoted call always runs the old code in the background: the caller must not wait for it.
-    return (this.core.options.mode === "sequential" && served === control ? runSequentially(run) : runInBackground(run)) as R;
+    let returned: unknown;
+    try {
+      returned = runInBackground(admitted);
+    } catch (error) {
+      caller.release();
+      throw error;
+    }
+    const strictError = caller.release();
+    if (strictError !== undefined) throw strictError;
+    return returned as R;
   }
 
   /**
@@ -134,7 +125,7 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
    * ```
    */
   enable(): void {
-    this.core.enable();
+    this.state.enable();
   }
 
   /**
@@ -146,17 +137,17 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
    * ```
    */
   disable(reason?: string): void {
-    this.core.disable(reason ?? "disabled");
+    this.state.disable(reason ?? "disabled");
   }
 
   /** False after `disable()` or a guardrail trip. @example `if (!experiment.enabled) alert(experiment.disabledReason)` */
   get enabled(): boolean {
-    return this.core.enabledNow;
+    return this.state.enabled;
   }
 
   /** Why the experiment is disabled, or undefined while it is enabled. @example `console.log(experiment.disabledReason)` */
   get disabledReason(): string | undefined {
-    return this.core.disabledWhy;
+    return this.state.disabledReason;
   }
 
   /**
@@ -171,76 +162,45 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
    * ```
    */
   settled(): Promise<void> {
-    return this.core.tracker.settled();
+    return this.state.tracker.settled(this.state.hook);
   }
 }
 
-/** The experiment's internal state, as the run flows see it. */
-class CoreState implements ExperimentCore {
-  readonly tracker = new RunTracker();
-  controlIsAsync: boolean | undefined = undefined;
-  enabledIsAsync: boolean;
-  control!: Behaviour;
-  readonly rules: readonly BucketRule[];
-  readonly compareOptions: CompareOptions | undefined;
-  readonly calibration: Calibration | undefined;
-  readonly monitor: GuardrailMonitor;
-  enabledNow = true;
-  disabledWhy: string | undefined = undefined;
-  private active = 0;
+/**
+ * The function `shadow()` returns: the control's signature, plus its experiment.
+ *
+ * @example
+ * ```ts
+ * const orderTotal: Shadowed<[Cart], number> = shadow(legacyOrderTotal, newOrderTotal);
+ * orderTotal.experiment.disable("candidate under investigation");
+ * ```
+ */
+export type Shadowed<A extends unknown[], R> = ((...args: A) => R) & { readonly experiment: Experiment<A, R> };
 
-  constructor(
-    readonly name: string,
-    readonly options: ResolvedOptions<unknown[], unknown>,
-    readonly candidates: readonly Behaviour[],
-  ) {
-    this.enabledIsAsync = isAsyncFunction(options.enabled);
-    this.monitor = new GuardrailMonitor(name, options.guardrails);
-    const buckets = options.buckets ?? [];
-    this.calibration = options.calibrate !== undefined && options.calibrate.runs > 0 ? new Calibration(options.calibrate.runs) : undefined;
-    this.rules = this.calibration === undefined ? buckets : [...buckets, this.calibration.rule];
-    const unordered = unorderedPaths(buckets);
-    this.compareOptions = unordered === undefined ? undefined : { unordered };
-  }
-
-  enable(): void {
-    this.enabledNow = true;
-    this.disabledWhy = undefined;
-    // A fresh window: the evidence that tripped it must not trip it again at once.
-    this.monitor.reset();
-  }
-
-  disable(reason: string): void {
-    this.enabledNow = false;
-    this.disabledWhy = reason;
-  }
-
-  lateLeak(): void {
-    const event = this.monitor.observeLateLeak();
-    if (event !== undefined) trip(this, event);
-  }
-
-  acquireSlot(): boolean {
-    if (this.active >= this.options.maxConcurrent) return false;
-    this.active++;
-    return true;
-  }
-
-  releaseSlot(): void {
-    if (this.active > 0) this.active--;
-  }
-
-  report(operation: Operation, cause: unknown, detail?: string): ExperimentError {
-    const error = this.reportOnly(operation, cause, detail);
-    if (currentSettings().strict) this.tracker.recordStrictError(error);
-    return error;
-  }
-
-  reportOnly(operation: Operation, cause: unknown, detail?: string): ExperimentError {
-    return reportError(this.name, this.options.onError, operation, cause, detail);
-  }
-
-  publishers(): readonly Publisher[] {
-    return this.options.publishers ?? currentSettings().publishers;
-  }
+/**
+ * Wraps the old and the new implementation in one function with the old one's signature. Every
+ * call is answered by `control`; `candidate` runs in the shadow on a copy of the arguments, and
+ * the difference is published.
+ *
+ * @example
+ * ```ts
+ * const orderTotal = shadow(legacyOrderTotal, newOrderTotal, { name: "order-total", sample: 0.01 });
+ * const total = orderTotal(cart); // legacyOrderTotal's answer, always
+ * ```
+ */
+export function shadow<A extends unknown[], R>(
+  control: (...args: A) => R,
+  candidate: (...args: A) => R,
+  options?: ExperimentOptions<A, R>,
+): Shadowed<A, R> {
+  if (typeof control !== "function") throw new TypeError(`penumbra: the control must be a function, got ${show(control)}`);
+  const name = options?.name ?? (control.name || "experiment");
+  const experiment = new Experiment<A, R>(name, options).use(control).try(candidate);
+  const wrapped = function (this: unknown, ...args: A): R {
+    return experiment.invoke(this, args);
+  };
+  Object.defineProperty(wrapped, "name", { value: control.name, configurable: true });
+  Object.defineProperty(wrapped, "length", { value: control.length, configurable: true });
+  Object.defineProperty(wrapped, "experiment", { value: experiment, enumerable: true });
+  return wrapped as Shadowed<A, R>;
 }

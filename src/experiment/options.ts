@@ -4,6 +4,7 @@
  */
 import { inspect } from "node:util";
 import { isPublisher } from "../config";
+import { describeThrown } from "../describe";
 import type { ExperimentOptions } from "../types/options";
 import type { Publisher } from "../types/operate";
 
@@ -27,6 +28,16 @@ export const DEFAULT_TIMEOUT_MS = 5000;
  * ```
  */
 export const DEFAULT_MAX_CONCURRENT = 256;
+/**
+ * Node's timer limit (2^31 - 1 ms, about 24.8 days): a larger `timeoutMs` is clamped to it.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * resolveOptions({ timeoutMs: Number.MAX_SAFE_INTEGER }).timeoutMs === MAX_TIMEOUT_MS; // true
+ * ```
+ */
+export const MAX_TIMEOUT_MS = 2_147_483_647;
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   "name", "mode", "enabled", "sample", "sampleBy", "runIf", "beforeRun", "context", "compare",
@@ -65,6 +76,7 @@ export interface ResolvedOptions<A extends unknown[], R> extends ExperimentOptio
  * @example
  * ```ts
  * const resolved = resolveOptions(options) as unknown as ResolvedOptions<unknown[], unknown>;
+ * resolved.timeoutMs; // 5000 unless given
  * ```
  */
 export function resolveOptions<A extends unknown[], R>(options: ExperimentOptions<A, R> | undefined): ResolvedOptions<A, R> {
@@ -128,7 +140,8 @@ export function resolveOptions<A extends unknown[], R>(options: ExperimentOption
     ...o,
     mode: o.mode ?? "background",
     sample: o.sample ?? 1,
-    timeoutMs: o.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    // Node turns a longer timer into 1 ms (with a warning): clamp, so "a long budget" stays long.
+    timeoutMs: Math.min(o.timeoutMs ?? DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS),
     maxConcurrent: o.maxConcurrent ?? DEFAULT_MAX_CONCURRENT,
     ignore: o.ignore ?? [],
     publishers: publishers === undefined ? undefined : Object.freeze([...publishers]),
@@ -188,5 +201,10 @@ function fail(option: string, value: unknown, expected: string): never {
  * ```
  */
 export function show(value: unknown): string {
-  return inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 80 });
+  try {
+    return inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5, maxStringLength: 80 });
+  } catch {
+    // A Proxy whose traps throw must still get its TypeError, not the trap's error.
+    return describeThrown(value);
+  }
 }

@@ -1,18 +1,20 @@
 /**
- * Keeps count of the work still running for each experiment (candidates, comparison, publisher
- * promises, skip notices), so `settled()` and `flush()` can wait for it, and keeps the errors strict
- * mode owes to the next `settled()` / `flush()`.
+ * The in-flight tracker: counts the work still running for each experiment (candidates,
+ * comparison, publisher promises, skip notices), so `settled()` and `flush()` can wait for it.
+ * The strict-mode errors they reject with are kept by the failure hook (`src/report.ts`).
  *
  * Work is counted with numbered tickets rather than promises: starting a run on the caller's path
  * must cost next to nothing, and a waiter only needs to know when every ticket issued before it
  * was handed back.
  */
-import type { ExperimentError } from "../errors";
+import { takeAllOwed, type FailureHook } from "../report";
 
 /** One ledger of tickets: which are still out, and who waits for the ones issued before them. */
 class Ledger {
   private next = 1;
   private readonly out = new Set<number>();
+  /** No ticket below this one is still out: the oldest-out search starts here (amortised O(1)). */
+  private floor = 1;
   private waiters: Array<{ upTo: number; resolve: () => void }> = [];
 
   issue(): number {
@@ -41,37 +43,53 @@ class Ledger {
   }
 
   private oldestOut(): number | undefined {
-    // Insertion order is ticket order, so the first one still out is the oldest.
-    for (const ticket of this.out) return ticket;
-    return undefined;
+    if (this.out.size === 0) {
+      this.floor = this.next;
+      return undefined;
+    }
+    // Iterating a Set from its start walks the holes deletions left: step a floor up instead.
+    while (!this.out.has(this.floor)) this.floor++;
+    return this.floor;
   }
 }
 
 const everyExperiment = new Ledger();
-const strictErrors: Array<{ tracker: RunTracker; error: ExperimentError }> = [];
 
 /**
- * A unit of in-flight work, handed back with `done()` exactly once (later calls do nothing).
+ * A unit of in-flight work, handed back with `done()` exactly once (later calls do nothing). A class
+ * with a prototype method, not a closure: one is issued per admitted run.
  *
  * @internal
  * @example
  * ```ts
- * const ticket = core.tracker.begin();
- * work().then(ticket.done, ticket.done);
+ * const ticket = state.tracker.begin();
+ * work().then(() => ticket.done(), () => ticket.done());
  * ```
  */
-export interface Ticket {
-  done(): void;
+export class Ticket {
+  private open = true;
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly own: number,
+    private readonly global: number,
+  ) {}
+
+  done(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.ledger.settle(this.own);
+    everyExperiment.settle(this.global);
+  }
 }
 
 /**
- * Per-experiment bookkeeping of in-flight work, and of the errors strict mode owes to `settled()`.
+ * Per-experiment bookkeeping of in-flight work.
  *
  * @internal
  * @example
  * ```ts
- * core.tracker.track(publish(run, result, reporter.report));
- * await core.tracker.settled();
+ * state.tracker.track(dispatchResult(result, publishers, run.report));
+ * await state.tracker.settled(state.hook);
  * ```
  */
 export class RunTracker {
@@ -79,41 +97,22 @@ export class RunTracker {
 
   /** Counts a unit of work as in flight until `done()` is called. */
   begin(): Ticket {
-    const own = this.ledger.issue();
-    const global = everyExperiment.issue();
-    let open = true;
-    return {
-      done: () => {
-        if (!open) return;
-        open = false;
-        this.ledger.settle(own);
-        everyExperiment.settle(global);
-      },
-    };
+    return new Ticket(this.ledger, this.ledger.issue(), everyExperiment.issue());
   }
 
-  /** Follows `work` until it settles. `work` must never reject (the engine catches everything). */
-  track(work: Promise<unknown>): void {
+  /** Follows `work` until it settles (nothing to follow: undefined). `work` must never reject. */
+  track(work: Promise<unknown> | undefined): void {
+    if (work === undefined) return;
     const ticket = this.begin();
-    work.then(ticket.done, ticket.done);
+    const done = (): void => ticket.done();
+    work.then(done, done);
   }
 
-  /** Remembers an error for strict mode: the next `settled()` / `flush()` rejects with the first one. */
-  recordStrictError(error: ExperimentError): void {
-    // Only the first error per experiment is ever delivered, so one entry each keeps the list bounded
-    // by the number of experiments, and one noisy experiment cannot crowd out another's error.
-    if (strictErrors.some((entry) => entry.tracker === this)) return;
-    strictErrors.push({ tracker: this, error });
-  }
-
-  /** Waits for the work in flight now; rejects with this experiment's first strict error, if any. */
-  async settled(): Promise<void> {
+  /** Waits for the work in flight now; rejects with the experiment's first strict-mode error, if any. */
+  async settled(hook: FailureHook): Promise<void> {
     await keepingAlive(this.ledger.drained());
-    const first = strictErrors.find((entry) => entry.tracker === this);
-    for (let i = strictErrors.length - 1; i >= 0; i--) {
-      if (strictErrors[i]?.tracker === this) strictErrors.splice(i, 1);
-    }
-    if (first !== undefined) throw first.error;
+    const owed = hook.takeOwed();
+    if (owed !== undefined) throw owed;
   }
 }
 
@@ -128,9 +127,8 @@ export class RunTracker {
  */
 export async function flushAll(): Promise<void> {
   await keepingAlive(everyExperiment.drained());
-  const first = strictErrors[0];
-  strictErrors.length = 0;
-  if (first !== undefined) throw first.error;
+  const owed = takeAllOwed();
+  if (owed !== undefined) throw owed;
 }
 
 async function keepingAlive(wait: Promise<void>): Promise<void> {

@@ -6,7 +6,7 @@
  */
 import { ShadowBlockedError } from "../errors";
 import { currentFrame, type RunFrame } from "../context/frame";
-import { reportError } from "../experiment/report";
+import { reportError } from "../report";
 import { snapshotArgs } from "../isolation/snapshot";
 import type { Effect } from "../types/results";
 
@@ -136,10 +136,18 @@ function record(frame: RunFrame, name: string, args: unknown[], role: Effect["ro
     copy = snapshotArgs(args).value;
   } catch (error) {
     // A throwing Proxy trap in the arguments must not fail the call (least of all the control's): the
-    // record keeps the arguments by reference and the fault goes to onError.
+    // record keeps the arguments by reference and the fault goes to the run's own reporter.
     copy = args.slice();
-    reportError(frame.info.experiment, undefined, "guard", error, `snapshot of the arguments of '${name}' failed`);
+    const detail = `snapshot of the arguments of '${name}' failed`;
+    if (frame.report !== undefined) frame.report("guard", error, detail);
+    else reportError(frame.info.experiment, undefined, "guard", error, detail);
   }
-  const effect: Effect = { name, args: copy, role, blocked };
-  frame.effects.push(Object.freeze(effect));
+  const effect: Effect = Object.freeze({ name, args: copy, role, blocked });
+  frame.effects.push(effect);
+  if (blocked) return;
+  // An experiment run inside another's control: its control's effects are the outer control's too,
+  // or the outer comparison would see effects its control never performed.
+  for (let outer = frame.parent; outer !== undefined && !outer.shadow; outer = outer.parent) {
+    if (outer.open) outer.effects.push(effect);
+  }
 }

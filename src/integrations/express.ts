@@ -14,8 +14,7 @@
  */
 import type { NextFunction, Request, Response } from "express";
 import { bindShadow, currentRun } from "../context/run-info";
-import type { Experiment } from "../experiment/experiment";
-import { shadow } from "../experiment/shadow";
+import { shadow, type Experiment } from "../experiment/index";
 import type { ExperimentOptions } from "../types/options";
 import { observeLive, recorderOf, ResponseRecorder, shadowExchange } from "./http/express-response";
 import {

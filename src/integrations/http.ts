@@ -9,8 +9,7 @@
  * as the old handler returns it: the caller never waits for the body to be read, and reads a body
  * that was never touched (the comparison reads a `clone()`, a tee of the stream).
  */
-import { shadow } from "../experiment/shadow";
-import type { Experiment } from "../experiment/experiment";
+import { shadow, type Experiment } from "../experiment/index";
 import { currentRun, isShadow } from "../context/run-info";
 import type { ExperimentOptions } from "../types/options";
 import {

@@ -17,7 +17,7 @@
  * back to the control at once. The gate's `now(...args)` answers from the value the flag had at its
  * last evaluation or provider change event, with no round trip.
  */
-import { stableFraction } from "../experiment/sampling";
+import { stableFraction } from "../experiment/index";
 
 /**
  * The evaluation context passed to the flag: OpenFeature's `EvaluationContext`, structurally.

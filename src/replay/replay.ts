@@ -5,17 +5,16 @@
  *
  * Why not `Experiment.run` per record: both sides must run in shadow frames (so guards sink the
  * control's effects too), and the engine deliberately runs an experiment nested in a shadow frame
- * bare (see `experiment/gate.ts`). So replay observes each side itself, in its own shadow frame, with
- * the engine's own pieces: `runCandidate` for the observation and its timeout, `evaluate` for the
+ * bare (see `experiment/admit.ts`). So replay observes each side itself, in its own shadow frame, with
+ * the engine's own pieces: `observeInShadow` (the engine entry) for the observation and its timeout, `evaluate` for the
  * comparison (errors, status, values, effects, buckets, ignore) and `buildResult` for the result.
  */
 import { randomUUID } from "node:crypto";
 import { currentFrame } from "../context/frame";
 import { unorderedPaths } from "../buckets/noise";
-import { makeFrame, runCandidate, type Behaviour, type Outcome } from "../experiment/behaviour";
-import { resolveOptions, show, type ResolvedOptions } from "../experiment/options";
-import { publishResult } from "../experiment/publish";
-import { reportError } from "../experiment/report";
+import { observeInShadow, resolveOptions, show, type Behaviour, type ResolvedOptions } from "../experiment/index";
+import { publishResult } from "../publishers/dispatch";
+import { reportError } from "../report";
 import { snapshotArgs } from "../isolation/snapshot";
 import { Scorecard, type ScorecardSummary } from "../operate/scorecard";
 import { buildResult } from "../result/build";
@@ -24,7 +23,7 @@ import { PenumbraError, type Operation } from "../errors";
 import { replayRecordProblem } from "../store/schema";
 import type { Publisher } from "../types/operate";
 import type { BucketRule, ExperimentOptions } from "../types/options";
-import type { Result } from "../types/results";
+import type { RawObservation as Outcome, Result } from "../types/results";
 import { ProgressBar, type ProgressStream } from "./progress";
 import { readResults, type MalformedLine } from "../store/read";
 
@@ -395,10 +394,9 @@ async function observe(
     copy = args;
     isolated = false;
   }
-  const controller = new AbortController();
-  // shadow: true for BOTH sides: the point of a replay is that nothing reaches the outside world.
-  const frame = makeFrame(name, runId, context, role, true, currentFrame(), controller.signal, role === "candidate" ? behaviour.name : undefined);
-  return runCandidate(behaviour, frame, controller, undefined, copy, isolated, setup.options.timeoutMs);
+  // A shadow frame for BOTH sides: the point of a replay is that nothing reaches the outside world.
+  const scope = { experiment: name, id: runId, context, parent: currentFrame(), report, lateLeak: () => undefined };
+  return observeInShadow(scope, behaviour, role, copy, isolated, setup.options.timeoutMs);
 }
 
 /**

@@ -3,11 +3,8 @@
  * are frozen; the user's values inside them are not.
  */
 import type { Operation } from "../errors";
-import type { FieldDiff, Mismatch, Observation, Outcome as Verdict, Result } from "../types/results";
+import type { FieldDiff, Mismatch, Observation, Outcome as Verdict, RawObservation as Outcome, Result } from "../types/results";
 import type { Evaluation } from "./evaluate";
-
-/** How one behaviour ended, as the engine hands it over (an observation before cleaning). */
-type Outcome = Omit<Observation<unknown>, "cleanedValue">;
 
 /**
  * Everything a result is made of: the run's identity, the outcomes and each candidate's evaluation.
@@ -81,8 +78,8 @@ function observe(outcome: Outcome, parts: ResultParts): Observation<unknown> {
     durationMs: outcome.durationMs,
     timedOut: outcome.timedOut,
     isolated: outcome.isolated,
-    effects: Object.freeze(outcome.effects.map((e) => Object.freeze(e))) as Observation["effects"],
-    leaks: Object.freeze(outcome.leaks.map((l) => Object.freeze(l))) as Observation["leaks"],
+    effects: freezeInPlace(outcome.effects),
+    leaks: freezeInPlace(outcome.leaks),
   };
   if (outcome.threw || outcome.timedOut) {
     observation.error = outcome.error;
@@ -92,6 +89,12 @@ function observe(outcome: Outcome, parts: ResultParts): Observation<unknown> {
   }
   if (outcome.cpuMs !== undefined) observation.cpuMs = outcome.cpuMs;
   return Object.freeze(observation);
+}
+
+/** Freezes a list penumbra built for this observation (its closed frame's own), without copying it. */
+function freezeInPlace<T extends object>(items: T[]): T[] {
+  for (const item of items) Object.freeze(item);
+  return Object.freeze(items) as T[];
 }
 
 function cleaned(value: unknown, parts: ResultParts): unknown {

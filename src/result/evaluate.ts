@@ -14,10 +14,7 @@ import { describeThrown } from "../describe";
 import { UNREADABLE, constructorOf, errorMessageOf, isErrorLike } from "../compare/safe-read";
 import type { Operation } from "../errors";
 import type { BucketRule, ExperimentOptions } from "../types/options";
-import type { FieldDiff, Mismatch, MismatchKind, Observation, Outcome as Verdict } from "../types/results";
-
-/** How one behaviour ended, as the engine hands it over (an observation before cleaning). */
-type Outcome = Omit<Observation<unknown>, "cleanedValue">;
+import type { FieldDiff, Mismatch, MismatchKind, Outcome as Verdict, RawObservation as Outcome } from "../types/results";
 
 /**
  * What evaluation needs from the experiment: the comparison options, bucket rules (the user's and

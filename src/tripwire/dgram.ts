@@ -3,7 +3,7 @@
  * datagram needs no connection, so the connection hook never sees it.
  */
 import * as dgram from "node:dgram";
-import { inspect } from "./install";
+import { inspect } from "./verdict";
 import { authority } from "./network";
 
 /** Where one `send(...)` call goes, read the way Node reads its overloads. */

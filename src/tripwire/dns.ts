@@ -7,7 +7,7 @@
  */
 import dns from "node:dns";
 import { syncBuiltinESMExports } from "node:module";
-import { inspect, type Probe } from "./install";
+import { inspect, type Probe } from "./verdict";
 
 const QUERIES = [
   "resolve",

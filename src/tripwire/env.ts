@@ -2,7 +2,7 @@
  * The preload's options, read from `PENUMBRA_TRIPWIRE` (`network=report,childProcess=block`): a
  * preload is given no arguments, so the environment is the only way to start in report mode.
  */
-import type { TripwireMode, TripwireOptions } from "./install";
+import type { TripwireMode, TripwireOptions } from "./verdict";
 
 const KINDS: Readonly<Record<string, "network" | "childProcess">> = {
   network: "network",

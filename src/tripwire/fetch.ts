@@ -10,7 +10,7 @@
  * them on every Node major.
  */
 import * as diagnostics from "node:diagnostics_channel";
-import { inspect } from "./install";
+import { inspect } from "./verdict";
 import { authority, claimConnection, expectConnection } from "./network";
 
 const CHANNEL = "undici:request:create";

@@ -7,7 +7,7 @@
  * `http.get`, `new ClientRequest` and every client built on them (axios, got, Stripe's client).
  */
 import * as http from "node:http";
-import { inspect } from "./install";
+import { inspect } from "./verdict";
 import { authority, claimConnection } from "./network";
 
 /** Requests already judged, so `write()` then `end()` is one leak, and a reported request is let through for good. */

@@ -9,7 +9,7 @@
 import * as http2 from "node:http2";
 import { Duplex } from "node:stream";
 import type { RunFrame } from "../context/frame";
-import { inspect, watchedFrame, type Probe } from "./install";
+import { inspect, watchedFrame, type Probe } from "./verdict";
 import { authority, claimConnection, socketProbe } from "./network";
 import type * as net from "node:net";
 

@@ -4,4 +4,4 @@
  * workers and their handles.
  */
 export { installTripwire } from "./install";
-export type { TripwireError, TripwireMode, TripwireOptions, TripwireTarget } from "./install";
+export type { TripwireError, TripwireMode, TripwireOptions, TripwireTarget } from "./verdict";

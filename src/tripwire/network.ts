@@ -11,7 +11,7 @@
 import * as net from "node:net";
 import type { RunFrame } from "../context/frame";
 import type { Leak } from "../types/results";
-import { forgetLeak, inspect, type Probe } from "./install";
+import { forgetLeak, inspect, type Probe } from "./verdict";
 
 /**
  * Connection leaks, per frame and `host:port`, that no request has yet claimed: when a shadow

@@ -18,7 +18,7 @@ import childProcess from "node:child_process";
 import { syncBuiltinESMExports } from "node:module";
 import workerThreads from "node:worker_threads";
 import * as net from "node:net";
-import { inspect } from "./install";
+import { inspect } from "./verdict";
 import { nameChildPipe } from "./sockets";
 
 /** Joins argv into one readable command line; only arguments that need it are quoted. */

@@ -29,4 +29,4 @@ if (problems.length > 0) {
 export const uninstallTripwire: () => void = installTripwire(options);
 
 export { installTripwire };
-export type { TripwireError, TripwireMode, TripwireOptions, TripwireTarget } from "./install";
+export type { TripwireError, TripwireMode, TripwireOptions, TripwireTarget } from "./verdict";

@@ -11,7 +11,7 @@
 import * as net from "node:net";
 import type { RunFrame } from "../context/frame";
 import { isReportedRequest } from "./http";
-import { inspect, watchedFrame, type Probe } from "./install";
+import { inspect, watchedFrame, type Probe } from "./verdict";
 import { cover, isCovered, isRefused, socketProbe } from "./network";
 
 /** The command line of the child each stdio pipe belongs to, set by the process hook at spawn. */

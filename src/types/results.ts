@@ -127,6 +127,18 @@ export interface Observation<R = unknown> {
 }
 
 /**
+ * What one behaviour did, as the engine observes it: an `Observation` before `clean` runs and the
+ * result freezes it. The engine's only name for an observation in the making.
+ *
+ * @example
+ * ```ts
+ * const seen: RawObservation = { name: "control", role: "control", threw: false, value: 1, durationMs: 0.2,
+ *   timedOut: false, isolated: true, effects: [], leaks: [] };
+ * ```
+ */
+export type RawObservation = Omit<Observation<unknown>, "cleanedValue">;
+
+/**
  * Why one candidate did not match the control.
  *
  * @example

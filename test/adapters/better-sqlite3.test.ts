@@ -3,7 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { guardSqlite, shadow, type Result } from "../../src/index";
+import { shadow, type Result } from "../../src/index";
+import { guardSqlite } from "../../src/adapters/better-sqlite3";
 import { collector, resetConfiguration } from "../support/capture";
 
 async function runOnce<T>(control: () => T, candidate: () => T): Promise<Result<unknown>> {

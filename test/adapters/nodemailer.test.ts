@@ -2,7 +2,8 @@ import { strict as assert } from "node:assert";
 import type { AddressInfo } from "node:net";
 import nodemailer from "nodemailer";
 import { SMTPServer } from "smtp-server";
-import { guardMailer, shadow, type Result } from "../../src/index";
+import { shadow, type Result } from "../../src/index";
+import { guardMailer } from "../../src/adapters/nodemailer";
 import { collector, resetConfiguration } from "../support/capture";
 
 /** A real SMTP server on 127.0.0.1 that keeps every message it receives. */

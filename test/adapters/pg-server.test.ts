@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import pg from "pg";
-import { guardPg, installTripwire } from "../../src/index";
+import { installTripwire } from "../../src/index";
+import { guardPg } from "../../src/adapters/pg";
 import { leaksOf, runOnce } from "../support/one-run";
 import { startPostgres } from "../support/servers";
 

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { guardPg, shadow, ShadowBlockedError, type Result } from "../../src/index";
-import { classifyPgQuery } from "../../src/adapters/pg";
+import { shadow, ShadowBlockedError, type Result } from "../../src/index";
+import { classifyPgQuery, guardPg } from "../../src/adapters/pg";
 import { collector, resetConfiguration } from "../support/capture";
 
 async function runOnce<T>(control: () => Promise<T>, candidate: () => Promise<T>): Promise<Result<unknown>> {

@@ -2,7 +2,8 @@ import { strict as assert } from "node:assert";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import Stripe from "stripe";
-import { guardStripe, installTripwire, shadow, type Result } from "../../src/index";
+import { installTripwire, shadow, type Result } from "../../src/index";
+import { guardStripe } from "../../src/adapters/stripe";
 import { collector, resetConfiguration } from "../support/capture";
 
 /** A local server that answers like Stripe for payment intents and keeps every request it receives. */

@@ -12,9 +12,23 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { configure, currentRun, flush, isShadow, Scorecard, shadow, type ExperimentError, type Result } from "../../src/index";
 import { faultContainmentActive } from "../../src/context/faults";
-import { runInFrame } from "../../src/context/frame";
-import { makeFrame } from "../../src/experiment/behaviour";
+import { runInFrame, type RunFrame } from "../../src/context/frame";
 import { collector, errorSink, resetConfiguration, sleep } from "../support/capture";
+
+/** A candidate frame made by hand, as another copy of penumbra would make one: plain data and a reporter. */
+function manualFrame(experiment: string, runId: string, report: (...args: unknown[]) => void): RunFrame {
+  return {
+    penumbraFrame: 1,
+    info: { experiment, runId, role: "candidate", candidate: "fast", context: {}, signal: new AbortController().signal },
+    shadow: true,
+    effects: [],
+    leaks: [],
+    open: true,
+    onLateLeak: undefined,
+    parent: undefined,
+    report,
+  };
+}
 
 const root = path.resolve(__dirname, "../..");
 const fixtures = path.join(__dirname, "fixtures");
@@ -297,7 +311,7 @@ describe("candidate fault containment", () => {
 
     it("routes a fault event raised in a shadow frame to that frame's reporter and calls no listener", () => {
       const reported: unknown[][] = [];
-      const frame = makeFrame("manual", "run-1", {}, "candidate", true, undefined, undefined, "fast", undefined, (...args) => {
+      const frame = manualFrame("manual", "run-1", (...args) => {
         reported.push(args);
       });
       const heard: string[] = [];
@@ -383,7 +397,7 @@ describe("candidate fault containment", () => {
       try {
         assert.equal(process.emit, theirs, "outside a shadow run the library's emit is what everyone calls");
         const reported: unknown[][] = [];
-        const frame = makeFrame("chained-manual", "run-2", {}, "candidate", true, undefined, undefined, "fast", undefined, (...args) => {
+        const frame = manualFrame("chained-manual", "run-2", (...args) => {
           reported.push(args);
         });
         const emit = (): ((event: string, ...args: unknown[]) => boolean) => process.emit.bind(process) as unknown as (event: string, ...args: unknown[]) => boolean;
@@ -391,6 +405,7 @@ describe("candidate fault containment", () => {
           assert.equal(emit()("uncaughtException", new Error("contained"), "uncaughtException"), true);
           emit()("penumbra-test-event", 1);
         });
+        frame.open = false; // closed like the engine closes a behaviour's frame, so no run stays in flight
         assert.equal(reported.length, 1, "the fault is still contained");
         assert.deepEqual(seen, ["penumbra-test-event"], "other events reach the library's emit; the contained fault does not");
         configure({ containFaults: false });

@@ -5,7 +5,7 @@
 import { strict as assert } from "node:assert";
 import { InMemoryProvider, OpenFeature, type Provider } from "@openfeature/server-sdk";
 import { type ExperimentError, shadow } from "../../src/index";
-import { stableFraction } from "../../src/experiment/sampling";
+import { stableFraction } from "../../src/experiment/index";
 import { openFeatureGate, type OpenFeatureClient, type OpenFeatureDetails } from "../../src/integrations/openfeature";
 import { collector } from "../support/capture";
 

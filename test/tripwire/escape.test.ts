@@ -12,7 +12,8 @@ import * as net from "node:net";
 import { Worker } from "node:worker_threads";
 import fc from "fast-check";
 import nodemailer from "nodemailer";
-import { Experiment, guardMailer, installTripwire, type Result } from "../../src/index";
+import { Experiment, installTripwire, type Result } from "../../src/index";
+import { guardMailer } from "../../src/adapters/nodemailer";
 import { leaksOf, runOnce } from "../support/one-run";
 import { dnsServer, http2Server, smtpServer, tcpServer, udpServer } from "../support/servers";
 

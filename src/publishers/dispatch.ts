@@ -1,9 +1,10 @@
 /**
- * Hands a result to the publishers. A publisher never delays the caller: its promise is only
- * followed (for `settled()` / `flush()`), for at most 10 s, and its failures go to `onError`.
+ * Publish dispatch: hands a result (or a skip notice) to the publishers. A publisher never delays the
+ * caller: its promise is only followed (for `settled()` / `flush()`), for at most 10 s, and its
+ * failures go to the reporter as operation `publish`.
  */
-import type { Operation } from "../errors";
-import type { Publisher } from "../types/operate";
+import type { Report } from "../report";
+import type { Publisher, TripEvent } from "../types/operate";
 import type { Result } from "../types/results";
 import { isThenable } from "../util/thenable";
 
@@ -18,28 +19,41 @@ import { isThenable } from "../util/thenable";
  */
 export const PUBLISH_WAIT_MS = 10_000;
 
-type Report = (operation: Operation, cause: unknown, detail?: string) => void;
-
 /**
  * Calls every publisher with `result`; resolves when their promises settled (or were given up on).
  *
  * @internal
  * @example
  * ```ts
- * return publishResult(result, run.core.publishers(), report);
+ * await publishResult(result, publishers, report);
  * ```
  */
 export function publishResult(result: Result<unknown>, publishers: readonly Publisher[], report: Report): Promise<void> {
-  const waits: Array<Promise<void>> = [];
+  return dispatchResult(result, publishers, report) ?? Promise.resolve();
+}
+
+/**
+ * Calls every publisher with `result`: undefined when none returned a promise (the common case costs
+ * no promise), else a promise that resolves when theirs settled (or were given up on).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const pending = dispatchResult(result, state.publishers(), run.report);
+ * if (pending !== undefined) state.tracker.track(pending);
+ * ```
+ */
+export function dispatchResult(result: Result<unknown>, publishers: readonly Publisher[], report: Report): Promise<void> | undefined {
+  let waits: Array<Promise<void>> | undefined;
   for (const publisher of publishers) {
     try {
       const returned = typeof publisher === "function" ? publisher(result) : publisher.publish(result);
-      if (isThenable(returned)) waits.push(follow(returned, report));
+      if (isThenable(returned)) (waits ??= []).push(follow(returned, report));
     } catch (error) {
       report("publish", error);
     }
   }
-  return waits.length === 0 ? Promise.resolve() : Promise.all(waits).then(() => undefined);
+  return waits === undefined ? undefined : Promise.all(waits).then(() => undefined);
 }
 
 /**
@@ -48,7 +62,7 @@ export function publishResult(result: Result<unknown>, publishers: readonly Publ
  * @internal
  * @example
  * ```ts
- * publishSkip(core.name, core.publishers(), (op, cause) => core.report(op, cause));
+ * publishSkip(state.name, state.publishers(), state.hook.report);
  * ```
  */
 export function publishSkip(experiment: string, publishers: readonly Publisher[], report: Report): void {
@@ -56,6 +70,26 @@ export function publishSkip(experiment: string, publishers: readonly Publisher[]
     if (typeof publisher !== "object" || typeof publisher.skipped !== "function") continue;
     try {
       publisher.skipped(experiment, "overload");
+    } catch (error) {
+      report("publish", error);
+    }
+  }
+}
+
+/**
+ * Tells the publishers that implement `trip` that guardrails switched an experiment off.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * publishTrip(event, state.publishers(), state.hook.report);
+ * ```
+ */
+export function publishTrip(event: TripEvent, publishers: readonly Publisher[], report: Report): void {
+  for (const publisher of publishers) {
+    if (typeof publisher !== "object" || typeof publisher.trip !== "function") continue;
+    try {
+      publisher.trip(event);
     } catch (error) {
       report("publish", error);
     }
