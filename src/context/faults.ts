@@ -21,8 +21,9 @@
  * The state lives in a process-wide slot (`Symbol.for`), like the context store, so two copies of
  * penumbra install one accessor and either copy's `configure({ containFaults })` governs it.
  */
+import { describeThrown } from "../describe";
 import type { Operation } from "../errors";
-import type { RunFrame } from "./frame";
+import type { RunFrame } from "../types/frame";
 import { contextBackend } from "./slot";
 
 type Emit = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
@@ -343,23 +344,7 @@ function report(frame: RunFrame, error: unknown): void {
  */
 export function faultDetail(frame: RunFrame, error: unknown): string {
   const who = frame.info.candidate !== undefined ? `candidate '${safeText(frame.info.candidate)}'` : `the shadow ${frame.info.role}`;
-  return `${who} raised an uncaught fault in its async context: ${describeFault(error)}`;
-}
-
-/** Never trusts the value: a getter or `toString` that throws still gives a line. */
-function describeFault(error: unknown): string {
-  try {
-    if (error instanceof Error) {
-      const name: unknown = error.name;
-      const message: unknown = error.message;
-      return truncate(`${typeof name === "string" ? name : "Error"}: ${typeof message === "string" ? message : "(no message)"}`);
-    }
-    if (typeof error === "string") return truncate(JSON.stringify(error));
-    if (error === null || (typeof error !== "object" && typeof error !== "function")) return String(error);
-    return `a thrown ${typeof error}`;
-  } catch {
-    return "an unreadable thrown value";
-  }
+  return `${who} raised an uncaught fault in its async context: ${describeThrown(error)}`;
 }
 
 function safeText(text: unknown): string {

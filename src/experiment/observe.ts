@@ -6,6 +6,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { CandidateTimeoutError, type Operation } from "../errors";
+import { faultDetail } from "../context/faults";
 import { runInFrame, type RunFrame } from "../context/frame";
 import { snapshot } from "../isolation/snapshot";
 import type { Report } from "../report";
@@ -112,7 +113,7 @@ class Frame implements RunFrame {
 class ShadowFrame extends Frame {
   onFault(error: unknown): void {
     this.pendingFault?.(error);
-    this.report("candidateFault", error);
+    this.report("candidateFault", error, faultDetail(this, error));
   }
 }
 
