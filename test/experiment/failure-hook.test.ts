@@ -87,6 +87,24 @@ describe("the failure hook", () => {
       });
     }
 
+    it("rejects an async sequential caller with a candidateFault raised while the candidate was pending", async () => {
+      configure({ strict: true, onError: () => undefined });
+      const fault = new Error("timer threw inside the candidate's run");
+      const experiment = new Experiment<[number], Promise<number>>("strict-candidate-fault", { mode: "sequential", publish: collector() })
+        .use(async (n) => n)
+        .try(
+          (n) =>
+            new Promise<number>((resolve) => {
+              const frame = currentFrame();
+              setTimeout(() => {
+                frame?.onFault?.(fault);
+                resolve(n);
+              }, 1);
+            }),
+        );
+      await assert.rejects(experiment.run(1), (e: unknown) => e instanceof ExperimentError && e.operation === "candidateFault" && e.cause === fault);
+    });
+
     it("does not throw at the caller outside strict mode, and the caller gets the control's value", () => {
       for (const c of cases) {
         const sink = errorSink();
