@@ -96,8 +96,13 @@ export function admit(state: ExperimentState, thisArg: unknown, args: unknown[],
   let asyncGate: Promise<boolean> | undefined;
   let key: string | typeof FAILED | undefined;
   if (promote !== undefined) {
-    // A synchronous `enabled` that says no sends the call back to the control before anyone is chosen.
-    if (typeof enabled === "function" && !state.enabledIsAsync) {
+    // A gate that keeps its last answer (openFeatureGate's `now`) is asked synchronously first: a flag
+    // turned off sends every call back to the control at once, before anyone is chosen.
+    const now = typeof enabled === "function" ? syncAnswerOf(enabled) : undefined;
+    if (now !== undefined) {
+      if (ask(report, "enabled", () => now(...(args as never[]))) !== true) return control;
+    } else if (typeof enabled === "function" && !state.enabledIsAsync) {
+      // A synchronous `enabled` that says no sends the call back to the control before anyone is chosen.
       enabledAsked = true;
       const answer = askEnabled(state, args, report);
       if (answer === false) return control;
@@ -147,6 +152,19 @@ export function admit(state: ExperimentState, thisArg: unknown, args: unknown[],
     if (isThenable(answer)) asyncGate = follow(answer, caller?.report ?? state.hook.report);
   }
   return prepare(state, thisArg, args, asyncGate, served, report, caller, parent);
+}
+
+/**
+ * The synchronous answer an asynchronous gate keeps beside itself (`openFeatureGate(...).now`), if
+ * it has one; read once per promoted call, guarded, since `enabled` is the user's object.
+ */
+function syncAnswerOf(enabled: object): ((...args: never[]) => unknown) | undefined {
+  try {
+    const now: unknown = (enabled as { now?: unknown }).now;
+    return typeof now === "function" ? (now.bind(enabled) as (...args: never[]) => unknown) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Asks a synchronous-looking `enabled`: true, false, or (it answered with a promise) that answer, followed. */

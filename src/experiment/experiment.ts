@@ -35,13 +35,21 @@ export class Experiment<A extends unknown[] = unknown[], R = unknown> {
   }
 
   /**
-   * Registers the control: the behaviour whose outcome every caller gets. Exactly one.
+   * Registers the control: the behaviour whose outcome every caller gets. Exactly one. On an
+   * experiment built without type arguments, `use` narrows it to the control's own parameters and
+   * return type, so a strict TypeScript user writes none and a wrong candidate is a compile error.
    *
    * @example
    * ```ts
    * new Experiment<[number], number>("double").use((n) => n * 2);
+   * const total = new Experiment("total").use((cart: { lines: number[] }) => cart.lines.length); // Experiment<[{ lines: number[] }], number>
    * ```
    */
+  use<UA extends unknown[], UR>(
+    this: Experiment<A, R> & (unknown extends R ? (unknown[] extends A ? unknown : never) : never),
+    control: (...args: UA) => UR,
+  ): Experiment<UA, UR>;
+  use(control: (...args: A) => R): this;
   use(control: (...args: A) => R): this {
     if (typeof control !== "function") throw new TypeError(`penumbra: the control must be a function, got ${show(control)}`);
     if (this.state.control !== undefined) {

@@ -278,3 +278,48 @@ describe("penumbra/openfeature", () => {
     assert.throws(() => openFeatureGate(OpenFeature.getClient(), { flagKey: "" }), /flagKey/);
   });
 });
+
+describe("openFeatureGate and promotion (API.md §5)", () => {
+  it("rolls a promotion back at once when the flag is turned off, and promotes again when it comes back", async () => {
+    const provider = new InMemoryProvider(flag(true));
+    const client = await clientWith(provider);
+    const gate = openFeatureGate(client, { flagKey: FLAG });
+    await until(() => gate.lastValue === true);
+    const sink = collector();
+    const total = shadow((cart: Cart) => `old ${cart.total}`, (cart: Cart) => `new ${cart.total}`, {
+      name: "promoted-total-flag",
+      publish: sink,
+      promote: 1,
+      enabled: gate,
+    });
+    assert.equal(total({ customerId: "c-1", total: 1 }), "new 1", "flag on: the promoted candidate answers");
+    provider.putConfiguration(flag(false));
+    await until(() => gate.lastValue === false);
+    assert.equal(total({ customerId: "c-2", total: 2 }), "old 2", "flag off: the control answers on the very next call");
+    provider.putConfiguration(flag(true));
+    await until(() => gate.lastValue === true);
+    assert.equal(total({ customerId: "c-3", total: 3 }), "new 3", "flag back on: promoted again");
+    await total.experiment.settled();
+    const servedBy = sink.results.map((r) => r.servedBy);
+    assert.ok(servedBy.includes("candidate"), `a promoted run was compared: ${JSON.stringify(servedBy)}`);
+  });
+
+  it("sends every call to the control when the gate's synchronous answer throws, reported as enabled", async () => {
+    const errors: ExperimentError[] = [];
+    const hostileGate = Object.assign(async () => true, {
+      now(): boolean {
+        throw new Error("flag store unreachable");
+      },
+    });
+    const total = shadow((n: number) => `old ${n}`, (n: number) => `new ${n}`, {
+      name: "promoted-total-throwing-now",
+      publish: () => undefined,
+      promote: 1,
+      enabled: hostileGate,
+      onError: (e) => errors.push(e),
+    });
+    assert.equal(total(1), "old 1");
+    await total.experiment.settled();
+    assert.ok(errors.some((e) => e.operation === "enabled"), "the throwing now() is an enabled error");
+  });
+});

@@ -118,11 +118,6 @@ export {};
  * as a failing test until its entry is removed). Keep this empty; every entry is a bug report.
  */
 const KNOWN_GAPS: Array<{ file: string; line: string; error: string }> = [
-  // `new Experiment("total").use(oldTotal)` must narrow Experiment<unknown[], unknown> to
-  // Experiment<[Cart], OrderTotal> (API.md §1: "the builder narrows unknown type parameters on
-  // use"); today `use(control: (...args: A) => R): this` rejects it with TS2345. The fix belongs to
-  // src/experiment/experiment.ts (a narrowing overload of use), not to the README.
-  { file: "README.md", line: '.use(oldTotal)', error: "TS2345" },
 ];
 
 /** Whether a tsc error line (`README.md:130: error TS2345: …`) is the known gap `gap`. */
