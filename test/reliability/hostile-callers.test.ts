@@ -47,15 +47,6 @@ function behaviour(spec: Side): { fn: () => unknown; outcome: unknown } {
   };
 }
 
-function isThenable(value: unknown): boolean {
-  if ((typeof value !== "object" && typeof value !== "function") || value === null) return false;
-  try {
-    return typeof (value as { then?: unknown }).then === "function";
-  } catch {
-    return false;
-  }
-}
-
 function hookOptions(hooks: readonly Hook[]): ExperimentOptions<unknown[], unknown> {
   const options: Record<string, unknown> = {};
   for (const h of hooks) {
@@ -97,9 +88,6 @@ describe("hostile values through shadow(): the caller sees exactly the bare cont
     return fc.assert(
         fc.asyncProperty(side, side, fc.array(hostileValue(), { maxLength: 3 }), hooks(withOnError), async (control, candidate, argRecipes, hooks) => {
           const bare = behaviour(control);
-          // A sync control's thenable in sequential mode is the engine fix the skipped test below
-          // waits for; every other value goes through here.
-          fc.pre(!(mode === "sequential" && !control.async && !control.threw && isThenable(bare.outcome)));
           const other = behaviour(candidate);
           const args = argRecipes.map((r) => r.build());
           const wrapped = shadow(bare.fn as (...args: unknown[]) => unknown, other.fn as (...args: unknown[]) => unknown, { ...hookOptions(hooks), mode, name: `hostile-${mode}` });
@@ -119,16 +107,13 @@ describe("hostile values through shadow(): the caller sees exactly the bare cont
     it(`in ${mode} mode, for hostile arguments, outcomes and callbacks`, () => check(mode, false));
   }
 
-  // The engine's reportError turns a throwing onError into a warning with String(thrown), which
-  // throws for a hostile value, at the caller when the failing callback is a gate. Needs the one-line
-  // engine change (describeThrown(thrown)) owned by the engine rewrite: enable with it.
+  // A throwing onError becomes a warning described by describeThrown, so even a hostile value thrown
+  // there never reaches the caller, gates included.
   for (const mode of ["background", "sequential"] as const) {
-    it.skip(`in ${mode} mode, also with an onError that throws hostile values`, () => check(mode, true));
+    it(`in ${mode} mode, also with an onError that throws hostile values`, () => check(mode, true));
   }
 
-  // The sequential engine wraps a sync control's thenable in a native Promise today (issue 12, item 2,
-  // owned by the engine rewrite): enable with it.
-  it.skip("returns a sync control's thenable untouched, never calling its then", async () => {
+  it("returns a sync control's thenable untouched, never calling its then", async () => {
     for (const mode of ["background", "sequential"] as const) {
       let calls = 0;
       const thenable = {
@@ -144,8 +129,7 @@ describe("hostile values through shadow(): the caller sees exactly the bare cont
     }
   });
 
-  // Needs the same engine change as the sequential onError property above.
-  it.skip("keeps the caller's outcome when onError itself throws a null-prototype object", async () => {
+  it("keeps the caller's outcome when onError itself throws a null-prototype object", async () => {
     configure({
       onError() {
         throw Object.create(null);
