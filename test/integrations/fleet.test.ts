@@ -182,7 +182,8 @@ describe("penumbra/fleet flagdFile", () => {
     // A broken file keeps the last good configuration.
     writeFileSync(file, "{ not json");
     await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(await gate(), gate.now());
+    // (Without a targeting key a fraction is drawn at random per call, so only the value is compared.)
+    await gate();
     assert.equal(gate.lastValue, 0.1);
     // Deleting the file removes the flag: off.
     rmSync(file);
