@@ -207,12 +207,16 @@ async function main(): Promise<number> {
   let answeredByOld = 0;
   let rolledBack: TripEvent | undefined;
   let offset = 0;
+  let previousStage: { disable(reason?: string): void } | undefined;
 
   for (const [i, stage] of STAGES.entries()) {
     const stageCarts = carts.slice(offset, offset + (sizes[i] ?? 0));
     offset += stageCarts.length;
     const stageCard = new Scorecard({ windowMs: Number.MAX_SAFE_INTEGER });
-    const placeOrder: PlaceOrder =
+    // The next stage replaces this experiment: retiring it hands its name on (no duplicate-name warning;
+    // the overall scorecard merges the stages by name on purpose).
+    previousStage?.disable(`ramped to stage ${i + 1}`);
+    const shadowed =
       rolledBack === undefined
         ? shadow(control, candidate, {
             name: EXPERIMENT,
@@ -229,8 +233,10 @@ async function main(): Promise<number> {
             }),
             publish: [overall, stageCard, evidence.publisher, jsonl],
           })
-        : control; // after a trip the ramp stops: the old code serves alone
+        : undefined; // after a trip the ramp stops: the old code serves alone
+    const placeOrder: PlaceOrder = shadowed ?? control;
     desk.use(placeOrder);
+    previousStage = shadowed?.experiment;
     const tripBefore = rolledBack;
     const label = `stage ${i + 1} (${stage.sample * 100}% mirrored)`;
     await drive(stageCarts, options.concurrency, desk.checkout, (cart, receipt) => {

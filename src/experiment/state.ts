@@ -22,7 +22,7 @@ const CPU_FIRST_RUNS = 16;
 const CPU_SAMPLE_EVERY = 64;
 
 /** Names of the experiments alive in the process: a second one with the same name is warned about. */
-const liveNames = new Map<string, WeakRef<object>>();
+const liveNames = new Map<string, WeakRef<ExperimentState>>();
 
 /**
  * The state of one experiment, shared by all its runs.
@@ -70,7 +70,10 @@ export class ExperimentState {
     this.rules = this.calibration === undefined ? buckets : [...buckets, this.calibration.rule];
     const unordered = unorderedPaths(buckets);
     this.compareOptions = unordered === undefined ? undefined : { unordered };
-    if (liveNames.get(name)?.deref() !== undefined) {
+    // A disabled experiment no longer holds its name: a ramp that replaces one experiment by the next
+    // (disabling the old one) merges their scorecards on purpose.
+    const previous = liveNames.get(name)?.deref() as ExperimentState | undefined;
+    if (previous !== undefined && previous.enabled) {
       penumbraWarning(
         `experiment '${name}' was built while another experiment with that name is in use: their results would be merged ` +
           "by name in scorecards and metrics. Give each experiment its own name (option 'name').",

@@ -276,6 +276,15 @@ describe("engine contract fixes", () => {
       assert.ok(first.enabled);
     });
 
+    it("lets a disabled experiment hand its name on: a ramp that retires one stage for the next is not warned about", async () => {
+      const first = new Experiment("ramped-name", { publish: collector() });
+      first.disable("ramped to the next stage");
+      const warnings = await warningsDuring(() => {
+        new Experiment("ramped-name", { publish: collector() });
+      });
+      assert.deepEqual(warnings.filter((w) => w.code === "PENUMBRA_DUPLICATE_NAME"), []);
+    });
+
     it("warns PENUMBRA_SKIPPING once when calls are skipped for capacity, naming maxConcurrent", async () => {
       const release: Array<() => void> = [];
       const memory = collector();
