@@ -86,6 +86,36 @@ describe("acceptance §1: comparison", () => {
       assert.ok(m.summary.length < 1000);
     });
 
+    it("describes any thrown value without trusting it: throwing getters, Proxies with throwing traps, null-prototype objects, throwing toString / inspect.custom", async () => {
+      const trap = (): never => {
+        throw new Error("trap");
+      };
+      const thrownValues = fc.constantFrom<() => unknown>(
+        () => Object.defineProperty(Object.defineProperty(new TypeError("x"), "message", { get: trap }), "name", { get: trap }),
+        () => new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap, getOwnPropertyDescriptor: trap }),
+        () => new Proxy(new Error("p"), { get: trap, getPrototypeOf: trap }),
+        () => Object.create(null),
+        () => ({ toString: trap, [Symbol.for("nodejs.util.inspect.custom")]: trap, [Symbol.toPrimitive]: trap }),
+        () => undefined,
+        () => 0,
+        () => "",
+        () => Symbol("s"),
+        () => 10n,
+        () => (() => { const c: Record<string, unknown> = {}; c.self = c; return c; })(),
+      );
+      await fc.assert(
+        fc.asyncProperty(thrownValues, async (make) => {
+          const r = await compare((): unknown => 1, (): unknown => { throw make(); });
+          const m = firstMismatch(r);
+          assert.equal(m.kind, "error");
+          assert.equal(typeof m.summary, "string");
+          assert.ok(m.summary.startsWith("returned 1 vs threw "), m.summary);
+        }),
+        { numRuns: 30 },
+      );
+      assert.deepEqual(h.errors, [], "describing a thrown value is never an error of its own");
+    });
+
     it("says `compare() returned false` when compare says unequal and nothing differs structurally", async () => {
       const r = await compare(() => ({ a: 1 }), () => ({ a: 1 }), { compare: () => false });
       assert.equal(firstMismatch(r).summary, "compare() returned false");
