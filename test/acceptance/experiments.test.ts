@@ -3,6 +3,8 @@
  * admission, isolation, option validation and the failure hook, through the public entry only.
  */
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import fc from "fast-check";
 import * as penumbra from "../../src/index";
 import { Experiment, ExperimentError, MismatchError, configure, flush, shadow, type Result } from "../../src/index";
@@ -245,6 +247,48 @@ describe("acceptance §1: experiments", () => {
       const skipping = warnings.filter((w) => w.code === "PENUMBRA_SKIPPING");
       assert.equal(skipping.length, 1);
       assert.match(skipping[0]?.message ?? "", /maxConcurrent/);
+    });
+  });
+
+  describe("gates across processes and lifetimes", () => {
+    const root = path.resolve(__dirname, "../..");
+    function node(script: string): { status: number | null; stdout: string; stderr: string } {
+      return spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], { cwd: root, encoding: "utf8", timeout: 20_000 });
+    }
+
+    it("sampleBy is sticky: the same key gets the same decision in every process", async () => {
+      // The decision may be salted by the experiment's name, so every process uses the same one.
+      const name = uniqueName("sticky");
+      const script = `
+        const { shadow, configure, flush } = require("./src/index");
+        const admitted = [];
+        configure({ publishers: [(r) => admitted.push(r.args[0])] });
+        const f = shadow((k) => k, (k) => k, { name: ${JSON.stringify(name)}, sample: 0.5, sampleBy: (k) => k, captureArgs: true });
+        for (let i = 0; i < 60; i++) f("user-" + i);
+        flush().then(() => console.log(JSON.stringify(admitted.sort())));
+      `;
+      const a = node(script);
+      const b = node(script);
+      assert.equal(a.status, 0, a.stderr);
+      const first = JSON.parse(a.stdout.trim()) as string[];
+      assert.deepEqual(JSON.parse(b.stdout.trim()), first);
+      assert.ok(first.length > 10 && first.length < 50, `about half admitted, got ${first.length}`);
+      const here = shadow((k: string) => k, (k: string) => k, { name, sample: 0.5, sampleBy: (k) => k, captureArgs: true });
+      for (let i = 0; i < 60; i++) here(`user-${i}`);
+      await here.experiment.settled();
+      assert.deepEqual(only(h, name).map((r) => r.args?.[0]).sort(), first);
+    });
+
+    it("settled() keeps the process alive while a candidate that will never settle waits for its timeout", () => {
+      const run = node(`
+        const { shadow, configure } = require("./src/index");
+        configure({ publishers: [() => undefined] });
+        const f = shadow(() => 1, () => new Promise(() => undefined), { name: "alive", timeoutMs: 50 });
+        f();
+        f.experiment.settled().then(() => console.log("settled"));
+      `);
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(run.stdout.trim(), "settled");
     });
   });
 
