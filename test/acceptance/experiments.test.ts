@@ -233,7 +233,7 @@ describe("acceptance §1: experiments", () => {
       const name = uniqueName("overload");
       const skips: Array<[string, string]> = [];
       const wrapped = shadow(
-        () => 1,
+        async () => 1,
         () => new Promise<number>((resolve) => setTimeout(() => resolve(1), 20)),
         { name, maxConcurrent: 1, publish: { publish: () => undefined, skipped: (e: string, r: "overload") => skips.push([e, r]) } },
       );
