@@ -335,6 +335,48 @@ describe("acceptance §3: shadow context and guarded side effects", function () 
       await server.close();
     });
 
+    it("keeps a leak made after the candidate's timeout off its observation, but still trips the leak guardrail", async () => {
+      const server = await httpServer();
+      uninstall.push(installTripwire());
+      const name = uniqueName("late-leak");
+      let late: Promise<unknown> = Promise.resolve();
+      const wrapped = shadow(async () => 1, async () => {
+        await sleep(40);
+        late = fetch(`http://127.0.0.1:${server.port}/late`).then((r) => r.text(), () => "blocked");
+        return 1;
+      }, { name, timeoutMs: 10 });
+      await wrapped();
+      await wrapped.experiment.settled();
+      await sleep(60);
+      await late;
+      await server.close();
+      assert.deepEqual(server.hits, []);
+      const r = h.memory.results.find((x) => x.experiment === name);
+      assert.equal(r?.candidates[0]?.timedOut, true);
+      assert.deepEqual(r?.candidates[0]?.leaks, []);
+      assert.equal(wrapped.experiment.enabled, false, "the leak guardrail still saw it");
+    });
+
+    it("sends an error met inside a run (a guard's argument snapshot) to that run's own onError first, operation 'guard'", async () => {
+      const own: string[] = [];
+      const reached: unknown[] = [];
+      const queue = guard("queue", { push: (m: unknown) => reached.push(m) }, { effects: ["push"] });
+      const trap = (): never => {
+        throw new Error("trap");
+      };
+      const hostile = new Proxy({}, { get: trap, ownKeys: trap, getPrototypeOf: trap, getOwnPropertyDescriptor: trap, has: trap });
+      const name = uniqueName("guard-error");
+      const wrapped = shadow(() => 1, () => {
+        queue.push(hostile);
+        return 1;
+      }, { name, onError: (e) => own.push(e.operation) });
+      assert.equal(wrapped(), 1);
+      await wrapped.experiment.settled();
+      assert.deepEqual(reached, []);
+      assert.ok(own.includes("guard"), JSON.stringify(own));
+      assert.equal(h.errors.filter((e) => e.experiment === name).length, 0, "the experiment's own onError, not the configured one");
+    });
+
     it("changes nothing outside shadow runs", async () => {
       const server = await httpServer();
       uninstall.push(installTripwire());
