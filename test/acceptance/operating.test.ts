@@ -4,6 +4,7 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
+import { spawnSync } from "node:child_process";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -233,6 +234,33 @@ describe("acceptance §4: operating an experiment", function () {
       assert.equal(got.length, 4);
       assert.deepEqual(bad.map((b) => b.line), [5, 6]);
       assert.ok(bad.every((b) => b.error.length > 0));
+    });
+  });
+
+  describe("CLI penumbra report", () => {
+    const root = path.resolve(__dirname, "../..");
+    function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+      return spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "src/cli/main.ts", ...args], { cwd: root, encoding: "utf8", timeout: 20_000 });
+    }
+
+    it("prints the scorecard as a table, writes an HTML page with --html, and never prints a verdict for an empty file", async () => {
+      const file = path.join(dir, "results.jsonl");
+      const jsonl = jsonlPublisher(file);
+      const name = uniqueName("cli");
+      const wrapped = shadow((n: number) => ({ total: n }), (n: number) => ({ total: n % 2 ? n : n + 1 }), { name, publish: jsonl });
+      for (let n = 0; n < 6; n++) wrapped(n);
+      await wrapped.experiment.settled();
+      await jsonl.close();
+      const html = path.join(dir, "report.html");
+      const full = cli("report", file, "--html", html);
+      assert.equal(full.status, 0, full.stderr);
+      assert.ok(full.stdout.includes(name));
+      assert.ok(fs.readFileSync(html, "utf8").includes("<html"), "an HTML page");
+      const empty = path.join(dir, "empty.jsonl");
+      fs.writeFileSync(empty, "");
+      const none = cli("report", empty);
+      assert.notEqual(none.status, 0, "nothing to report is not success");
+      assert.doesNotMatch(none.stdout, /\b0 (differing|mismatch)|healthy/i);
     });
   });
 
