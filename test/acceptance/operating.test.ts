@@ -9,6 +9,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { InMemoryProvider, OpenFeature, type Provider } from "@openfeature/server-sdk";
 import { Registry } from "prom-client";
 import {
   PenumbraError,
@@ -22,6 +23,7 @@ import {
   type TripEvent,
 } from "../../src/index";
 import { fleetGuardrail, flagdFile } from "../../src/integrations/fleet";
+import { openFeatureGate, type OpenFeatureClient } from "../../src/integrations/openfeature";
 import { prometheusPublisher } from "../../src/integrations/prometheus";
 import { harness, resetHarness, uniqueName, type Harness } from "./support";
 
@@ -234,6 +236,43 @@ describe("acceptance §4: operating an experiment", function () {
       assert.equal(got.length, 4);
       assert.deepEqual(bad.map((b) => b.line), [5, 6]);
       assert.ok(bad.every((b) => b.error.length > 0));
+    });
+  });
+
+  describe("penumbra/openfeature", () => {
+    let domains = 0;
+    async function clientWith(flags: ConstructorParameters<typeof InMemoryProvider>[0]): Promise<OpenFeatureClient> {
+      const domain = `penumbra-acceptance-${++domains}`;
+      await OpenFeature.setProviderAndWait(domain, new InMemoryProvider(flags) as Provider);
+      return OpenFeature.getClient(domain);
+    }
+    const only = (value: boolean | number) => ({ ramp: { variants: { v: value }, defaultVariant: "v", disabled: false } });
+
+    async function admittedUsers(client: OpenFeatureClient, users: string[]): Promise<string[]> {
+      const name = uniqueName("of");
+      const wrapped = shadow((u: string) => u, (u: string) => u, {
+        name,
+        captureArgs: true,
+        enabled: openFeatureGate(client, { flagKey: "ramp", contextOf: (u: string) => ({ targetingKey: u }) }),
+      });
+      for (const u of users) wrapped(u);
+      await wrapped.experiment.settled();
+      return h.memory.results.filter((r) => r.experiment === name).map((r) => String(r.args?.[0])).sort();
+    }
+
+    const users = Array.from({ length: 60 }, (_, i) => `user-${i}`);
+
+    it("a boolean flag turns candidates on or off; a missing flag means off", async () => {
+      assert.equal((await admittedUsers(await clientWith(only(true)), users)).length, 60);
+      assert.equal((await admittedUsers(await clientWith(only(false)), users)).length, 0);
+      assert.equal((await admittedUsers(await clientWith({}), users)).length, 0);
+    });
+
+    it("a number flag is the admitted fraction, sticky by the targetingKey", async () => {
+      const client = await clientWith(only(0.5));
+      const first = await admittedUsers(client, users);
+      assert.ok(first.length > 10 && first.length < 50, `about half, got ${first.length}`);
+      assert.deepEqual(await admittedUsers(client, users), first);
     });
   });
 
