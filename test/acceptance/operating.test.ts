@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { InMemoryProvider, OpenFeature, type Provider } from "@openfeature/server-sdk";
 import { Registry } from "prom-client";
 import {
+  Experiment,
   PenumbraError,
   Scorecard,
   guard,
@@ -41,6 +42,17 @@ describe("acceptance §4: operating an experiment", function () {
   });
 
   describe("Scorecard", () => {
+    it("summarises the first candidate by default and another one on request", async () => {
+      const card = new Scorecard();
+      const name = uniqueName("two");
+      const e = new Experiment(name, { publish: card }).use((n: number) => n).try("same", (n) => n).try("off", (n) => n + 1);
+      e.run(1);
+      await e.settled();
+      assert.equal(card.summary(name)?.candidate, "same");
+      assert.equal(card.summary(name)?.fieldMatchRate, 1);
+      assert.equal(card.summary(name, "off")?.fieldMatchRate, 0);
+    });
+
     it("says undefined, not a clean summary, for an experiment it has never seen", () => {
       const card = new Scorecard();
       assert.equal(card.summary("never"), undefined);
@@ -184,6 +196,48 @@ describe("acceptance §4: operating an experiment", function () {
       wrapped();
       await wrapped.experiment.settled();
       assert.equal(wrapped.experiment.enabled, true, "a fresh window after enable()");
+    });
+
+    it("without a guardrails option only the leak rule is on: a mismatch rate of 1 never disables", async () => {
+      const wrapped = shadow(() => 1, () => 2, { name: uniqueName("no-guardrails") });
+      for (let i = 0; i < 150; i++) wrapped();
+      await wrapped.experiment.settled();
+      assert.equal(wrapped.experiment.enabled, true);
+    });
+
+    it("evaluates per candidate: one candidate over the threshold trips the experiment", async () => {
+      const trips: TripEvent[] = [];
+      const e = new Experiment(uniqueName("per-candidate"), { guardrails: { maxMismatchRate: 0.5, minRuns: 3, onTrip: (t) => trips.push(t) } })
+        .use(() => 1)
+        .try("good", () => 1)
+        .try("bad", () => 2);
+      for (let i = 0; i < 5; i++) e.run();
+      await e.settled();
+      assert.equal(e.enabled, false);
+      assert.deepEqual(trips.map((t) => t.reason), ["mismatch-rate"]);
+    });
+
+    it("trips on maxTimeoutRate with reason 'timeout-rate' and on maxP95Ratio with reason 'latency'", async () => {
+      const trips: TripEvent[] = [];
+      const slow = shadow(() => 1, () => new Promise<number>(() => undefined) as unknown as number, { name: uniqueName("timeouts"), timeoutMs: 5, guardrails: { maxTimeoutRate: 0.5, minRuns: 3, onTrip: (t) => trips.push(t) } });
+      for (let i = 0; i < 4; i++) slow();
+      await slow.experiment.settled();
+      const lagging = shadow(async () => 1, async () => { await new Promise((r) => setTimeout(r, 15)); return 1; }, { name: uniqueName("latency"), guardrails: { maxP95Ratio: 2, minRuns: 3, onTrip: (t) => trips.push(t) } });
+      for (let i = 0; i < 4; i++) await lagging();
+      await lagging.experiment.settled();
+      assert.deepEqual(trips.map((t) => [t.reason, t.threshold]), [["timeout-rate", 0.5], ["latency", 2]]);
+      assert.ok((trips[1]?.value ?? 0) > 2);
+    });
+
+    it("calibrate learns the control's own noise, so fields that differ run to run are not mismatches", async () => {
+      const name = uniqueName("calibrate");
+      const wrapped = shadow(() => ({ id: Math.random(), total: 1 }), () => ({ id: Math.random(), total: 1 }), { name, calibrate: { runs: 5 } });
+      for (let i = 0; i < 10; i++) wrapped();
+      await wrapped.experiment.settled();
+      const results = h.memory.results.filter((r) => r.experiment === name);
+      assert.ok(results.length > 0);
+      assert.ok(results.every((r) => r.matched));
+      assert.ok(results.every((r) => r.noise.some((d) => d.path === "id")));
     });
 
     it("reports an onTrip that throws as operation 'onTrip' and still disables", async () => {
