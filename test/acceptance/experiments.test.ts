@@ -316,6 +316,73 @@ describe("acceptance §1: experiments", () => {
       assert.equal(only(h, name)[0]?.candidates[0]?.isolated, true);
     });
 
+    it("copies class instances with their prototype, Request with its own clone(), Headers / URL / URLSearchParams through their constructors, and binary data", async () => {
+      class Money {
+        constructor(public amount: number) {}
+        double(): number {
+          return this.amount * 2;
+        }
+      }
+      const name = uniqueName("iso-kinds");
+      const arg = { money: new Money(5), req: new Request("http://127.0.0.1/", { method: "POST", body: "b" }), headers: new Headers({ a: "1" }), url: new URL("http://127.0.0.1/?q=1"), params: new URLSearchParams("a=1"), buf: Buffer.from("ab"), re: /x/g };
+      let seen: typeof arg | undefined;
+      let body = "";
+      const wrapped = shadow(async (a: typeof arg) => a.money.amount, async (a: typeof arg) => {
+        seen = a;
+        body = await a.req.text();
+        return a.money.amount;
+      }, { name });
+      wrapped(arg);
+      await wrapped.experiment.settled();
+      assert.ok(seen);
+      assert.ok(seen.money !== arg.money && seen.money instanceof Money && seen.money.double() === 10);
+      assert.ok(seen.req !== arg.req && seen.req instanceof Request);
+      assert.equal(body, "b");
+      assert.equal(arg.req.bodyUsed, false, "the caller's request body is still readable");
+      assert.ok(seen.headers !== arg.headers && seen.headers.get("a") === "1");
+      assert.ok(seen.url !== arg.url && seen.url.searchParams.get("q") === "1");
+      assert.ok(seen.params !== arg.params && seen.params.get("a") === "1");
+      assert.ok(seen.buf !== arg.buf && Buffer.isBuffer(seen.buf));
+      assert.ok(seen.re !== arg.re && seen.re.flags === "g");
+      assert.equal(only(h, name)[0]?.candidates[0]?.isolated, true);
+    });
+
+    it("shares a value over the size bound (10 000 nodes, or binary data over 1 MiB) and says isolated: false", async () => {
+      const big = Array.from({ length: 20_000 }, (_, i) => ({ i }));
+      const bin = Buffer.alloc(2 * 1024 * 1024);
+      const seen: unknown[] = [];
+      const name = uniqueName("iso-bound");
+      const wrapped = shadow((_x: unknown) => 1, (x: unknown) => { seen.push(x); return 1; }, { name });
+      wrapped(big);
+      wrapped({ bin });
+      await wrapped.experiment.settled();
+      assert.equal(seen[0], big);
+      assert.equal((seen[1] as { bin: Buffer }).bin, bin);
+      assert.deepEqual(only(h, name).map((r) => r.candidates[0]?.isolated), [false, false]);
+    });
+
+    it("in sequential mode runs the control first when the run is not fully isolated", () => {
+      for (let i = 0; i < 8; i++) {
+        const order: string[] = [];
+        const wrapped = shadow((_x: { f: () => number }) => { order.push("control"); return 1; }, (_x: { f: () => number }) => { order.push("candidate"); return 1; }, { name: uniqueName("seq-shared"), mode: "sequential" });
+        wrapped({ f: () => 1 });
+        assert.deepEqual(order, ["control", "candidate"]);
+      }
+    });
+
+    it("lets options.isolate take over: a function gives the candidates its copy, false shares the arguments", async () => {
+      const arg = { n: 1 };
+      const seen: unknown[] = [];
+      const copied = shadow((x: { n: number }) => x.n, (x: { n: number }) => { seen.push(x); return x.n; }, { name: uniqueName("isolate-fn"), isolate: ([x]): [{ n: number }] => [{ n: x.n * 10 }] });
+      copied(arg);
+      await copied.experiment.settled();
+      const shared = shadow((x: { n: number }) => x.n, (x: { n: number }) => { seen.push(x); return x.n; }, { name: uniqueName("isolate-off"), isolate: false });
+      shared(arg);
+      await shared.experiment.settled();
+      assert.deepEqual(seen[0], { n: 10 });
+      assert.equal(seen[1], arg);
+    });
+
     it("shares functions and objects with accessors by reference and says isolated: false", async () => {
       const name = uniqueName("shared");
       const handle = { get live() { return 1; } };
