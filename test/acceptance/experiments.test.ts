@@ -228,6 +228,39 @@ describe("acceptance §1: experiments", () => {
     });
   });
 
+  describe("sequential mode with a sync control and an async part", () => {
+    it("completes an async enabled gate as in background mode, publishes when it settles, and reports operation 'sequential' instead of throwing", async () => {
+      const name = uniqueName("seq-async-gate");
+      const wrapped = shadow(() => 1, () => 2, { name, mode: "sequential", enabled: async () => true, throwOnMismatch: true });
+      assert.equal(wrapped(), 1);
+      await wrapped.experiment.settled();
+      assert.equal(only(h, name).length, 1);
+      assert.ok(h.errors.some((e) => e.experiment === name && e.operation === "sequential"));
+    });
+
+    it("does the same for a candidate that returns a promise", async () => {
+      const name = uniqueName("seq-async-candidate");
+      const wrapped = shadow((): number => 1, (() => Promise.resolve(2)) as unknown as () => number, { name, mode: "sequential", throwOnMismatch: true });
+      assert.equal(wrapped(), 1);
+      await wrapped.experiment.settled();
+      assert.equal(only(h, name)[0]?.mismatched, true);
+      assert.ok(h.errors.some((e) => e.experiment === name && e.operation === "sequential"));
+    });
+  });
+
+  describe("an asynchronous enabled gate", () => {
+    it("is asked only for admitted calls, in parallel with the control; its 'no' publishes nothing", async () => {
+      const name = uniqueName("async-gate");
+      let asked = 0;
+      const wrapped = shadow((_n: number) => 1, (_n: number) => 2, { name, runIf: (n) => n !== 0, enabled: async () => { asked += 1; return false; } });
+      wrapped(0);
+      assert.equal(wrapped(1), 1);
+      await wrapped.experiment.settled();
+      assert.equal(asked, 1);
+      assert.equal(only(h, name).length, 0);
+    });
+  });
+
   describe("admission and backpressure", () => {
     it("skips a call that finds no free slot and tells publishers that implement skipped(experiment, 'overload') before settled() resolves", async () => {
       const name = uniqueName("overload");

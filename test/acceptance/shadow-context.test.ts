@@ -199,6 +199,30 @@ describe("acceptance §3: shadow context and guarded side effects", function () 
       assert.notEqual(descriptor.value, stripe.charges.create, "the descriptor describes the guarded method");
     });
 
+    it("never hands out an unguarded route: clients it returns and its .constructor are guarded too", async () => {
+      const sent: string[] = [];
+      class Client {
+        constructor(public tag = "root") {}
+        send(m: string): string {
+          sent.push(`${this.tag}:${m}`);
+          return "real";
+        }
+        child(): Client {
+          return new Client("child");
+        }
+      }
+      const g = guard("client", new Client(), { effects: ["send"] });
+      const r = await runOnce(() => 1, () => {
+        const Made = (g as unknown as { constructor: new (tag: string) => Client }).constructor;
+        new Made("made").send("a");
+        g.child().send("b");
+        return 1;
+      });
+      assert.deepEqual(sent, []);
+      assert.equal(r.candidates[0]?.effects.length, 2);
+      assert.ok(r.candidates[0]?.effects.every((e) => e.blocked));
+    });
+
     it("sideEffect wraps one function: sink, noop or throw in shadow, the real call elsewhere", async () => {
       const sent: string[] = [];
       const send = sideEffect("sms.send", (to: string) => { sent.push(to); return "real"; }, { sink: () => "sunk" });
