@@ -199,6 +199,35 @@ describe("acceptance §1: experiments", () => {
     });
   });
 
+  describe("candidate faults are contained", () => {
+    it("attributes a late timer throw and a floating rejection in a shadow run to that run (operation 'candidateFault') and the process goes on", async () => {
+      const name = uniqueName("faults");
+      const wrapped = shadow(() => 1, () => {
+        setTimeout(() => {
+          throw new Error("late timer");
+        }, 1);
+        void Promise.reject(new Error("floating"));
+        return 1;
+      }, { name });
+      assert.equal(wrapped(), 1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await wrapped.experiment.settled();
+      const causes = h.errors.filter((e) => e.experiment === name && e.operation === "candidateFault").map((e) => (e.cause as Error).message).sort();
+      assert.deepEqual(causes, ["floating", "late timer"]);
+    });
+
+    it("leaves the application's own uncaught exception alone: same output and exit code as without penumbra", () => {
+      const root = path.resolve(__dirname, "../..");
+      const crash = `setTimeout(() => { throw new Error("app crash"); }, 5);`;
+      const run = (prelude: string) => spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", prelude + crash], { cwd: root, encoding: "utf8", timeout: 20_000 });
+      const bare = run("");
+      const withPenumbra = run(`const { shadow, configure } = require("./src/index"); configure({ publishers: [() => undefined] }); shadow(() => 1, () => 1, { name: "x" })();`);
+      assert.equal(withPenumbra.status, bare.status);
+      assert.notEqual(bare.status, 0);
+      assert.match(withPenumbra.stderr, /app crash/);
+    });
+  });
+
   describe("modes", () => {
     it("background: starts candidates on a later turn, never inside the caller's synchronous call", async () => {
       const name = uniqueName("bg");
