@@ -16,6 +16,7 @@ import {
   PenumbraError,
   Scorecard,
   guard,
+  isShadow,
   jsonlPublisher,
   readResults,
   replay,
@@ -268,6 +269,21 @@ describe("acceptance §4: operating an experiment", function () {
       assert.equal(report.fieldMatchRate, 0.75);
       assert.equal(report.differing.length, 1);
       assert.equal(report.malformed.length, 1, "says how many records it could not replay and why");
+    });
+
+    it("runs both sides in shadow context, so the replayed control's effects are sunk too", async () => {
+      const file = path.join(dir, "r.jsonl");
+      await record(file, true);
+      const sent: string[] = [];
+      const mail = guard("mail", { send: (who: string) => { sent.push(who); return true; } }, { effects: ["send"] });
+      const sides: Array<[string, boolean]> = [];
+      const report = await replay(file, {
+        control: (o: { n: number }) => { sides.push(["control", isShadow()]); mail.send("control"); return o.n * 2; },
+        candidate: (o: { n: number }) => { sides.push(["candidate", isShadow()]); mail.send("candidate"); return o.n * 2; },
+      });
+      assert.equal(report.runs, 4);
+      assert.deepEqual(sent, []);
+      assert.ok(sides.length === 8 && sides.every(([, inShadow]) => inShadow));
     });
 
     it("rejects with a PenumbraError naming the cause when nothing was replayed: captureArgs was off, the file is empty", async () => {
