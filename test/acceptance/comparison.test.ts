@@ -80,6 +80,19 @@ describe("acceptance §1: comparison", () => {
       assert.equal(m.summary.split(", ").length, 11);
     });
 
+    it("lists only non-noise diffs in the summary, so noise never pushes a real diff into `+N more`", async () => {
+      const of = (v: number): Record<string, number> => Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`n${i}`, v]));
+      const m = firstMismatch(await compare(() => of(1), () => of(2), { buckets: [noise.paths("n0", "n1")] }));
+      assert.equal(m.summary.split(", ").length, 10);
+      assert.doesNotMatch(m.summary, /more|n0=|n1=/);
+      assert.deepEqual(m.buckets, []);
+    });
+
+    it("JSON-encodes values in the summary: strings quoted and escaped, null, arrays and objects", async () => {
+      const m = firstMismatch(await compare((): unknown => ({ s: "a\nb", n: null, o: { x: 1 } }), (): unknown => ({ s: "b", n: 1, o: [1] })));
+      assert.equal(m.summary, 's="a\\nb" vs "b", n=null vs 1, o={"x":1} vs [1]');
+    });
+
     it("truncates long values with …", async () => {
       const m = firstMismatch(await compare(() => "a".repeat(1000), () => "b".repeat(1000)));
       assert.ok(m.summary.includes("…"));
