@@ -129,6 +129,14 @@ describe("acceptance §1: comparison", () => {
       assert.deepEqual(h.errors, [], "describing a thrown value is never an error of its own");
     });
 
+    it("keeps the summary bounded when a path is built from a huge user key", async () => {
+      const key = "k".repeat(200_000);
+      const m = firstMismatch(await compare((): unknown => new Map([[key, 1]]), (): unknown => new Map([[key, 2]])));
+      assert.ok(m.summary.length < 500, `summary of ${m.summary.length} characters`);
+      assert.ok(m.summary.includes("…"));
+      assert.ok((m.diffs[0]?.path.length ?? 0) > key.length, "the diff itself keeps the full path");
+    });
+
     it("says `compare() returned false` when compare says unequal and nothing differs structurally", async () => {
       const r = await compare(() => ({ a: 1 }), () => ({ a: 1 }), { compare: () => false });
       assert.equal(firstMismatch(r).summary, "compare() returned false");
