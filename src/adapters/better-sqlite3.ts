@@ -75,7 +75,8 @@ const CONNECTION_STATEMENT = /^(?:begin|commit|end|rollback|savepoint|release|at
  * @example
  * ```ts
  * import Database from "better-sqlite3";
- * import { guardSqlite, shadow } from "penumbra";
+ * import { shadow } from "penumbra";
+ * import { guardSqlite } from "penumbra/better-sqlite3";
  *
  * const db = guardSqlite(new Database("shop.db"));
  * const placeOrder = shadow(

@@ -58,7 +58,8 @@ type MailCallback = (error: Error | null, info: ShadowMailInfo) => void;
  * @example
  * ```ts
  * import nodemailer from "nodemailer";
- * import { guardMailer, shadow } from "penumbra";
+ * import { shadow } from "penumbra";
+ * import { guardMailer } from "penumbra/nodemailer";
  *
  * const mailer = guardMailer(nodemailer.createTransport({ host: "smtp.example.com", port: 587 }));
  * const sendReceipt = shadow(

@@ -209,7 +209,8 @@ function stripSql(sql: string): string {
  * @example
  * ```ts
  * import { Pool } from "pg";
- * import { guardPg, shadow } from "penumbra";
+ * import { shadow } from "penumbra";
+ * import { guardPg } from "penumbra/pg";
  *
  * const pool = guardPg(new Pool());
  * const shadowReads = guardPg(new Pool({ options: "-c default_transaction_read_only=on" }), { readOnly: true });

@@ -96,7 +96,8 @@ type StripeObject = Record<string, unknown>;
  * @example
  * ```ts
  * import Stripe from "stripe";
- * import { guardStripe, shadow } from "penumbra";
+ * import { shadow } from "penumbra";
+ * import { guardStripe } from "penumbra/stripe";
  *
  * const stripe = guardStripe(new Stripe(process.env.STRIPE_KEY!));
  * const checkout = shadow(

@@ -16,6 +16,8 @@ export const STATUS_PATH = "(status)";
 
 const MISSING = "(missing)";
 const DEFAULT_MAX_DIFFS = 10;
+// A path is built from the user's keys: a 200 000-character Map key must not make a 200 kB summary.
+const MAX_PATH_LENGTH = 80;
 
 /**
  * Options of `summarize`.
@@ -67,7 +69,7 @@ function describeDiff(diff: FieldDiff): string {
   }
   const control = hasControl ? formatValue(diff.control) : MISSING;
   const candidate = hasCandidate ? formatValue(diff.candidate) : MISSING;
-  const label = diff.path === STATUS_PATH ? "status" : displayPath(diff.path);
+  const label = diff.path === STATUS_PATH ? "status" : truncate(displayPath(diff.path), MAX_PATH_LENGTH);
   return `${label}=${control} vs ${candidate}`;
 }
 
