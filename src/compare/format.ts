@@ -51,11 +51,20 @@ export function summarize(diffs: readonly FieldDiff[], options?: SummaryOptions)
   const requested = options?.maxDiffs ?? DEFAULT_MAX_DIFFS;
   const maxDiffs = Number.isFinite(requested) ? Math.max(0, Math.floor(requested)) : DEFAULT_MAX_DIFFS;
   const parts: string[] = [];
+  // A line already said adds nothing: with `statusOf: (r) => r.status`, the `(status)` difference and
+  // the value's own `status` field read the same (`status=200 vs 500`) and are listed once.
+  const said = new Set<string>();
   let hidden = 0;
   for (const diff of diffs) {
     if (diff.noise === true) continue;
-    if (parts.length < maxDiffs) parts.push(describeDiff(diff));
-    else hidden++;
+    if (parts.length >= maxDiffs) {
+      hidden++;
+      continue;
+    }
+    const line = describeDiff(diff);
+    if (said.has(line)) continue;
+    said.add(line);
+    parts.push(line);
   }
   if (hidden > 0) parts.push(`+${hidden} more`);
   return parts.join(", ");

@@ -30,6 +30,15 @@ describe("summarize", () => {
     it(name, () => assert.equal(summarize(diffs), expected));
   }
 
+  it("lists a line only once when the status and a value field read the same (statusOf: r => r.status)", () => {
+    const diffs: FieldDiff[] = [
+      { path: STATUS_PATH, kind: "changed", control: 200, candidate: 500 },
+      { path: "status", kind: "changed", control: 200, candidate: 500 },
+      { path: "total", kind: "changed", control: 1, candidate: 2 },
+    ];
+    assert.equal(summarize(diffs), "status=200 vs 500, total=1 vs 2");
+  });
+
   it("truncates long values with …", () => {
     const out = summarize([{ path: "body", kind: "changed", control: "a".repeat(200), candidate: "b" }]);
     assert.equal(out, `body="${"a".repeat(58)}… vs "b"`);
