@@ -272,6 +272,16 @@ function learn(run: Run, control: RawObservation, rerun: Pending): void | Promis
 // ————————————————————————————————— sequential —————————————————————————————————
 
 const CONTROL = -1;
+// The one-candidate orders, shared: a sequential run allocates no order of its own in the common case.
+const CONTROL_FIRST: readonly number[] = Object.freeze([CONTROL, 0]);
+const CANDIDATE_FIRST: readonly number[] = Object.freeze([0, CONTROL]);
+
+/** The behaviours' order: the candidates shuffled, and the control among them when `mixControl`, else first. */
+function orderOf(candidates: number, mixControl: boolean): readonly number[] {
+  if (candidates === 1) return mixControl && Math.random() < 0.5 ? CANDIDATE_FIRST : CONTROL_FIRST;
+  const candidateOrder = shuffled(Array.from({ length: candidates }, (_, i) => i));
+  return mixControl ? shuffled([CONTROL, ...candidateOrder]) : [CONTROL, ...candidateOrder];
+}
 
 /**
  * Runs an admitted (not promoted) call in sequential mode; a promise of the answer when the control
@@ -330,10 +340,9 @@ function steps(run: Run, controlIsAsync: boolean): unknown {
   const rerun = state.calibration === undefined ? undefined : startCalibration(run, prepared);
   // CPU time is a syscall per behaviour, twice: measured for a sample of runs only (see state.measuresCpu).
   const measureCpu = !controlIsAsync && state.measuresCpu();
-  const candidateOrder = shuffled(state.candidates.map((_, i) => i));
   // Until the control is known to be synchronous, or when the shadows share part of the arguments, it goes first.
   const known = controlIsAsync || state.controlIsAsync !== undefined;
-  const order = !known || !run.isolated ? [CONTROL, ...candidateOrder] : shuffled([CONTROL, ...candidateOrder]);
+  const order = orderOf(state.candidates.length, known && run.isolated);
   const observations: Pending[] = [];
   let served: Served | undefined;
   for (let step = 0; step < order.length; step++) {

@@ -106,6 +106,8 @@ function observe(outcome: Outcome, parts: ResultParts): Observation<unknown> {
 
 /** Freezes a list penumbra built for this observation (its closed frame's own), without copying it. */
 function freezeInPlace<T extends object>(items: T[]): T[] {
+  // The frame is closed: nothing is added to its lists any more, and an empty one needs no freezing of its own.
+  if (items.length === 0) return NONE;
   for (const item of items) Object.freeze(item);
   return Object.freeze(items) as T[];
 }

@@ -8,7 +8,7 @@ import { performance } from "node:perf_hooks";
 import { AsyncLocalStorage } from "node:async_hooks";
 import * as fc from "fast-check";
 import * as sinon from "sinon";
-import { Experiment, configure, flush, shadow, type ContextBackend } from "../../src/index";
+import { Experiment, PenumbraError, configure, flush, shadow, type ContextBackend } from "../../src/index";
 import { collector, resetConfiguration, sleep } from "../support/capture";
 
 describe("engine fixes: counting sequential runs and candidate durations", () => {
@@ -197,6 +197,52 @@ describe("engine fixes: counting sequential runs and candidate durations", () =>
           [2, 4],
           [6, 8],
         ],
+      );
+    });
+  });
+
+  describe("shadow runs in flight", () => {
+    function inFlightCount(): number {
+      const backend = new AsyncLocalStorage<unknown>();
+      try {
+        configure({ context: { name: "probe", run: (store, fn) => backend.run(store, fn), get: () => backend.getStore(), bind: (fn) => fn } });
+        resetConfiguration();
+        return 0;
+      } catch (error) {
+        assert.ok(error instanceof PenumbraError && error.code === "PENUMBRA_RUNS_IN_FLIGHT", String(error));
+        return Number(/(\d+) shadow run/.exec(error.message)?.[1]);
+      }
+    }
+
+    let round = 0;
+    it("counts each pending candidate once, whatever the mix of sync, throwing and pending candidates, and none once they settled", async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.constantFrom("pending", "sync", "throws", "rejects"), { minLength: 1, maxLength: 8 }), async (kinds) => {
+          round++;
+          let release!: () => void;
+          const gate = new Promise<void>((resolve) => (release = resolve));
+          const experiments = kinds.map((kind, i) =>
+            shadow(
+              () => 1,
+              (): unknown => {
+                if (kind === "sync") return 1;
+                if (kind === "throws") throw new Error("candidate failed");
+                if (kind === "rejects") return Promise.reject(new Error("candidate rejected"));
+                return gate.then(() => 1);
+              },
+              { name: `in-flight-${round}-${i}`, publish: () => undefined },
+            ),
+          );
+          for (const wrapped of experiments) wrapped();
+          // The candidates start on a later turn.
+          await new Promise((resolve) => setImmediate(resolve));
+          await new Promise((resolve) => setImmediate(resolve));
+          assert.equal(inFlightCount(), kinds.filter((k) => k === "pending").length);
+          release();
+          await flush();
+          assert.equal(inFlightCount(), 0);
+        }),
+        { numRuns: 20 },
       );
     });
   });
