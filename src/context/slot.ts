@@ -108,6 +108,13 @@ export function shadowRunsInFlight(): number {
  * ```
  */
 export function countInFlight(frame: { open: boolean }): void {
+  // The engine's own frames count themselves: an accessor defined per frame cost every shadow run a
+  // WeakSet entry, two closures and an object in dictionary mode (14% of an `isolate: false` run).
+  const own = (frame as { enterInFlight?: unknown }).enterInFlight;
+  if (typeof own === "function") {
+    (own as () => void).call(frame);
+    return;
+  }
   const current = slot();
   const counted = (current.counted ??= new WeakSet());
   if (!frame.open || counted.has(frame)) return;
@@ -123,4 +130,19 @@ export function countInFlight(frame: { open: boolean }): void {
       open = value;
     },
   });
+}
+
+/**
+ * Moves the in-flight count by one, for a frame that counts itself (it calls this once when entered
+ * while open, and once when it closes).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * enterInFlight(): void { if (this.isOpen && !this.counted) { this.counted = true; changeInFlight(1); } }
+ * ```
+ */
+export function changeInFlight(delta: 1 | -1): void {
+  const current = slot();
+  current.inFlight = Math.max(0, (current.inFlight ?? 0) + delta);
 }

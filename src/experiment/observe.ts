@@ -8,6 +8,7 @@ import { performance } from "node:perf_hooks";
 import { CandidateTimeoutError, type Operation } from "../errors";
 import { faultDetail } from "../context/faults";
 import { runInFrame, type RunFrame } from "../context/frame";
+import { changeInFlight } from "../context/slot";
 import { snapshot } from "../isolation/snapshot";
 import type { Report } from "../report";
 import type { RunInfo } from "../types/context";
@@ -86,7 +87,9 @@ class Frame implements RunFrame {
   readonly penumbraFrame = 1 as const;
   readonly effects: Effect[] = [];
   readonly leaks: Leak[] = [];
-  open = true;
+  private isOpen = true;
+  /** Counted as a shadow run in flight (see enterInFlight): uncounted when it closes. */
+  private counted = false;
   /** While a candidate's asynchronous observation is pending: settles it with a fault. */
   pendingFault: ((error: unknown) => void) | undefined = undefined;
   constructor(
@@ -94,6 +97,23 @@ class Frame implements RunFrame {
     readonly info: Info,
     readonly shadow: boolean,
   ) {}
+
+  /** Open while its behaviour's observation is: later effects and leaks are not the observation's. */
+  get open(): boolean {
+    return this.isOpen;
+  }
+
+  set open(value: boolean) {
+    if (this.isOpen && !value && this.counted) changeInFlight(-1);
+    this.isOpen = value;
+  }
+
+  /** Called by countInFlight when a shadow frame is entered: counted once, while open. */
+  enterInFlight(): void {
+    if (!this.isOpen || this.counted) return;
+    this.counted = true;
+    changeInFlight(1);
+  }
 
   get parent(): RunFrame | undefined {
     return this.scope.parent;
@@ -197,20 +217,20 @@ export function callServed(
   measureCpu: boolean,
   report: Report,
 ): ServedCall {
-  const started = performance.now();
-  const cpuBefore = measureCpu ? process.cpuUsage() : undefined;
+  const clock = new Clock(measureCpu);
   let returned: unknown;
   try {
-    returned = runInFrame(frame, () => Reflect.apply(behaviour.fn, thisArg, args));
+    returned = runInFrame(frame, () => clock.start(behaviour.fn, thisArg, args));
   } catch (error) {
-    const observation = close(frame, behaviour.name, true, true, undefined, error, false, started, cpuBefore);
+    const observation = close(frame, behaviour.name, true, true, undefined, error, false, clock);
     return { kind: "sync", threw: true, raw: error, observation };
   }
   if (!isThenable(returned)) {
     const copy = valueCopy(returned, copyValue, report);
-    const observation = close(frame, behaviour.name, copy.isolated, false, copy.value, undefined, false, started, cpuBefore);
+    const observation = close(frame, behaviour.name, copy.isolated, false, copy.value, undefined, false, clock);
     return { kind: "sync", threw: false, raw: returned, observation };
   }
+  clock.cpuBefore = undefined;
   if (!(returned instanceof Promise)) {
     // Calling a query builder's then() again could run it twice: it goes back untouched, unobserved.
     (frame as Frame).open = false;
@@ -220,10 +240,10 @@ export function callServed(
     returned.then(
       (value: unknown) => {
         const copy = valueCopy(value, copyValue, report);
-        resolve({ observation: close(frame, behaviour.name, copy.isolated, false, copy.value, undefined, false, started, undefined), threw: false, raw: value });
+        resolve({ observation: close(frame, behaviour.name, copy.isolated, false, copy.value, undefined, false, clock), threw: false, raw: value });
       },
       (error: unknown) => {
-        resolve({ observation: close(frame, behaviour.name, true, true, undefined, error, false, started, undefined), threw: true, raw: error });
+        resolve({ observation: close(frame, behaviour.name, true, true, undefined, error, false, clock), threw: true, raw: error });
       },
     );
   });
@@ -250,15 +270,15 @@ export function observeShadow(
   timeoutMs: number,
   measureCpu: boolean,
 ): RawObservation | Promise<RawObservation> {
-  const started = performance.now();
-  const cpuBefore = measureCpu ? process.cpuUsage() : undefined;
+  const clock = new Clock(measureCpu);
   let returned: unknown;
   try {
-    returned = runInFrame(frame, () => Reflect.apply(behaviour.fn, thisArg, args));
+    returned = runInFrame(frame, () => clock.start(behaviour.fn, thisArg, args));
   } catch (error) {
-    return close(frame, behaviour.name, isolated, true, undefined, error, false, started, cpuBefore);
+    return close(frame, behaviour.name, isolated, true, undefined, error, false, clock);
   }
-  if (!isThenable(returned)) return close(frame, behaviour.name, isolated, false, returned, undefined, false, started, cpuBefore);
+  if (!isThenable(returned)) return close(frame, behaviour.name, isolated, false, returned, undefined, false, clock);
+  clock.cpuBefore = undefined;
   const pending = returned;
   const own = frame as Frame;
   return new Promise<RawObservation>((resolve) => {
@@ -268,7 +288,7 @@ export function observeShadow(
       done = true;
       clearTimeout(timer);
       own.pendingFault = undefined;
-      resolve(close(frame, behaviour.name, isolated, threw, value, error, timedOut, started, undefined));
+      resolve(close(frame, behaviour.name, isolated, threw, value, error, timedOut, clock));
     };
     const timer = setTimeout(() => {
       const error = new CandidateTimeoutError(frame.info.experiment, behaviour.name, timeoutMs);
@@ -290,6 +310,24 @@ export function observeShadow(
   });
 }
 
+/**
+ * Starts a behaviour's clocks at the moment it is invoked, inside its frame: entering the frame (the
+ * context backend, fault containment, in-flight counting) and any queueing before it are the
+ * engine's time, not the behaviour's.
+ */
+class Clock {
+  started = 0;
+  /** Set for a synchronous behaviour only: an asynchronous one's later turns share the CPU with everything else. */
+  cpuBefore: NodeJS.CpuUsage | undefined = undefined;
+  constructor(private readonly measureCpu: boolean) {}
+
+  start(fn: Behaviour["fn"], thisArg: unknown, args: readonly unknown[]): unknown {
+    if (this.measureCpu) this.cpuBefore = process.cpuUsage();
+    this.started = performance.now();
+    return Reflect.apply(fn, thisArg, args);
+  }
+}
+
 /** Closes the frame first (later effects and leaks are not this observation's), then records. */
 function close(
   frame: RunFrame,
@@ -299,11 +337,11 @@ function close(
   value: unknown,
   error: unknown,
   timedOut: boolean,
-  started: number,
-  cpuBefore: NodeJS.CpuUsage | undefined,
+  clock: Clock,
 ): RawObservation {
-  const durationMs = performance.now() - started;
-  const cpuMs = cpuBefore === undefined ? undefined : cpuSince(cpuBefore);
+  // Never invoked (entering its frame failed): it took no time of its own.
+  const durationMs = clock.started === 0 ? 0 : performance.now() - clock.started;
+  const cpuMs = clock.cpuBefore === undefined ? undefined : cpuSince(clock.cpuBefore);
   (frame as Frame).open = false;
   const observation: RawObservation = {
     name,

@@ -272,6 +272,16 @@ function learn(run: Run, control: RawObservation, rerun: Pending): void | Promis
 // ————————————————————————————————— sequential —————————————————————————————————
 
 const CONTROL = -1;
+// The one-candidate orders, shared: a sequential run allocates no order of its own in the common case.
+const CONTROL_FIRST: readonly number[] = Object.freeze([CONTROL, 0]);
+const CANDIDATE_FIRST: readonly number[] = Object.freeze([0, CONTROL]);
+
+/** The behaviours' order: the candidates shuffled, and the control among them when `mixControl`, else first. */
+function orderOf(candidates: number, mixControl: boolean): readonly number[] {
+  if (candidates === 1) return mixControl && Math.random() < 0.5 ? CANDIDATE_FIRST : CONTROL_FIRST;
+  const candidateOrder = shuffled(Array.from({ length: candidates }, (_, i) => i));
+  return mixControl ? shuffled([CONTROL, ...candidateOrder]) : [CONTROL, ...candidateOrder];
+}
 
 /**
  * Runs an admitted (not promoted) call in sequential mode; a promise of the answer when the control
@@ -287,14 +297,15 @@ export function runSequentially(run: Run): unknown {
   const { state } = run;
   const knownAsync = state.controlIsAsync ?? (isAsyncFunction((state.control as Behaviour).fn) ? true : undefined);
   if (run.asyncGate !== undefined) {
-    if (knownAsync === true) return afterAsyncGate(run, run.asyncGate);
+    if (knownAsync === true) return afterAsyncGate(run, run.asyncGate, run.state.tracker.begin());
     run.report("sequential", new Error("enabled returned a promise"), fallback("enabled answered with a promise"));
     const returned = runInBackground(run);
     const strictError = release(run);
     if (strictError !== undefined) throw strictError;
     return returned;
   }
-  if (knownAsync === true) return sequentialAsync(run);
+  // Counted for settled() from admission: a caller that does not await the run must still be waited for.
+  if (knownAsync === true) return sequentialAsync(run, run.state.tracker.begin());
   const before = callBeforeRun(run);
   if (before === false) return bare(run);
   if (before !== true) {
@@ -311,10 +322,14 @@ export function runSequentially(run: Run): unknown {
  * An async control: the caller gets a promise anyway, so the whole run starts on the next microtask,
  * not inside the caller's synchronous call (as every other asynchronous step of the caller would).
  */
-async function sequentialAsync(run: Run): Promise<unknown> {
-  const before = await callBeforeRun(run);
-  if (!before) return bare(run);
-  return steps(run, true);
+async function sequentialAsync(run: Run, ticket: Ticket): Promise<unknown> {
+  try {
+    const before = await callBeforeRun(run);
+    if (!before) return await bare(run);
+    return await steps(run, true);
+  } finally {
+    ticket.done();
+  }
 }
 
 /** The behaviours one after another; synchronous for as long as everything is. */
@@ -325,10 +340,9 @@ function steps(run: Run, controlIsAsync: boolean): unknown {
   const rerun = state.calibration === undefined ? undefined : startCalibration(run, prepared);
   // CPU time is a syscall per behaviour, twice: measured for a sample of runs only (see state.measuresCpu).
   const measureCpu = !controlIsAsync && state.measuresCpu();
-  const candidateOrder = shuffled(state.candidates.map((_, i) => i));
   // Until the control is known to be synchronous, or when the shadows share part of the arguments, it goes first.
   const known = controlIsAsync || state.controlIsAsync !== undefined;
-  const order = !known || !run.isolated ? [CONTROL, ...candidateOrder] : shuffled([CONTROL, ...candidateOrder]);
+  const order = orderOf(state.candidates.length, known && run.isolated);
   const observations: Pending[] = [];
   let served: Served | undefined;
   for (let step = 0; step < order.length; step++) {
@@ -336,12 +350,16 @@ function steps(run: Run, controlIsAsync: boolean): unknown {
     if (index === CONTROL) {
       const call = serve(run, measureCpu);
       if (call.kind === "thenable") return abandonThenable(run, call.returned);
-      if (call.kind === "promise") return stepsAsync(run, prepared, order.slice(step + 1), observations, call.settled, rerun);
+      if (call.kind === "promise") {
+        // The control turned out asynchronous inside the call: counted for settled() from here, still inside the call.
+        const ticket = controlIsAsync ? undefined : state.tracker.begin();
+        return stepsAsync(run, prepared, order.slice(step + 1), observations, call.settled, rerun, ticket);
+      }
       served = call;
     } else {
       const seen = startShadow(run, state.candidates[index] as Behaviour, prepared.lists[index] as unknown[], measureCpu);
       observations[index] = seen;
-      if (controlIsAsync) return stepsAsync(run, prepared, order.slice(step + 1), observations, undefined, rerun);
+      if (controlIsAsync) return stepsAsync(run, prepared, order.slice(step + 1), observations, undefined, rerun, undefined);
     }
   }
   const control = served as Served;
@@ -360,6 +378,22 @@ function steps(run: Run, controlIsAsync: boolean): unknown {
 
 /** The rest of a sequential run once something returned a promise: every step awaited. */
 async function stepsAsync(
+  run: Run,
+  prepared: ShadowArgs,
+  rest: readonly number[],
+  observations: Pending[],
+  control: Promise<Served> | undefined,
+  rerun: Pending | undefined,
+  ticket: Ticket | undefined,
+): Promise<unknown> {
+  try {
+    return await stepsAsyncCounted(run, prepared, rest, observations, control, rerun);
+  } finally {
+    ticket?.done();
+  }
+}
+
+async function stepsAsyncCounted(
   run: Run,
   prepared: ShadowArgs,
   rest: readonly number[],
@@ -388,11 +422,20 @@ async function stepsAsync(
 }
 
 /** An async control with an async `enabled`: the gate is asked in parallel with the control, never ahead of it. */
-function afterAsyncGate(run: Run, gate: Promise<boolean>): unknown {
-  const call = serve(run, false);
-  if (call.kind === "thenable") return abandonThenable(run, call.returned);
+function afterAsyncGate(run: Run, gate: Promise<boolean>, ticket: Ticket): unknown {
+  let call: ReturnType<typeof serve>;
+  try {
+    call = serve(run, false);
+  } catch (error) {
+    ticket.done();
+    throw error;
+  }
+  if (call.kind === "thenable") {
+    ticket.done();
+    return abandonThenable(run, call.returned);
+  }
   const settled: Promise<Served> = call.kind === "sync" ? Promise.resolve(call) : call.settled;
-  return (async () => {
+  return counted(ticket, async () => {
     if (!(await gateSaysYes(run, gate))) {
       run.state.releaseSlot();
       return answer(run, await settled, undefined);
@@ -404,8 +447,17 @@ function afterAsyncGate(run: Run, gate: Promise<boolean>): unknown {
       return answer(run, await settled, undefined);
     }
     const rerun = run.state.calibration === undefined ? undefined : startCalibration(run, prepared);
-    return stepsAsync(run, prepared, shuffled(run.state.candidates.map((_, i) => i)), [], settled, rerun);
-  })();
+    return stepsAsync(run, prepared, shuffled(run.state.candidates.map((_, i) => i)), [], settled, rerun, undefined);
+  });
+}
+
+/** Runs `work`, handing `ticket` back once it settled, before the caller's promise settles. */
+async function counted(ticket: Ticket, work: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return await work();
+  } finally {
+    ticket.done();
+  }
 }
 
 function adopt(run: Run, thenable: unknown): Promise<Served> {

@@ -42,14 +42,24 @@ export interface ResultParts {
  */
 export function buildResult(parts: ResultParts): Result<unknown> {
   const outcomes: Record<string, Verdict> = {};
-  const mismatches: Mismatch[] = [];
-  const noise: FieldDiff[] = [];
+  let mismatches: Mismatch[] = NONE;
+  let noise: FieldDiff[] = NONE;
   let ignored = false;
-  for (const { outcome, evaluation } of parts.candidates) {
+  const candidates = parts.candidates;
+  const observations: Array<Observation<unknown>> = new Array<Observation<unknown>>(candidates.length);
+  for (let i = 0; i < candidates.length; i++) {
+    const { outcome, evaluation } = candidates[i] as ResultParts["candidates"][number];
     outcomes[outcome.name] = evaluation.verdict;
-    if (evaluation.verdict === "mismatched" && evaluation.mismatch) mismatches.push(freezeMismatch(evaluation.mismatch));
+    if (evaluation.verdict === "mismatched" && evaluation.mismatch) {
+      if (mismatches === NONE) mismatches = [];
+      mismatches.push(freezeMismatch(evaluation.mismatch));
+    }
     if (evaluation.verdict === "ignored") ignored = true;
-    for (const d of evaluation.noise) noise.push(Object.freeze(d));
+    for (const d of evaluation.noise) {
+      if (noise === NONE) noise = [];
+      noise.push(Object.freeze(d));
+    }
+    observations[i] = observe(outcome, parts);
   }
   const result: Result<unknown> = {
     experiment: parts.experiment,
@@ -58,7 +68,7 @@ export function buildResult(parts: ResultParts): Result<unknown> {
     context: parts.context,
     servedBy: parts.servedBy,
     control: observe(parts.control, parts),
-    candidates: Object.freeze(parts.candidates.map(({ outcome }) => observe(outcome, parts))) as Observation<unknown>[],
+    candidates: Object.freeze(observations) as Observation<unknown>[],
     matched: mismatches.length === 0 && !ignored,
     mismatched: mismatches.length > 0,
     ignored,
@@ -69,6 +79,9 @@ export function buildResult(parts: ResultParts): Result<unknown> {
   if (parts.args !== undefined) result.args = Object.freeze([...parts.args]) as unknown[];
   return Object.freeze(result);
 }
+
+// The empty lists of a clean run are one shared frozen array: nothing to allocate or freeze per run.
+const NONE: never[] = Object.freeze([]) as unknown as never[];
 
 function observe(outcome: Outcome, parts: ResultParts): Observation<unknown> {
   const observation: Observation<unknown> = {
@@ -93,6 +106,8 @@ function observe(outcome: Outcome, parts: ResultParts): Observation<unknown> {
 
 /** Freezes a list penumbra built for this observation (its closed frame's own), without copying it. */
 function freezeInPlace<T extends object>(items: T[]): T[] {
+  // The frame is closed: nothing is added to its lists any more, and an empty one needs no freezing of its own.
+  if (items.length === 0) return NONE;
   for (const item of items) Object.freeze(item);
   return Object.freeze(items) as T[];
 }

@@ -22,6 +22,9 @@ const EFFECT_PATH = /^effects\[(\d+)\](.*)$/;
  * const { diffs, forced } = effectDiffs(options.compareEffects, control.effects, candidate.effects, report);
  * ```
  */
+// Shared and frozen: most runs have no effects on either side.
+const NONE: { diffs: FieldDiff[]; forced: string | undefined } = Object.freeze({ diffs: Object.freeze([]) as unknown as FieldDiff[], forced: undefined });
+
 export function effectDiffs(
   setting: boolean | ((control: Effect[], candidate: Effect[]) => boolean) | undefined,
   control: readonly Effect[],
@@ -38,7 +41,7 @@ export function effectDiffs(
       return { diffs: [], forced: `compareEffects() threw ${describeThrown(error)}` };
     }
   }
-  if (control.length === 0 && candidate.length === 0) return { diffs: [], forced: undefined };
+  if (control.length === 0 && candidate.length === 0) return NONE;
   const found = diff(control.map(intent), candidate.map(intent));
   return { diffs: found.map((d) => ({ ...d, path: `effects${d.path}` })), forced: undefined };
 }

@@ -61,6 +61,12 @@ interface Findings {
   forced: string | undefined;
 }
 
+// Shared and frozen: a matching run (the common case) allocates no findings and no verdict object.
+const NO_DIFFS: FieldDiff[] = Object.freeze([]) as unknown as FieldDiff[];
+const NO_FINDINGS: Findings = Object.freeze({ diffs: NO_DIFFS, forced: undefined });
+const MATCHED: Evaluation = Object.freeze({ verdict: "matched", noise: NO_DIFFS });
+const NO_STATUS: { diff?: FieldDiff; forced?: string } = Object.freeze({});
+
 /**
  * Compares `candidate` with `control`. Never throws: callback failures are reported and counted as the contract says.
  *
@@ -84,7 +90,7 @@ export function evaluate(context: EvaluationContext, control: Outcome, candidate
 
 function evaluateUnguarded(context: EvaluationContext, control: Outcome, candidate: Outcome): Evaluation {
   const findings = find(context, control, candidate);
-  if (findings.diffs.length === 0 && findings.forced === undefined) return { verdict: "matched", noise: [] };
+  if (findings.diffs.length === 0 && findings.forced === undefined) return MATCHED;
   const diffs =
     context.rules.length === 0
       ? findings.diffs
@@ -108,6 +114,8 @@ function find(context: EvaluationContext, control: Outcome, candidate: Outcome):
   // A candidate cut off by its timeout has not finished intending its effects: nothing to compare.
   if (candidate.timedOut) return outcome;
   const effects = effectDiffs(context.options.compareEffects, control.effects, candidate.effects, context.report);
+  if (effects.diffs.length === 0 && effects.forced === undefined) return outcome;
+  if (outcome.diffs.length === 0 && outcome.forced === undefined) return effects;
   return { diffs: [...outcome.diffs, ...effects.diffs], forced: outcome.forced ?? effects.forced };
 }
 
@@ -133,6 +141,8 @@ function outcomeFindings(context: EvaluationContext, control: Outcome, candidate
     ];
     return { diffs, forced: undefined };
   }
+  // No status to compare: the values' findings are the whole answer.
+  if (context.options.statusOf === undefined) return valueDiffs(context, control.value, candidate.value);
   const diffs: FieldDiff[] = [];
   let forced: string | undefined;
   const status = statusDiff(context, control.value, candidate.value);
@@ -146,7 +156,7 @@ function outcomeFindings(context: EvaluationContext, control: Outcome, candidate
 
 function statusDiff(context: EvaluationContext, controlValue: unknown, candidateValue: unknown): { diff?: FieldDiff; forced?: string } {
   const statusOf = context.options.statusOf;
-  if (statusOf === undefined) return {};
+  if (statusOf === undefined) return NO_STATUS;
   let controlStatus: string | number;
   let candidateStatus: string | number;
   try {
@@ -156,7 +166,7 @@ function statusDiff(context: EvaluationContext, controlValue: unknown, candidate
     context.report("statusOf", error);
     return { forced: `statusOf() threw ${describeThrown(error)}` };
   }
-  if (Object.is(controlStatus, candidateStatus)) return {};
+  if (Object.is(controlStatus, candidateStatus)) return NO_STATUS;
   return { diff: { path: STATUS_PATH, kind: "changed", control: controlStatus, candidate: candidateStatus } };
 }
 
@@ -166,7 +176,7 @@ function valueDiffs(context: EvaluationContext, controlValue: unknown, candidate
     let forced: string | undefined;
     if (compare !== undefined) {
       try {
-        if (compare(controlValue as never, candidateValue as never) === true) return { diffs: [], forced: undefined };
+        if (compare(controlValue as never, candidateValue as never) === true) return NO_FINDINGS;
         forced = "compare() returned false";
       } catch (error) {
         context.report("compare", error);
@@ -174,7 +184,7 @@ function valueDiffs(context: EvaluationContext, controlValue: unknown, candidate
       }
     } else if (deepEqual(controlValue, candidateValue)) {
       // The fast path of a healthy rollout: equal values never pay for a diff.
-      return { diffs: [], forced: undefined };
+      return NO_FINDINGS;
     }
     // Unordered array paths only shape the report: a reordering becomes one diff that a
     // noise.arrayOrder rule can call harmless.
