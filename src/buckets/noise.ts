@@ -7,7 +7,7 @@ import { types } from "node:util";
 import { multisetEqual } from "../compare/diff";
 import type { BucketRule } from "../types/options";
 import type { FieldDiff } from "../types/results";
-import { pathMatcher } from "./path-glob";
+import { pathMatcher } from "../compare/path-glob";
 
 /**
  * Options of `noise.timestamps`.

@@ -7,7 +7,7 @@
  *
  * Unsafe for controls with unguarded side effects: the second run really runs them (docs/buckets.md).
  */
-import { pathMatcher } from "../buckets/path-glob";
+import { pathMatcher } from "../compare/path-glob";
 import { diff } from "../compare/diff";
 import type { BucketRule } from "../types/options";
 import type { RawObservation } from "../types/results";

@@ -8,7 +8,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import type { OutgoingHttpHeaders } from "node:http";
-import { pathMatcher } from "../../buckets/path-glob";
+import { pathMatcher } from "../../compare/path-glob";
 import { isIdentifierKey } from "../../compare/path";
 import type { BucketRule } from "../../types/options";
 import type { FieldDiff } from "../../types/results";

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { diff } from "../../src/compare/diff";
-import { checkGlob, parsePath, pathMatcher } from "../../src/buckets/path-glob";
+import { checkGlob, parsePath, pathMatcher } from "../../src/compare/path-glob";
 
 /** Writes canonical segments back as a path, the way the builder joins them. */
 function join(segments: readonly string[]): string {
@@ -45,7 +45,7 @@ const roundTrips: RoundTrip[] = [
   ["a root Set's members are just braces", new Set([1]), new Set([1, 2]), "{}", ["{}"]],
 ];
 
-describe("buckets/path-glob: parsePath", () => {
+describe("compare/path-glob: parsePath", () => {
   for (const [name, control, candidate, path, segments] of roundTrips) {
     it(`${name}: ${JSON.stringify(path)}`, () => {
       const built = onlyPath(control, candidate);
@@ -108,7 +108,7 @@ const globCases: GlobCase[] = [
   ["an engine path outside the syntax matches nothing, not even **", ["**"], "(error)", false],
 ];
 
-describe("buckets/path-glob: pathMatcher", () => {
+describe("compare/path-glob: pathMatcher", () => {
   for (const [name, globs, path, expected] of globCases) {
     it(`${name}: ${JSON.stringify(globs)} on ${JSON.stringify(path)} is ${expected}`, () => {
       assert.equal(pathMatcher(globs)(path), expected);

@@ -17,7 +17,7 @@
  * A key named `[2]` is therefore `'["[2]"]'`, never the index `"[2]"`, and a quoted identifier such as
  * `["total"]` is read as `total`, the form the path builder writes.
  */
-import { isIdentifierKey } from "../compare/path";
+import { isIdentifierKey } from "./path";
 
 /**
  * Splits a diff path into its segments, in canonical written form (see the module's table). The
