@@ -3,17 +3,13 @@
  * charts must actually render, offline. Skipped, saying why, where /usr/bin/chromium is not installed.
  */
 import { strict as assert } from "node:assert";
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { pathToFileURL } from "node:url";
-import { chromium, type BrowserContext } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { writeDemoFile } from "./fixtures";
+import { openOffline, repoRoot, requireChromium, runCli } from "./report-page";
 
-const CHROMIUM = "/usr/bin/chromium";
-const repoRoot = path.resolve(__dirname, "..", "..");
-const cli = path.join(repoRoot, "dist", "cli", "main.js");
 const screenshot = path.join(repoRoot, "docs", "report-screenshot.png");
 
 interface CanvasCheck {
@@ -43,12 +39,7 @@ describe("penumbra report --html in headless Chromium", function () {
   let context: BrowserContext | undefined;
 
   before(function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      // A skip that says nothing reads as a pass: the reason goes to the output with the skip.
-      console.log(`    skipped: ${CHROMIUM} is not installed (\`apt-get install chromium\`, as CI's .ci/run does, to run this test)`);
-      this.skip();
-    }
-    if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
+    requireChromium(this);
   });
 
   beforeEach(() => {
@@ -65,40 +56,11 @@ describe("penumbra report --html in headless Chromium", function () {
     const file = path.join(dir, "results.jsonl");
     const page = path.join(dir, "report.html");
     writeDemoFile(file);
-    await new Promise<void>((resolve, reject) =>
-      // Relative names from the temp dir: the page (and so the committed screenshot) shows no temp path.
-      execFile(process.execPath, [cli, "report", "results.jsonl", "--html", "report.html"], { cwd: dir }, (error) =>
-        error ? reject(error) : resolve(),
-      ),
-    );
-
-    // A fresh profile directory per run: playwright passes it as --user-data-dir.
-    context = await chromium.launchPersistentContext(path.join(dir, "profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-      viewport: { width: 1000, height: 1250 },
-    });
-    const requests: string[] = [];
-    // Anything but the page itself would be the network the page promises not to need.
-    await context.route("**/*", (route) => {
-      const url = route.request().url();
-      requests.push(url);
-      return url.startsWith("file:") ? route.continue() : route.abort();
-    });
-    const tab = context.pages()[0] ?? (await context.newPage());
-    const errors: string[] = [];
-    tab.on("pageerror", (error) => errors.push(String(error)));
-    await tab.goto(pathToFileURL(page).href);
+    // Relative names from the temp dir: the page (and so the committed screenshot) shows no temp path.
+    await runCli(["report", "results.jsonl", "--html", "report.html"], dir);
+    const opened = await openOffline(dir, page, { width: 1000, height: 1250 });
+    context = opened.context;
+    const { tab, errors, requests } = opened;
     await tab.waitForSelector('body[data-rendered="2"]', { timeout: 15_000 });
     await tab.waitForFunction('document.querySelectorAll(".uplot canvas").length === 4');
 

@@ -5,17 +5,12 @@
  * `PENUMBRA_SCREENSHOTS=1` also refreshes docs/segments-screenshot.png.
  */
 import { strict as assert } from "node:assert";
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { pathToFileURL } from "node:url";
-import { chromium, type BrowserContext } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
+import { openOffline, repoRoot, requireChromium, runCli } from "./report-page";
 import { writeSegmentFile } from "./segment-fixtures";
-
-const CHROMIUM = "/usr/bin/chromium";
-const repoRoot = path.resolve(__dirname, "..", "..");
-const cli = path.join(repoRoot, "dist", "cli", "main.js");
 
 interface Bar {
   value: string;
@@ -53,11 +48,7 @@ describe("penumbra report --segments page in headless Chromium", function () {
   let context: BrowserContext | undefined;
 
   before(function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      console.log(`    skipped: ${CHROMIUM} is not installed (apt-get install chromium; CI's .ci/run does)`);
-      this.skip();
-    }
-    if (!fs.existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` first`);
+    requireChromium(this);
   });
 
   beforeEach(() => {
@@ -72,27 +63,10 @@ describe("penumbra report --segments page in headless Chromium", function () {
 
   it("draws each value's bar to its mismatch rate against the overall line, offline", async () => {
     writeSegmentFile(path.join(dir, "results.jsonl"));
-    await new Promise<void>((resolve, reject) =>
-      execFile(process.execPath, [cli, "report", "results.jsonl", "--segments", "region,endpoint", "--html", "report.html"], { cwd: dir }, (error) =>
-        error ? reject(error) : resolve(),
-      ),
-    );
-    context = await chromium.launchPersistentContext(path.join(dir, "profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-      viewport: { width: 1000, height: 900 },
-    });
-    const requests: string[] = [];
-    await context.route("**/*", (route) => {
-      const url = route.request().url();
-      requests.push(url);
-      return url.startsWith("file:") ? route.continue() : route.abort();
-    });
-    const tab = context.pages()[0] ?? (await context.newPage());
-    const errors: string[] = [];
-    tab.on("pageerror", (error) => errors.push(String(error)));
-    await tab.goto(pathToFileURL(path.join(dir, "report.html")).href);
+    await runCli(["report", "results.jsonl", "--segments", "region,endpoint", "--html", "report.html"], dir);
+    const opened = await openOffline(dir, path.join(dir, "report.html"), { width: 1000, height: 900 });
+    context = opened.context;
+    const { tab, errors, requests } = opened;
     await tab.waitForSelector('body[data-rendered="1"]', { timeout: 15_000 });
 
     const charts = (await tab.evaluate(INSPECT)) as Array<{
