@@ -8,8 +8,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { installApp, packTarball, root } from "./fresh-app";
 
-const root = path.resolve(__dirname, "..", "..");
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
   name: string;
   repository?: { url?: string };
@@ -30,27 +30,16 @@ const PEER_OF_SUBPATH: Record<string, string> = {
   "./express": "express",
 };
 
-/** Unpacks the tarball `npm pack` makes into `<dir>/node_modules/penumbra`; returns the file list. */
-function installTarball(dir: string): string[] {
-  const packed = execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dir], { cwd: root, encoding: "utf8" });
-  const info = (JSON.parse(packed) as Array<{ filename: string; files: Array<{ path: string }> }>)[0]!;
-  const target = path.join(dir, "node_modules", "penumbra");
-  fs.mkdirSync(target, { recursive: true });
-  execFileSync("tar", ["-xzf", path.join(dir, info.filename), "-C", target, "--strip-components=1"]);
-  for (const dependency of ["ts-pattern", "uplot"]) fs.symlinkSync(path.join(root, "node_modules", dependency), path.join(dir, "node_modules", dependency), "dir");
-  return info.files.map((f) => f.path);
-}
-
 describe("the installed package", function () {
   this.timeout(120_000);
   let app: string;
   let files: string[];
 
   before(function () {
-    if (!fs.existsSync(path.join(root, "dist", "index.js"))) throw new Error("dist/ is missing: run `npm run build` first");
     app = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-install-"));
-    files = installTarball(app);
-    fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, version: "1.0.0" }));
+    const packed = packTarball(app);
+    files = packed.files;
+    installApp(app, packed.tarball, { dependencies: ["ts-pattern", "uplot"] });
   });
 
   after(() => {
@@ -141,50 +130,6 @@ setTimeout(() => console.log(JSON.stringify(seen)), 20);
       assert.equal(status, 0, `${specifier}: the process died: ${stderr}`);
       const peers = Object.keys(pkg.peerDependencies).map((p) => `'${p}'`);
       assert.ok(seen!.esm === "loaded" || peers.some((p) => seen!.esm.includes(p)), `${specifier}: ${seen!.esm}`);
-    }
-  });
-
-  it("follows the README's record-then-replay loop from the installed package, ESM and CommonJS: counts are real, an empty verdict is refused", () => {
-    const body = (load: string): string => `${load}
-const { configure, flush, jsonlPublisher, replay, shadow } = penumbra;
-const legacyOrderTotal = (cart) => ({ total: cart.lines.reduce((s, l) => s + l.price * l.qty, 0) });
-const newOrderTotal = (cart) => ({ total: cart.lines.reduce((s, l) => s + l.price * l.qty, 0) + (cart.coupon ? 1 : 0) });
-const run = async (file, captureArgs) => {
-  const results = jsonlPublisher(file);
-  configure({ publishers: [results] });
-  const orderTotal = shadow(legacyOrderTotal, newOrderTotal, { name: "order-total-" + captureArgs, captureArgs });
-  for (let i = 0; i < 6; i++) orderTotal({ lines: [{ price: 10 + i, qty: 1 }], coupon: i % 3 === 0 ? "X" : undefined });
-  await flush();
-  await results.close();
-};
-(async () => {
-  const out = {};
-  await run(process.argv[2], true);
-  const buggy = await replay(process.argv[2], { control: legacyOrderTotal, candidate: newOrderTotal, progress: false });
-  const fixed = await replay(process.argv[2], { control: legacyOrderTotal, candidate: legacyOrderTotal, progress: false });
-  out.replayed = [buggy.runs, buggy.differing.length, fixed.runs, fixed.differing.length, fixed.notice === undefined];
-  await run(process.argv[3], false);
-  try { await replay(process.argv[3], { control: legacyOrderTotal, candidate: newOrderTotal, progress: false }); out.refused = "resolved"; }
-  catch (error) { out.refused = error.code + ": " + /captureArgs: true/.test(error.message); }
-  console.log(JSON.stringify(out));
-})();
-`;
-    fs.writeFileSync(path.join(app, "readme-loop.mjs"), body('import * as penumbra from "penumbra";'));
-    fs.writeFileSync(path.join(app, "readme-loop.cjs"), body('const penumbra = require("penumbra");'));
-    for (const script of ["readme-loop.mjs", "readme-loop.cjs"]) {
-      const withArgs = path.join(app, `${script}.jsonl`);
-      const without = path.join(app, `${script}.noargs.jsonl`);
-      const out = execFileSync(process.execPath, [path.join(app, script), withArgs, without], { cwd: app, encoding: "utf8", timeout: 30_000 });
-      assert.deepEqual(JSON.parse(out), { replayed: [6, 2, 6, 0, true], refused: "PENUMBRA_NOTHING_REPLAYED: true" }, script);
-      const bin = path.join(app, "node_modules", "penumbra", "dist", "cli", "main.js");
-      const report = spawnSync(process.execPath, [bin, "report", withArgs], { encoding: "utf8" });
-      assert.equal(report.status, 0, report.stderr);
-      assert.match(report.stdout, /order-total-true \/ candidate\n {2}runs 6 /);
-      assert.match(report.stdout, /total +2 +33\.3% +total=10 vs 11/);
-      fs.writeFileSync(path.join(app, "empty.jsonl"), "");
-      const empty = spawnSync(process.execPath, [bin, "report", path.join(app, "empty.jsonl")], { encoding: "utf8" });
-      assert.equal(empty.status, 1);
-      assert.match(empty.stderr, /nothing to report: .*empty\.jsonl is empty/);
     }
   });
 

@@ -11,13 +11,13 @@
  * or `ts sketch` (behaviour shown with an internal helper) is not compiled; every other ```ts block is.
  */
 import { strict as assert } from "node:assert";
-import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { installApp, markdownSnippets, packTarball, root, tscErrors, type Snippet } from "./fresh-app";
 
-const root = path.resolve(__dirname, "..", "..");
-const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
+/** The docs' running example (a cart, its order total, a quote), shared with the README walkthrough. */
+const EXAMPLE_TYPES = path.join(__dirname, "readme-app", "example-types.d.ts");
 
 /** Packages a snippet may import besides penumbra: the app gets the repository's installed copies. */
 const APP_DEPENDENCIES = [
@@ -66,11 +66,7 @@ import type { Express, Request as ExpressRequest, Response as ExpressResponse } 
 import type { Transporter } from "nodemailer";
 import type Stripe from "stripe";
 declare global {
-  interface CartLine { sku: string; price: number; qty: number; taxClass?: string }
-  interface Cart { id: string; customerId: string; region: string; lines: CartLine[]; coupon?: string }
-  interface OrderTotal { total: number; tax: number; lines: Array<{ sku: string; tax: number; amount: number }>; meta: { traceId: string } }
-  type Total = OrderTotal;
-  interface Reply { status: number; body: OrderTotal }
+  // Cart, OrderTotal, Reply: example-types.d.ts.
   interface AuditEntry { actor: string; action: string }
   class Money { constructor(amount: number, currency: string) }
   class Order { static fromJSON(json: unknown): Order; toJSON(): unknown }
@@ -128,28 +124,9 @@ function isGap(error: string, gap: (typeof KNOWN_GAPS)[number]): boolean {
   return text.includes(gap.line);
 }
 
-interface Snippet {
-  /** `README.md:34` — the file and the line of the opening fence. */
-  where: string;
-  code: string;
-}
-
 function snippets(): Snippet[] {
   const files = ["README.md", ...fs.readdirSync(path.join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
-  const found: Snippet[] = [];
-  for (const file of files) {
-    const lines = fs.readFileSync(path.join(root, file), "utf8").split("\n");
-    for (let i = 0; i < lines.length; i++) {
-      const open = /^```(ts|typescript)(\s+\S.*)?$/.exec(lines[i]!.trimEnd());
-      if (open === null) continue;
-      const start = i;
-      const body: string[] = [];
-      for (i++; i < lines.length && !lines[i]!.startsWith("```"); i++) body.push(lines[i]!);
-      if (["signature", "sketch"].includes((open[2] ?? "").trim())) continue;
-      found.push({ where: `${file}:${start + 1}`, code: body.join("\n") });
-    }
-  }
-  return found;
+  return files.flatMap(markdownSnippets).filter((s) => !["signature", "sketch"].includes(s.label));
 }
 
 /** A module file for a snippet: the snippet, made a module so snippets do not share top-level names. */
@@ -179,21 +156,8 @@ describe("the README's and docs' TypeScript snippets, in a user's strict project
   let all: Snippet[];
 
   before(function () {
-    if (!fs.existsSync(path.join(root, "dist", "index.js"))) throw new Error("dist/ is missing: run `npm run build` first");
     app = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-snippets-"));
-    // The tarball npm would publish (prepare already ran: `npm test` builds first).
-    const packed = execFileSync("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", app], { cwd: root, encoding: "utf8" });
-    const { filename } = (JSON.parse(packed) as Array<{ filename: string }>)[0]!;
-    const modules = path.join(app, "node_modules");
-    fs.mkdirSync(path.join(modules, "penumbra"), { recursive: true });
-    execFileSync("tar", ["-xzf", path.join(app, filename!), "-C", path.join(modules, "penumbra"), "--strip-components=1"]);
-    for (const dependency of APP_DEPENDENCIES) {
-      const from = path.join(root, "node_modules", dependency);
-      if (!fs.existsSync(from)) continue;
-      fs.mkdirSync(path.dirname(path.join(modules, dependency)), { recursive: true });
-      fs.symlinkSync(from, path.join(modules, dependency), "dir");
-    }
-    fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "snippet-app", private: true, version: "1.0.0" }));
+    installApp(app, packTarball(app).tarball, { dependencies: APP_DEPENDENCIES });
     fs.writeFileSync(path.join(app, "prelude.d.ts"), PRELUDE);
     all = snippets();
     // The three programs compile at once (each is mostly tsc reading the same libraries).
@@ -247,31 +211,22 @@ function compile(app: string, mode: Mode, all: Snippet[]): Promise<string[]> {
       files.push(file);
     }
   }
-  return runTsc(dir, { module: mode.module, moduleResolution: mode.resolution, lib: ["es2022", "dom"] }, [path.join(app, "prelude.d.ts"), ...files], all);
+  return runTsc(dir, { module: mode.module, moduleResolution: mode.resolution, lib: ["es2022", "dom"] }, [EXAMPLE_TYPES, path.join(app, "prelude.d.ts"), ...files], all);
 }
 
 /** tsc on `files` with the user's strict settings plus `options`; resolves to the error lines (named by doc line when `all` is given). */
 function runTsc(dir: string, options: Record<string, unknown>, files: string[], all: Snippet[] = []): Promise<string[]> {
-  const tsconfig = {
-    compilerOptions: {
-      strict: true,
-      skipLibCheck: false,
-      noEmit: true,
-      target: "es2022",
-      // TypeScript 6 loads no @types globals unless listed: penumbra's declarations must not need them.
-      types: [],
-      esModuleInterop: true,
-      ...options,
-    },
-    files,
+  const compilerOptions = {
+    strict: true,
+    skipLibCheck: false,
+    noEmit: true,
+    target: "es2022",
+    // TypeScript 6 loads no @types globals unless listed: penumbra's declarations must not need them.
+    types: [],
+    esModuleInterop: true,
+    ...options,
   };
-  fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
-  return new Promise((resolve) => {
-    execFile(process.execPath, [tsc, "-p", path.join(dir, "tsconfig.json")], { cwd: dir, encoding: "utf8", maxBuffer: 16 * 1024 * 1024 }, (error, stdout) => {
-      const output = error === null ? "" : stdout || String(error);
-      resolve(explain(output, dir, all).trim().split("\n").filter((l) => / error TS\d+/.test(l)));
-    });
-  });
+  return tscErrors(dir, compilerOptions, files, (output) => explain(output, dir, all));
 }
 
 /** The snippet as CommonJS: imports become requires by TypeScript itself; top-level await is wrapped. */
