@@ -59,12 +59,13 @@ export function describeThrown(value: unknown): string {
   }
 }
 
-// C0 controls except tab and newline, and DEL: a message could carry terminal escape sequences.
-const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
+// C0 controls except tab and newline, DEL and C1: a message could carry terminal escape sequences.
+// Bidirectional marks and overrides: they could make a message read differently from what it holds.
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
- * Escapes control characters (other than tab and newline) as `\uXXXX`, so text taken from a user's
- * value cannot drive the terminal it is printed to.
+ * Escapes control characters (other than tab and newline) and bidirectional overrides as `\uXXXX`,
+ * so text taken from a user's value cannot drive the terminal it is printed to, nor reorder it.
  *
  * @example
  * ```ts

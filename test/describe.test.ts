@@ -155,6 +155,11 @@ describe("escapeControls", () => {
   it("keeps tabs and newlines and escapes the other control characters", () => {
     assert.equal(escapeControls("a\tb\nc\u0000d\u007f"), "a\tb\nc\\u0000d\\u007f");
   });
+
+  it("escapes C1 controls and bidirectional overrides, so a message cannot read reordered", () => {
+    assert.equal(escapeControls("id\u202egnp.exe\u2066x\u2069\u0085"), "id\\u202egnp.exe\\u2066x\\u2069\\u0085");
+    assert.equal(describeThrown(new Error("total \u202e01 vs 10")), "Error: total \\u202e01 vs 10");
+  });
 });
 
 describe("ExperimentError", () => {
