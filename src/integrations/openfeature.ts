@@ -230,10 +230,13 @@ export function openFeatureGate<A extends unknown[]>(client: OpenFeatureClient, 
       }
       return answer;
     };
-    let details = await evaluate(kind, context);
-    if (details.errorCode === "TYPE_MISMATCH" || (details.errorCode === undefined && typeof details.value !== kind)) {
+    // The kind asked is this evaluation's own: overlapping evaluations may learn the flag's kind
+    // (and change `kind`) while this one waits, and its retry must ask the kind it did not ask yet.
+    const asked = kind;
+    let details = await evaluate(asked, context);
+    if (details.errorCode === "TYPE_MISMATCH" || (details.errorCode === undefined && typeof details.value !== asked)) {
       // The flag is of the other kind (or changed kind): ask that one, and remember it.
-      const other: FlagKind = kind === "boolean" ? "number" : "boolean";
+      const other: FlagKind = asked === "boolean" ? "number" : "boolean";
       const retry = await evaluate(other, context);
       if (retry.errorCode === undefined && typeof retry.value === other) kind = other;
       if (retry.errorCode !== "TYPE_MISMATCH") details = retry;

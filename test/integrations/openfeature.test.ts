@@ -3,6 +3,7 @@
  * runtime, stickiness per targeting key, failures that mean "off", and a control that never waits.
  */
 import { strict as assert } from "node:assert";
+import fc from "fast-check";
 import { InMemoryProvider, OpenFeature, type Provider } from "@openfeature/server-sdk";
 import { type ExperimentError, shadow } from "../../src/index";
 import { stableFraction } from "../../src/experiment/index";
@@ -182,6 +183,37 @@ describe("penumbra/openfeature", () => {
     assert.equal(await gate(), false);
     assert.equal(await gate(), false);
     assert.deepEqual(calls, ["number", "boolean", "boolean"]);
+  });
+
+  it("overlapping evaluations while the flag's type is being learned all get the flag's value, none a type error", async () => {
+    const provider = new InMemoryProvider(flag(1));
+    const client = await clientWith(provider);
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(3), { minLength: 2, maxLength: 12 }), async (delays) => {
+        let call = 0;
+        // Each evaluation answers after its own delay, so evaluations overlap in generated orders.
+        const later = <T>(value: Promise<T>): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), delays[call++ % delays.length]));
+        const slow: OpenFeatureClient = {
+          getBooleanDetails: (...a) => later(client.getBooleanDetails(...a)),
+          getNumberDetails: (...a) => later(client.getNumberDetails(...a)),
+        };
+        const errors: ExperimentError[] = [];
+        const total = shadow((cart: Cart) => cart.total, (cart: Cart) => cart.total, {
+          name: "overlapping-evaluations",
+          publish: () => undefined,
+          onError: (e) => errors.push(e),
+          enabled: openFeatureGate(slow, { flagKey: FLAG, contextOf: (cart: Cart) => ({ targetingKey: cart.customerId }) }),
+        });
+        const gate = openFeatureGate(slow, { flagKey: FLAG });
+        const answers = await Promise.all(delays.map(() => gate()));
+        for (const cart of carts(delays.length)) total(cart);
+        await total.experiment.settled();
+        total.experiment.disable();
+        assert.deepEqual(answers, delays.map(() => true));
+        assert.deepEqual(errors.map((e) => e.message), []);
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it("never delays the control: a sync control still returns synchronously, even with a slow provider", async () => {
