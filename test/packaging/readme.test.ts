@@ -35,6 +35,8 @@ const DEPENDENCIES = [
   "nodemailer",
   "@types/nodemailer",
   "stripe",
+  "better-sqlite3",
+  "@types/better-sqlite3",
 ];
 
 const LATER = /^\s*\/\/\s*(?:…|\.\.\.)?\s*later\b/i;

@@ -66,8 +66,7 @@ import type { Express, Request as ExpressRequest, Response as ExpressResponse } 
 import type { Transporter } from "nodemailer";
 import type Stripe from "stripe";
 declare global {
-  // Cart, OrderTotal, Reply: example-types.d.ts.
-  interface AuditEntry { actor: string; action: string }
+  // Cart, OrderTotal, Reply, AuditEntry: example-types.d.ts.
   class Money { constructor(amount: number, currency: string) }
   class Order { static fromJSON(json: unknown): Order; toJSON(): unknown }
   // The running example: an order total, old and new, and a quote that answers with a status.

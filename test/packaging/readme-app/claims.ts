@@ -122,23 +122,28 @@ export const claims = {
     // "shadow runs never send"; "compared with the effects the control really performed
     // (effects[0] stripe.paymentIntents.create args[0].amount=4990 vs 5140)"; the tripwire "blocks
     // undeclared network calls". The test process counts what its SMTP, Stripe and sink servers received.
-    async after({ mailer, stripeClient }: { mailer: typeof transporter; stripeClient: typeof stripe }): Promise<void> {
-      const checkoutWith = (totalOf: (cart: Cart) => OrderTotal) => async (c: Cart): Promise<{ ok: boolean }> => {
+    async after({ mailer, stripeClient, audit }: { mailer: typeof transporter; stripeClient: typeof stripe; audit: typeof db }): Promise<void> {
+      const checkoutWith = (totalOf: (cart: Cart) => OrderTotal) => async (c: Cart): Promise<{ ok: boolean; mailed: boolean }> => {
         const amount = Math.round(totalOf(c).total * 100);
         await stripeClient.paymentIntents.create({ amount, currency: "usd", metadata: { cart: c.id } });
-        await mailer.sendMail({ from: "shop@example.com", to: `${c.customerId}@example.com`, subject: `Your order ${c.id}`, text: "Thank you." });
-        return { ok: true };
+        const info = await mailer.sendMail({ from: "shop@example.com", to: `${c.customerId}@example.com`, subject: `Your order ${c.id}`, text: "Thank you." });
+        await audit.insert({ actor: c.customerId, action: `checkout ${c.id}` });
+        // The candidate reads the mail's answer as the old code does: the sink's answer has nodemailer's shape.
+        return { ok: true, mailed: typeof info.messageId === "string" };
       };
       const published = memoryPublisher();
       const checkout = shadow(checkoutWith(legacyOrderTotal), checkoutWith(newOrderTotal), { name: "checkout", publish: published });
       const carts = [cart, ...walkthrough.carts(9)];
-      for (const c of carts) assert.deepEqual(await checkout(c), { ok: true });
+      for (const c of carts) assert.deepEqual(await checkout(c), { ok: true, mailed: true });
       await flush();
       assert.equal(published.results.length, carts.length);
+      const effects = ["stripe.paymentIntents.create", "mailer.sendMail", "audit.insert"];
       for (const result of published.results) {
-        assert.deepEqual(result.control.effects.map((e) => [e.name, e.blocked]), [["stripe.paymentIntents.create", false], ["mailer.sendMail", false]]);
-        assert.deepEqual(result.candidates[0]!.effects.map((e) => [e.name, e.blocked]), [["stripe.paymentIntents.create", true], ["mailer.sendMail", true]]);
+        assert.deepEqual(result.control.effects.map((e) => [e.name, e.blocked]), effects.map((name) => [name, false]));
+        assert.deepEqual(result.candidates[0]!.effects.map((e) => [e.name, e.blocked]), effects.map((name) => [name, true]));
+        assert.deepEqual(result.candidates[0]!.value, { ok: true, mailed: true }, "the candidate got nodemailer-shaped answers");
       }
+      assert.deepEqual(walkthrough.auditRows(), carts.map((c) => ({ actor: c.customerId, action: `checkout ${c.id}` })), "only the control's rows are in the database");
       assert.deepEqual(published.results[0]!.mismatches.map((m) => [m.kind, m.summary]), [["effects", "effects[0] stripe.paymentIntents.create args[0].amount=4990 vs 5140"]]);
 
       const audited = memoryPublisher();

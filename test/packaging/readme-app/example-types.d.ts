@@ -12,3 +12,5 @@ interface OrderTotal {
 type Total = OrderTotal;
 /** A quote: an order total with the status the service answered. */
 interface Reply extends OrderTotal { status: number }
+/** A row of the audit log the README's `db` writes. */
+interface AuditEntry { actor: string; action: string }

@@ -10,6 +10,7 @@
  *   the answering node (which differs between two runs of the old code: what `calibrate` learns).
  * - `transporter`: nodemailer to a real SMTP server on 127.0.0.1; `stripe`: the Stripe SDK pointed at a
  *   loopback stand-in. The test process starts both and passes their ports in the environment.
+ * - `db`: an audit log in a real SQLite file (better-sqlite3) in the app's directory.
  * - An OpenFeature `InMemoryProvider` on the default domain serving the flag `total-v2.shadow`.
  *
  * Every call of an order-total function is logged with whether it ran in a shadow run and for which
@@ -17,6 +18,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { InMemoryProvider, OpenFeature } from "@openfeature/server-sdk";
+import Database from "better-sqlite3";
 import nodemailer, { type Transporter } from "nodemailer";
 import Stripe from "stripe";
 import { currentRun, isShadow } from "penumbra";
@@ -32,6 +34,7 @@ declare global {
   var cart: Cart;
   var transporter: Transporter;
   var stripe: Stripe;
+  var db: { insert(entry: AuditEntry): Promise<void> };
 }
 
 const TAX_RATES: Record<string, Record<string, number>> = {
@@ -133,6 +136,15 @@ const port = (name: string): number => {
 globalThis.transporter = nodemailer.createTransport({ host: "127.0.0.1", port: port("README_SMTP_PORT"), secure: false, ignoreTLS: true });
 globalThis.stripe = new Stripe("sk_test_readme", { host: "127.0.0.1", port: port("README_STRIPE_PORT"), protocol: "http", maxNetworkRetries: 0, telemetry: false });
 
+const auditLog = new Database("audit.db");
+auditLog.exec("CREATE TABLE IF NOT EXISTS audit (actor TEXT NOT NULL, action TEXT NOT NULL)");
+const insertAudit = auditLog.prepare("INSERT INTO audit (actor, action) VALUES (?, ?)");
+globalThis.db = {
+  async insert(entry: AuditEntry): Promise<void> {
+    insertAudit.run(entry.actor, entry.action);
+  },
+};
+
 type FlagConfiguration = NonNullable<ConstructorParameters<typeof InMemoryProvider>[0]>;
 const flagAt = (share: number): FlagConfiguration => ({ "total-v2.shadow": { variants: { ramp: share }, defaultVariant: "ramp", disabled: false } });
 const provider = new InMemoryProvider(flagAt(0));
@@ -187,6 +199,11 @@ export const walkthrough = {
     return answers;
   },
 
+  /** Rows in the audit log's table, read straight from the SQLite file. */
+  auditRows(): Array<{ actor: string; action: string }> {
+    return auditLog.prepare("SELECT actor, action FROM audit ORDER BY rowid").all() as Array<{ actor: string; action: string }>;
+  },
+
   /** The flag service pushes a new value of `total-v2.shadow` (the admitted share). */
   async setRamp(share: number): Promise<void> {
     provider.putConfiguration(flagAt(share));
@@ -199,6 +216,7 @@ export const walkthrough = {
 
   async close(): Promise<void> {
     transporter.close();
+    auditLog.close();
     await OpenFeature.close();
   },
 };
