@@ -115,6 +115,18 @@ export const claims = {
       }
       assert.ok(mismatched > 0 && mismatched < results.length, `${mismatched} of ${results.length} mismatched`);
       walkthrough.facts["sampledCustomers"] = [...customers.keys()].sort();
+
+      // "at most maxConcurrent runs at a time (default 256) … a script that fires thousands of calls
+      // without yielding to the event loop does [notice]": 300 calls of sampled customers in one go.
+      const sampled = carts.filter((c) => customers.has(c.customerId));
+      const burst = Array.from({ length: 300 }, (_, i) => sampled[i % sampled.length]!);
+      const before = walkthrough.calls.length;
+      for (const c of burst) orderTotal(c);
+      await flush();
+      assert.equal(callsSince(before, "newOrderTotal", "order-total").length, 256, "256 admitted, the other 44 answered by the old code alone");
+      assert.equal((await resultsOf("order-total")).length, results.length + 256);
+      assert.equal(warningsWith("PENUMBRA_SKIPPING").length, 1);
+      assert.match(warningsWith("PENUMBRA_SKIPPING")[0]!, /maxConcurrent/);
     },
   },
 
