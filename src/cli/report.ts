@@ -4,8 +4,7 @@
  * memory that does not grow with the file: latency histograms on fixed log-spaced bins and mismatch
  * reasons per time bucket, the buckets widening as the file's span grows.
  */
-import { summarize } from "../compare/format";
-import { reasonOf, sampleOf } from "../operate/sample";
+import { sampleOf } from "../operate/sample";
 import { Scorecard, type ScorecardSummary } from "../operate/scorecard";
 import { readResults, type MalformedLine } from "../store/read";
 import type { FieldDiff, Observation, Result } from "../types/results";
@@ -100,9 +99,6 @@ export interface ReportData {
   candidates: CandidateReport[];
 }
 
-/** Diffs of one reason quoted in its example; the rest end with `+N more`. */
-const EXAMPLE_DIFFS = 3;
-
 /** How many of the summary's top reasons get a line in the timeline. */
 const TIMELINE_REASONS = 6;
 
@@ -116,8 +112,6 @@ interface Bucket {
 class CandidateSeries {
   readonly control = new Array<number>(BIN_COUNT).fill(0);
   readonly candidate = new Array<number>(BIN_COUNT).fill(0);
-  /** Per reason, the first run's own diffs of that reason: the example the table shows beside it. */
-  readonly examples = new Map<string, string>();
   bucketMs = 1000;
   buckets = new Map<number, Bucket>();
 
@@ -136,26 +130,6 @@ class CandidateSeries {
       else overflow = true;
     }
     if (overflow) bucket.reasons.set("other", (bucket.reasons.get("other") ?? 0) + 1);
-    if (sample.reasons.some((reason) => !this.examples.has(reason))) this.addExamples(result, observation);
-  }
-
-  /**
-   * Groups the mismatch's non-noise diffs by reason, so each reason's example quotes its own diffs
-   * (`args[9]=210 vs 209`), not the whole mismatch's summary cut off at some other reason's diff.
-   */
-  private addExamples(result: Result<unknown>, observation: Observation<unknown>): void {
-    const mismatch = result.mismatches.find((m) => m.candidate === observation.name);
-    if (mismatch === undefined) return;
-    const byReason = new Map<string, FieldDiff[]>();
-    for (const diff of mismatch.diffs) {
-      if (diff.noise === true) continue;
-      const reason = reasonOf(diff, result, observation);
-      if (this.examples.has(reason)) continue;
-      const diffs = byReason.get(reason);
-      if (diffs === undefined) byReason.set(reason, [diff]);
-      else diffs.push(diff);
-    }
-    for (const [reason, diffs] of byReason) this.examples.set(reason, summarize(diffs, { maxDiffs: EXAMPLE_DIFFS }));
   }
 
   private bucketAt(at: number): Bucket {
@@ -291,9 +265,8 @@ export async function collectReport(file: string, options: { experiment?: string
     for (const [candidate, s] of byCandidate) {
       const live = scorecard.summary(experiment, candidate);
       if (live === undefined) continue;
-      // The Scorecard's own reasons and order (what a live service shows); only the examples are
-      // the reason's own diffs. A reason no diff explains keeps the mismatch's summary.
-      const summary: ScorecardSummary = { ...live, reasons: live.reasons.map((r) => ({ ...r, example: s.examples.get(r.reason) ?? r.example })) };
+      // The Scorecard's own reasons, order and examples: what a live service shows.
+      const summary: ScorecardSummary = live;
       const top = summary.reasons.slice(0, TIMELINE_REASONS).map((r) => r.reason);
       candidates.push({
         summary,

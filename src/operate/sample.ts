@@ -4,12 +4,15 @@
  * diffs, context) is dropped here, which is what keeps the scorecard's memory bounded.
  */
 import { types } from "node:util";
+import { summarize } from "../compare/format";
 import type { FieldDiff, Mismatch, Observation, Result } from "../types/results";
 
 /** The engine's paths for an outcome and a status difference (see `src/compare/format.ts`). */
 const ERROR_PATH = "(error)";
 const STATUS_PATH = "(status)";
 const EFFECT_PATH = /^effects\[(\d+)\]/;
+/** Diffs of one reason quoted in its example; the rest end with `+N more`. */
+const EXAMPLE_DIFFS = 3;
 /** A forced mismatch's summary starts with the callback that forced it, e.g. `compare() returned false`. */
 const FORCED = /^(\w+\(\) returned false|\w+\(\) threw|comparison threw)/;
 
@@ -37,8 +40,12 @@ export interface RunSample {
   candidateMs: number;
   /** Distinct reasons, in the order their diffs appear. Empty unless the candidate mismatched. */
   reasons: string[];
-  /** The mismatch's summary, the example shown beside each reason. */
-  example: string | undefined;
+  /**
+   * The example shown beside `reason`: the reason's own value diffs in summary form (`tax=0.1 vs 0.09`,
+   * not the whole mismatch cut off at another reason's diff); for an outcome, status or effects reason,
+   * or a reason no diff explains, the mismatch's summary. Computed only when asked (a new reason).
+   */
+  exampleOf(reason: string): string;
 }
 
 /**
@@ -65,8 +72,18 @@ export function sampleOf(result: Result<unknown>, candidate: Observation<unknown
     controlMs: result.control.durationMs,
     candidateMs: candidate.durationMs,
     reasons: mismatch === undefined ? [] : reasonsOf(result, candidate, mismatch),
-    example: mismatch?.summary,
+    exampleOf: (reason) => (mismatch === undefined ? "" : exampleOf(reason, result, candidate, mismatch)),
   };
+}
+
+/** See {@link RunSample.exampleOf}. */
+function exampleOf(reason: string, result: Result<unknown>, candidate: Observation<unknown>, mismatch: Mismatch): string {
+  const own: FieldDiff[] = [];
+  for (const diff of mismatch.diffs) {
+    if (diff.noise === true || diff.path === ERROR_PATH || diff.path === STATUS_PATH || EFFECT_PATH.test(diff.path)) continue;
+    if (reasonOf(diff, result, candidate) === reason) own.push(diff);
+  }
+  return own.length === 0 ? mismatch.summary : summarize(own, { maxDiffs: EXAMPLE_DIFFS });
 }
 
 /**

@@ -105,7 +105,7 @@ export class Tally {
     this.candidate.record(micros(sample.candidateMs));
     for (const key of keys) {
       const entry = this.reasons.get(key);
-      if (entry === undefined) this.reasons.set(key, { count: 1, example: sample.example ?? "" });
+      if (entry === undefined) this.reasons.set(key, { count: 1, example: sample.exampleOf(key) });
       else entry.count++;
     }
     return keys;

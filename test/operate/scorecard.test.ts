@@ -136,8 +136,19 @@ describe("Scorecard summary", () => {
         ["timeout", 1, 0.1],
       ],
     );
-    assert.equal(s.reasons.find((r) => r.reason === "totals")?.example, "total=49.9 vs 51.4, tax=0.08 vs 0.11");
     assert.equal(s.reasons.find((r) => r.reason === "timeout")?.example, "returned 1 vs timed out after 50 ms");
+  });
+
+  it("gives each reason its own diffs as its example, not the whole mismatch's summary", () => {
+    const s = summaryOf(tenRuns());
+    const example = (reason: string): string | undefined => s.reasons.find((r) => r.reason === reason)?.example;
+    // Run 4's mismatch reads "total=49.9 vs 51.4, tax=0.08 vs 0.11": two reasons, each quoting its own diff.
+    assert.equal(example("totals"), "total=49.9 vs 51.4");
+    assert.equal(example("tax"), "tax=0.08 vs 0.11");
+    assert.equal(example("lines[0].tax"), "lines[0].tax=1 vs 2");
+    // Outcome, status and effects reasons quote the mismatch's summary, which starts with them.
+    assert.equal(example("error:TypeError"), "returned 1 vs threw TypeError: boom");
+    assert.match(example("status:200->500") ?? "", /^status=200 vs 500/);
   });
 
   it("gives no reason for noise diffs or for an ignored outcome", () => {

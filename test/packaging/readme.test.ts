@@ -99,6 +99,7 @@ interface Facts {
   silent: { emails: string[]; charges: number[] };
   buckets: { runs: number; matchedWithNoise: number; statusChanges: number };
   segments: Array<{ value: string; runs: number; mismatchRate: number }>;
+  reasons: Array<{ reason: string; count: number; example: string }>;
   ramp: Record<string, number>;
   replay: { runs: number; differing: number; notReplayed: number };
   warnings: string[];
@@ -198,6 +199,11 @@ describe("the README, followed top to bottom in a fresh app (packed tarball, str
         for (const row of seen.segments) {
           const printed = new RegExp(`^  region +${row.value} +${row.runs} +${(row.mismatchRate * 100).toFixed(1)}% `, "m");
           assert.match(section, printed, `${row.value}: ${row.runs} runs at ${(row.mismatchRate * 100).toFixed(1)}%\n${section}`);
+        }
+
+        for (const row of seen.reasons) {
+          const printed = new RegExp(`^  ${row.reason} +${row.count} +[\\d.]+% +${row.example.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m");
+          assert.match(section, printed, `the CLI's reason line for ${row.reason}, with the scorecard's example ${row.example}`);
         }
 
         // `npx penumbra report results.jsonl --html report.html`

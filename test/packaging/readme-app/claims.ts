@@ -251,7 +251,8 @@ export const claims = {
       const byRegion = Object.fromEntries(regions.map((s) => [s.value, s]));
       assert.deepEqual([byRegion["us-or"]!.mismatchRate, byRegion["us-or"]!.lift], [0, 0], "no tax and coupons applied: us-or matches");
       assert.ok(byRegion["us-ny"]!.reasons.some((r) => r.reason === "total"), "the forgotten coupon shows in us-ny");
-      for (const reason of summary.reasons) assert.match(reason.example, new RegExp(`(^|, )${reason.reason}=`));
+      // Each reason's example quotes that reason's own diff (README: `example: "tax=0.1 vs 0.09"`).
+      for (const reason of summary.reasons) assert.match(reason.example, new RegExp(`^${reason.reason}=[\\d.]+ vs [\\d.]+$`));
 
       // Tripped: the candidate no longer runs, and the caller still gets the old answers.
       const start = walkthrough.calls.length;
@@ -261,6 +262,7 @@ export const claims = {
       assert.equal(callsSince(start, "newOrderTotal").length, 0);
       answers.forEach((answer, i) => assert.deepEqual(answer, legacyOrderTotal(carts[i]!)));
       walkthrough.facts["segments"] = regions.map((s) => ({ value: s.value, runs: s.runs, mismatchRate: s.mismatchRate }));
+      walkthrough.facts["reasons"] = summary.reasons.map(({ reason, count, example }) => ({ reason, count, example }));
     },
   },
 
