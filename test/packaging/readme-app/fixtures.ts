@@ -78,7 +78,7 @@ export interface Call {
   experiment: string | undefined;
 }
 
-/** The answering node of a quote: the old code's answer differs here between two runs. */
+/** Numbers the quotes: the answering node differs between two runs of the old code (what `calibrate` learns). */
 let node = 0;
 
 function logged<R>(fn: string, compute: (cart: Cart) => R): (cart: Cart) => R {
@@ -95,11 +95,13 @@ function logged<R>(fn: string, compute: (cart: Cart) => R): (cart: Cart) => R {
 }
 
 function quote(total: OrderTotal, exactLineTax: boolean, cart: Cart, status: number): Reply {
+  // Old and new quotes come from different nodes, and no two quotes from the same one.
+  const answeredBy = `${exactLineTax ? "old" : "new"}-${node++}`;
   const rates = TAX_RATES[cart.region] ?? TAX_RATES["us-or"]!;
   const lines = exactLineTax
     ? total.lines.map((line, i) => ({ ...line, tax: Math.round(line.amount * (rates[cart.lines[i]?.taxClass ?? "standard"] ?? 0) * 1000) / 1000 }))
     : total.lines;
-  return { status, ...total, lines, meta: { traceId: randomUUID(), quotedAt: new Date().toISOString(), node: `quote-${node++ % 7}` } };
+  return { status, ...total, lines, meta: { traceId: randomUUID(), quotedAt: new Date().toISOString(), node: answeredBy } };
 }
 
 globalThis.legacyOrderTotal = logged("legacyOrderTotal", (c) => computeTotal(c, { taxOfOrder: "round-once", couponInNewYork: true }));
