@@ -5,6 +5,7 @@
  */
 import { types } from "node:util";
 import { summarize } from "../compare/format";
+import { summarizeEffects } from "../result/effects";
 import type { FieldDiff, Mismatch, Observation, Result } from "../types/results";
 
 /** The engine's paths for an outcome and a status difference (see `src/compare/format.ts`). */
@@ -41,9 +42,10 @@ export interface RunSample {
   /** Distinct reasons, in the order their diffs appear. Empty unless the candidate mismatched. */
   reasons: string[];
   /**
-   * The example shown beside `reason`: the reason's own value diffs in summary form (`tax=0.1 vs 0.09`,
-   * not the whole mismatch cut off at another reason's diff); for an outcome, status or effects reason,
-   * or a reason no diff explains, the mismatch's summary. Computed only when asked (a new reason).
+   * The example shown beside `reason`: the reason's own diffs in summary form (`tax=0.1 vs 0.09`,
+   * `effects[0] payments.charge args[0].amount=4990 vs 5140`), not the whole mismatch cut off at
+   * another reason's diff; for an outcome or status reason, or a reason no diff explains, the
+   * mismatch's summary (which starts with it). Computed only when asked (a new reason).
    */
   exampleOf(reason: string): string;
 }
@@ -78,12 +80,17 @@ export function sampleOf(result: Result<unknown>, candidate: Observation<unknown
 
 /** See {@link RunSample.exampleOf}. */
 function exampleOf(reason: string, result: Result<unknown>, candidate: Observation<unknown>, mismatch: Mismatch): string {
-  const own: FieldDiff[] = [];
+  const values: FieldDiff[] = [];
+  const effects: FieldDiff[] = [];
   for (const diff of mismatch.diffs) {
-    if (diff.noise === true || diff.path === ERROR_PATH || diff.path === STATUS_PATH || EFFECT_PATH.test(diff.path)) continue;
-    if (reasonOf(diff, result, candidate) === reason) own.push(diff);
+    if (diff.noise === true || diff.path === ERROR_PATH || diff.path === STATUS_PATH) continue;
+    if (reasonOf(diff, result, candidate) !== reason) continue;
+    (EFFECT_PATH.test(diff.path) ? effects : values).push(diff);
   }
-  return own.length === 0 ? mismatch.summary : summarize(own, { maxDiffs: EXAMPLE_DIFFS });
+  if (values.length > 0) return summarize(values, { maxDiffs: EXAMPLE_DIFFS });
+  // Effect diffs read as the summary reads them: `effects[0] payments.charge args[0].amount=4990 vs 5140`.
+  if (effects.length > 0) return summarizeEffects(effects, result.control.effects, candidate.effects, EXAMPLE_DIFFS);
+  return mismatch.summary;
 }
 
 /**

@@ -5,7 +5,7 @@
 import { strict as assert } from "node:assert";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { Scorecard, noise, shadow, type Effect, type Result, type ScorecardSummary } from "../../src/index";
+import { Scorecard, guard, noise, shadow, type Effect, type Result, type ScorecardSummary } from "../../src/index";
 import { fakeClock, near, run, valueMismatch } from "./fixtures";
 
 const charge = (amount: number, role: Effect["role"]): Effect => ({
@@ -149,6 +149,21 @@ describe("Scorecard summary", () => {
     // Outcome, status and effects reasons quote the mismatch's summary, which starts with them.
     assert.equal(example("error:TypeError"), "returned 1 vs threw TypeError: boom");
     assert.match(example("status:200->500") ?? "", /^status=200 vs 500/);
+  });
+
+  it("quotes an effects reason's own effect difference even when values differ too", async () => {
+    const payments = guard("payments", { charge: (cents: number) => cents }, { effects: ["charge"] });
+    const scorecard = new Scorecard();
+    const checkout = shadow(
+      (total: number) => ({ total, charged: payments.charge(Math.round(total * 100)) }),
+      (total: number) => ({ total: total + 1, charged: payments.charge(Math.round(total * 100) + 150) }),
+      { name: "effects-example", publish: scorecard },
+    );
+    checkout(49.9);
+    await checkout.experiment.settled();
+    const example = (reason: string): string | undefined => scorecard.summary("effects-example")?.reasons.find((r) => r.reason === reason)?.example;
+    assert.equal(example("total"), "total=49.9 vs 50.9");
+    assert.equal(example("effects:payments.charge"), "effects[0] payments.charge args[0]=4990 vs 5140");
   });
 
   it("gives no reason for noise diffs or for an ignored outcome", () => {
