@@ -95,11 +95,13 @@ export function callEffect(
   if (!inShadow(frame)) {
     // Recorded before the call, so the record holds the arguments as the caller passed them even if
     // the callee mutates them; a call that then throws was still attempted, and stays recorded.
-    if (frame.open) record(frame, policy.name, args, "control", false);
+    // The role is the behaviour's whose observation holds the record: a promoted candidate's real
+    // effects are the candidate's (performed), the control's run in the shadow intends its own.
+    if (frame.open) record(frame, policy.name, args, frame.info.role, false);
     return Reflect.apply(fn, thisArg, args);
   }
   // A closed frame (the candidate timed out) is still a shadow run: blocked, just not on the observation.
-  if (frame.open) record(frame, policy.name, args, "candidate", true);
+  if (frame.open) record(frame, policy.name, args, frame.info.role, true);
   return answer(policy, sinkThis, args);
 }
 

@@ -38,8 +38,9 @@ describe("promote", () => {
     assert.equal(result.servedBy, "candidate");
     assert.equal(result.control.name, "control");
     assert.deepEqual(result.control.value, { total: 5 }, "result.control is still the old behaviour");
-    assert.equal(result.control.effects[0]?.blocked, true);
-    assert.equal(result.candidates[0]?.effects[0]?.blocked, false);
+    // Each observation's effects carry its own role; `blocked` says which side was sunk.
+    assert.deepEqual(result.control.effects.map((e) => [e.role, e.blocked]), [["control", true]]);
+    assert.deepEqual(result.candidates[0]?.effects.map((e) => [e.role, e.blocked]), [["candidate", false]]);
     assert.equal(result.mismatches[0]?.summary, "total=5 vs 6, effects[0] ledger.record args[0]=\"old-5\" vs \"new-5\"");
   });
 
