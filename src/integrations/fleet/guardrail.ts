@@ -133,9 +133,16 @@ export function fleetGuardrail(options: FleetGuardrailOptions): FleetGuardrail {
     const url = new URL(apiUrl);
     url.searchParams.set("query", promql);
     const response = await fetch(url, { signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
-    const body = (await response.json().catch(() => undefined)) as
+    const text = await readCapped(response);
+    let body:
       | { status?: string; error?: string; data?: { resultType?: string; result?: Array<{ metric?: Record<string, string>; value?: [number, string] }> } }
       | undefined;
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      const type = response.headers.get("content-type") ?? "no content-type";
+      throw new QueryError(`answered ${response.status} with a body that is not JSON (${type.slice(0, 80)})`);
+    }
     if (body?.status !== "success") throw new QueryError(`${response.status} ${body?.error ?? response.statusText}`);
     if (body.data?.resultType !== "vector") throw new QueryError(`answered a ${String(body.data?.resultType)}, not a vector`);
     return (body.data.result ?? []).map((r) => ({ candidate: r.metric?.["candidate"] ?? o.candidate ?? "candidate", value: Number(r.value?.[1]) }));
@@ -167,6 +174,7 @@ export function fleetGuardrail(options: FleetGuardrailOptions): FleetGuardrail {
     const several = names.size > 1;
     if (several) for (const r of judged) values[`runsPerSecond{candidate="${r.candidate}"}`] = round(r.value);
     let trip: FleetTripEvent | undefined;
+    let measured = 0;
     for (const rule of rules) {
       let samples: Sample[];
       try {
@@ -180,6 +188,7 @@ export function fleetGuardrail(options: FleetGuardrailOptions): FleetGuardrail {
         if (worst === undefined || s.value > worst.value) worst = s;
       }
       if (worst === undefined) continue; // e.g. no duration buckets yet: this rule has nothing to judge
+      measured++;
       values[rule.metric] = round(worst.value);
       if (trip === undefined && worst.value > rule.threshold) {
         const runs = judged.find((r) => r.candidate === worst?.candidate)?.value ?? values["runsPerSecond"] ?? 0;
@@ -193,6 +202,11 @@ export function fleetGuardrail(options: FleetGuardrailOptions): FleetGuardrail {
           query: queries[rule.metric],
         };
       }
+    }
+    if (measured === 0) {
+      // A rate without a single finite ratio (0 / 0 at minRunsPerSecond 0, NaN, no series) proves nothing.
+      const metrics = rules.map((rule) => rule.metric).join(", ");
+      return { judged: false, reason: `Prometheus answered no finite ${metrics} for ${who} over ${o.window}`, values };
     }
     if (trip !== undefined && !tripped) {
       tripped = true;
@@ -228,6 +242,28 @@ export function fleetGuardrail(options: FleetGuardrailOptions): FleetGuardrail {
 
 class QueryError extends Error {}
 
+/** A query's answer is a few series; a body past this is not Prometheus (and must not fill memory). */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** The body as text, read up to {@link MAX_BODY_BYTES}: a body that goes on is cancelled and refused. */
+async function readCapped(response: Response): Promise<string> {
+  if (response.body === null) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw new QueryError(`answered ${response.status} with more than ${MAX_BODY_BYTES / 1024 / 1024} MB; not read further`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 function unreachable(base: string, error: unknown): string {
   if (error instanceof QueryError) return `Prometheus at ${base} refused the query: ${error.message}`;
   return `Prometheus unreachable at ${base}: ${describe(error)}`;
@@ -245,8 +281,11 @@ function describe(error: unknown): string {
   }
 }
 
+/** Four decimals, and always finite: a huge rate (or a sum of them) is kept as the largest number, not Infinity. */
 function round(value: number): number {
-  return Math.round(value * 10_000) / 10_000;
+  const rounded = Math.round(value * 10_000) / 10_000;
+  if (Number.isFinite(rounded)) return rounded;
+  return Number.isFinite(value) ? value : Math.sign(value) * Number.MAX_VALUE;
 }
 
 type Checked = Required<Pick<FleetGuardrailOptions, "prometheus" | "experiment" | "minRunsPerSecond" | "window" | "everyMs" | "onTrip">> &
