@@ -17,6 +17,7 @@
  * back to the control at once. The gate's `now(...args)` answers from the value the flag had at its
  * last evaluation or provider change event, with no round trip.
  */
+import { describeThrown } from "../describe";
 import { stableFraction } from "../experiment/index";
 
 /**
@@ -144,6 +145,13 @@ export interface OpenFeatureGateOptions<A extends unknown[]> {
 
 type FlagKind = "boolean" | "number";
 
+/** An evaluation's answer, read once: a getter on the client's object runs once, and a code is a string. */
+interface Details {
+  value: unknown;
+  errorCode: string | undefined;
+  errorMessage: string | undefined;
+}
+
 /** Evaluation problems that leave the gate closed and are worth one report, not one per call. */
 class FlagProblem extends Error {
   override readonly name = "OpenFeatureGateError";
@@ -216,9 +224,18 @@ export function openFeatureGate<A extends unknown[]>(client: OpenFeatureClient, 
   let issued = 0;
   let applied = 0;
 
-  const evaluate = async (as: FlagKind, context: OpenFeatureContext | undefined): Promise<OpenFeatureDetails<unknown>> =>
+  /** One typed evaluation, read once into plain fields; throws when the client fails or answers no details. */
+  const evaluate = async (as: FlagKind, context: OpenFeatureContext | undefined): Promise<Details> => {
     // Defaults are the "off" answers, and what the SDK returns when evaluation fails.
-    as === "boolean" ? client.getBooleanDetails(flagKey, false, context) : client.getNumberDetails(flagKey, 0, context);
+    const answer: unknown = await (as === "boolean" ? client.getBooleanDetails(flagKey, false, context) : client.getNumberDetails(flagKey, 0, context));
+    if (typeof answer !== "object" || answer === null) throw new TypeError(`the client answered ${answer === null ? "null" : typeof answer}, not evaluation details`);
+    const { value, errorCode, errorMessage } = answer as OpenFeatureDetails<unknown>;
+    return {
+      value,
+      errorCode: errorCode === undefined || errorCode === null ? undefined : String(errorCode),
+      errorMessage: typeof errorMessage === "string" ? errorMessage : undefined,
+    };
+  };
 
   /** One evaluation, the type dance included: the flag's value, or the problem that means "off". */
   const resolveFlag = async (context: OpenFeatureContext | undefined): Promise<boolean | number | FlagProblem> => {
@@ -230,13 +247,20 @@ export function openFeatureGate<A extends unknown[]>(client: OpenFeatureClient, 
       }
       return answer;
     };
-    let details = await evaluate(kind, context);
-    if (details.errorCode === "TYPE_MISMATCH" || (details.errorCode === undefined && typeof details.value !== kind)) {
-      // The flag is of the other kind (or changed kind): ask that one, and remember it.
-      const other: FlagKind = kind === "boolean" ? "number" : "boolean";
-      const retry = await evaluate(other, context);
-      if (retry.errorCode === undefined && typeof retry.value === other) kind = other;
-      if (retry.errorCode !== "TYPE_MISMATCH") details = retry;
+    let details: Details;
+    try {
+      details = await evaluate(kind, context);
+      if (details.errorCode === "TYPE_MISMATCH" || (details.errorCode === undefined && typeof details.value !== kind)) {
+        // The flag is of the other kind (or changed kind): ask that one, and remember it.
+        const other: FlagKind = kind === "boolean" ? "number" : "boolean";
+        const retry = await evaluate(other, context);
+        if (retry.errorCode === undefined && typeof retry.value === other) kind = other;
+        if (retry.errorCode !== "TYPE_MISMATCH") details = retry;
+      }
+    } catch (error) {
+      // A client that throws, rejects or answers something that is not details: off, like any failure,
+      // so the last value is forgotten (promotion must not go on serving from a broken provider).
+      return settle(new FlagProblem(`openFeatureGate: flag "${flagKey}" could not be evaluated (the client failed: ${describeThrown(error)}); candidates are off`, "CLIENT_FAILED"));
     }
     if (details.errorCode !== undefined) {
       const code = details.errorCode;
@@ -267,9 +291,8 @@ export function openFeatureGate<A extends unknown[]>(client: OpenFeatureClient, 
   const refresh = (details?: OpenFeatureEventDetails): void => {
     const changed = details?.flagsChanged;
     if (Array.isArray(changed) && changed.length > 0 && !changed.includes(flagKey)) return;
-    resolveFlag(lastContext).catch(() => {
-      lastValue = undefined;
-    });
+    // resolveFlag settles every failure itself (newest evaluation wins), so nothing is left to catch.
+    resolveFlag(lastContext).catch(() => undefined);
   };
   const events: OpenFeatureEventType[] = ["PROVIDER_READY", "PROVIDER_CONFIGURATION_CHANGED"];
   type Subscribe = (eventType: OpenFeatureEventType, handler: (details?: OpenFeatureEventDetails) => void) => void;
