@@ -1,0 +1,158 @@
+/**
+ * Publishers that misbehave, through real experiments: loggers whose methods throw or are getters
+ * that throw, streams whose write throws, publishers whose `skipped` / `trip` are throwing getters,
+ * an `onTrip` that rejects. The caller always gets the control's answer, nothing throws at it, and
+ * each failure is an ExperimentError (`publish`, `onTrip`) while the other publishers still hear.
+ */
+import { strict as assert } from "node:assert";
+import { consolePublisher, type ExperimentError, loggerPublisher, type Publisher, shadow } from "../../src/index";
+import type { StructuredLogger } from "../../src/publishers/logger";
+import { collector, sleep } from "../support/capture";
+
+let names = 0;
+const unique = (what: string): string => `hostile-publisher-${what}-${++names}`;
+
+function throwingGetter<T extends object>(target: T, key: string): T {
+  return Object.defineProperty(target, key, {
+    get() {
+      throw new Error(`getter ${key} exploded`);
+    },
+    enumerable: true,
+  });
+}
+
+/** Runs `total` mismatching calls of a background experiment with `publishers`; returns the errors reported. */
+async function mismatchThrough(publishers: Publisher[], calls = 3, extra: Record<string, unknown> = {}): Promise<{ errors: ExperimentError[]; answers: number[] }> {
+  const errors: ExperimentError[] = [];
+  const fn = shadow(
+    (n: number) => n,
+    (n: number) => n + 1,
+    { name: unique("mismatch"), publish: publishers, onError: (e) => void errors.push(e), ...extra },
+  );
+  const answers: number[] = [];
+  for (let i = 0; i < calls; i++) answers.push(fn(i));
+  await fn.experiment.settled();
+  return { errors, answers };
+}
+
+describe("publishers that misbehave", () => {
+  it("a logger whose warn throws is reported as publish, and the next publisher still gets the result", async () => {
+    const logger: StructuredLogger = {
+      info: () => undefined,
+      warn: () => {
+        throw new Error("log sink down");
+      },
+    };
+    const sink = collector();
+    const { errors, answers } = await mismatchThrough([loggerPublisher(logger), sink]);
+    assert.deepEqual(answers, [0, 1, 2]);
+    assert.equal(sink.results.length, 3);
+    assert.deepEqual(errors.map((e) => e.operation), ["publish", "publish", "publish"]);
+  });
+
+  it("a logger whose methods are getters that throw (after construction) is reported as publish, not thrown", async () => {
+    let armed = false;
+    const logger = {
+      get info() {
+        if (armed) throw new Error("info getter");
+        return () => undefined;
+      },
+      get warn() {
+        if (armed) throw new Error("warn getter");
+        return () => undefined;
+      },
+      get error() {
+        throw new Error("error getter");
+      },
+    } as StructuredLogger;
+    const published = loggerPublisher(logger, { matched: "info" });
+    armed = true;
+    const sink = collector();
+    const { errors, answers } = await mismatchThrough([published, sink]);
+    assert.deepEqual(answers, [0, 1, 2]);
+    assert.equal(sink.results.length, 3);
+    assert.equal(errors.length, 3);
+    assert.ok(errors.every((e) => e.operation === "publish"));
+    assert.throws(() => published.trip({ experiment: "x", reason: "leak", value: 1, threshold: 0 }), /error getter/);
+  });
+
+  it("a console stream whose write throws, or whose write is a throwing getter, is reported as publish", async () => {
+    const throwing = { write: (): never => {
+      throw new Error("EPIPE");
+    } };
+    const getter = throwingGetter({} as { write(chunk: string): unknown }, "write");
+    for (const stream of [throwing, getter]) {
+      const sink = collector();
+      const { errors, answers } = await mismatchThrough([consolePublisher({ stream }), sink]);
+      assert.deepEqual(answers, [0, 1, 2]);
+      assert.equal(sink.results.length, 3);
+      assert.deepEqual(errors.map((e) => e.operation), ["publish", "publish", "publish"]);
+    }
+  });
+
+  it("a publisher whose skipped is a throwing getter never throws at the caller under overload; the others hear of the skip", async () => {
+    const hostile = throwingGetter({ publish: () => undefined } as Publisher & object, "skipped");
+    const sink = collector();
+    const errors: ExperimentError[] = [];
+    const fn = shadow(
+      async (n: number) => n,
+      async (n: number) => {
+        await sleep(30);
+        return n;
+      },
+      { name: unique("skip"), publish: [hostile, sink], maxConcurrent: 1, onError: (e) => void errors.push(e) },
+    );
+    const answers: Array<Promise<number>> = [];
+    for (let i = 0; i < 5; i++) answers.push(fn(i));
+    assert.deepEqual(await Promise.all(answers), [0, 1, 2, 3, 4]);
+    await fn.experiment.settled();
+    assert.ok(sink.skips.length >= 1, "the well-behaved publisher heard of the skips");
+    assert.ok(errors.length >= 1 && errors.every((e) => e.operation === "publish"), JSON.stringify(errors.map((e) => e.operation)));
+  });
+
+  it("a publisher whose trip is a throwing getter is reported as publish; onTrip and the other publishers still hear of the trip", async () => {
+    const hostile = throwingGetter({ publish: () => undefined } as Publisher & object, "trip");
+    const trips: string[] = [];
+    const heard: string[] = [];
+    const { errors, answers } = await mismatchThrough(
+      [hostile, { publish: () => undefined, trip: (e) => void heard.push(e.reason) }],
+      3,
+      { guardrails: { maxMismatchRate: 0, minRuns: 1, onTrip: (e: { reason: string }) => void trips.push(e.reason) } },
+    );
+    assert.deepEqual(answers, [0, 1, 2]);
+    assert.deepEqual(trips, ["mismatch-rate"]);
+    assert.deepEqual(heard, ["mismatch-rate"]);
+    assert.deepEqual(errors.map((e) => e.operation), ["publish"]);
+  });
+
+  it("an async onTrip that rejects is reported as operation onTrip, once, and is not an unhandled rejection", async () => {
+    const unhandled: unknown[] = [];
+    const listener = (reason: unknown): void => void unhandled.push(reason);
+    const listeners = process.listeners("unhandledRejection");
+    process.removeAllListeners("unhandledRejection");
+    process.on("unhandledRejection", listener);
+    try {
+      let calls = 0;
+      const { errors, answers } = await mismatchThrough([collector()], 5, {
+        guardrails: {
+          maxMismatchRate: 0,
+          minRuns: 1,
+          onTrip: async () => {
+            calls++;
+            await sleep(1);
+            throw new Error("pager down");
+          },
+        },
+      });
+      await sleep(20);
+      assert.deepEqual(answers, [0, 1, 2, 3, 4]);
+      assert.equal(calls, 1);
+      assert.deepEqual(unhandled, []);
+      assert.deepEqual(errors.map((e) => e.operation), ["onTrip"]);
+      assert.match(String(errors[0]?.message), /pager down/);
+    } finally {
+      process.removeListener("unhandledRejection", listener);
+      for (const l of listeners) process.on("unhandledRejection", l);
+    }
+  });
+});
