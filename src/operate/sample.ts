@@ -10,6 +10,13 @@ import type { FieldDiff, Mismatch, Observation, Result } from "../types/results"
 const ERROR_PATH = "(error)";
 const STATUS_PATH = "(status)";
 const EFFECT_PATH = /^effects\[(\d+)\]/;
+/**
+ * A longer reason (a path through megabyte-long keys, a status that is a whole page) is cut: a reason
+ * is a name to count by, and the windows keep up to 2 000 of them per candidate.
+ */
+const REASON_CHARS = 200;
+/** The example beside a reason is cut likewise. */
+const EXAMPLE_CHARS = 500;
 /** A forced mismatch's summary starts with the callback that forced it, e.g. `compare() returned false`. */
 const FORCED = /^(\w+\(\) returned false|\w+\(\) threw|comparison threw)/;
 
@@ -65,7 +72,7 @@ export function sampleOf(result: Result<unknown>, candidate: Observation<unknown
     controlMs: result.control.durationMs,
     candidateMs: candidate.durationMs,
     reasons: mismatch === undefined ? [] : reasonsOf(result, candidate, mismatch),
-    example: mismatch?.summary,
+    example: mismatch === undefined ? undefined : cut(String(mismatch.summary), EXAMPLE_CHARS),
   };
 }
 
@@ -82,7 +89,7 @@ export function reasonsOf(result: Result<unknown>, candidate: Observation<unknow
   const reasons = new Set<string>();
   for (const diff of mismatch.diffs) {
     if (diff.noise === true) continue;
-    reasons.add(reasonOf(diff, result, candidate));
+    reasons.add(cut(reasonOf(diff, result, candidate), REASON_CHARS));
   }
   if (reasons.size === 0) {
     // A mismatch no diff explains (a compare() that said "unequal" with no structural difference, a
@@ -116,6 +123,15 @@ export function reasonOf(diff: FieldDiff, result: Result<unknown>, candidate: Ob
     return `effects:${name}`;
   }
   return diff.bucket ?? (diff.path === "" ? "(root)" : diff.path);
+}
+
+/** `text`, or its first `max - 1` characters and an ellipsis (never half of a surrogate pair). */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
 }
 
 /** The constructor name of an Error (also one from another realm), else the thrown value's typeof. */

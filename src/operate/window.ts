@@ -101,8 +101,9 @@ export class Tally {
     if (sample.error) this.errors++;
     if (sample.timeout) this.timeouts++;
     if (sample.leak) this.leaks++;
-    this.control.record(micros(sample.controlMs));
-    this.candidate.record(micros(sample.candidateMs));
+    // A duration that is not a measurement (NaN, infinite, negative) is left out, not counted as 1 µs.
+    if (measured(sample.controlMs)) this.control.record(micros(sample.controlMs));
+    if (measured(sample.candidateMs)) this.candidate.record(micros(sample.candidateMs));
     for (const key of keys) {
       const entry = this.reasons.get(key);
       if (entry === undefined) this.reasons.set(key, { count: 1, example: sample.example ?? "" });
@@ -201,6 +202,8 @@ export class SlidingWindow<T extends { merge(other: T): void; clear(): void }> {
   /** Counts something that happened at `at` (epoch ms) in its slice and in the live sum; drops it when it is already outside the window. */
   record(at: number, apply: (slice: T, live: T) => void): void {
     const index = Math.floor(at / this.sliceMs);
+    // A clock that answered NaN or ±Infinity: no slice to put the event in (and one must not end the window forever).
+    if (!Number.isFinite(index)) return;
     if (index > this.liveIndex) this.advance(index);
     // A clock that stepped back by more than the window: the event is already out of it.
     if (index <= this.liveIndex - SLICES) return;
@@ -215,7 +218,7 @@ export class SlidingWindow<T extends { merge(other: T): void; clear(): void }> {
   /** The sum of the slices inside the window that ends at `at`. */
   read(at: number): T {
     const index = Math.floor(at / this.sliceMs);
-    if (index > this.liveIndex) this.advance(index);
+    if (Number.isFinite(index) && index > this.liveIndex) this.advance(index);
     return this.live;
   }
 
@@ -326,8 +329,12 @@ function newHistogram(): RecordableHistogram {
   return createHistogram({ lowest: LOWEST_US, highest: HIGHEST_US, figures: FIGURES });
 }
 
+/** A duration a behaviour can have taken: a finite number of ms, 0 included. */
+function measured(ms: number): boolean {
+  return typeof ms === "number" && Number.isFinite(ms) && ms >= 0;
+}
+
 /** Integer microseconds, at least 1 (the histogram's lowest value) and at most its highest. */
 function micros(ms: number): number {
-  if (!Number.isFinite(ms) || ms <= 0) return LOWEST_US;
   return Math.min(HIGHEST_US, Math.max(LOWEST_US, Math.round(ms * 1000)));
 }
