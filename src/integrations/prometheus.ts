@@ -27,7 +27,7 @@ import {
 } from "prom-client";
 import type { TripEvent } from "../types/operate";
 import type { Result } from "../types/results";
-import { cappedLabel, checkSegments, segmentLabeller, type SegmentLabeller } from "./metric-segments";
+import { cappedLabel, checkSegments, segmentLabeller, wellFormed, type SegmentLabeller } from "./metric-segments";
 
 /**
  * A prom-client registry of either content type.
@@ -212,36 +212,40 @@ export function prometheusPublisher(options: PrometheusPublisherOptions = {}): P
 
   return {
     publish(result: Result<unknown>): void {
-      const experiment = result.experiment;
+      // Names as the scrape will carry them (UTF-8): two names that differ only by a lone surrogate are one series.
+      const experiment = wellFormed(result.experiment);
       zeroExperiment(experiment);
       const segment = segments.labels(experiment, result.context);
-      for (const observation of result.candidates) zeroCandidate(experiment, observation.name);
-      for (const [candidate, outcome] of Object.entries(result.outcomes)) {
-        const labels = { experiment, candidate, ...segment };
+      for (const observation of result.candidates) zeroCandidate(experiment, wellFormed(observation.name));
+      for (const [name, outcome] of Object.entries(result.outcomes)) {
+        const labels = { experiment, candidate: wellFormed(name), ...segment };
         zeroComparisons(labels);
         comparisons.inc({ ...labels, outcome });
       }
       for (const observation of [result.control, ...result.candidates]) {
         const seconds = observation.durationMs / 1000;
-        if (Number.isFinite(seconds) && seconds >= 0) duration.observe({ experiment, behavior: observation.name }, seconds);
+        const name = wellFormed(observation.name);
+        if (Number.isFinite(seconds) && seconds >= 0) duration.observe({ experiment, behavior: name }, seconds);
         if (observation.role !== "candidate") continue;
-        if (observation.leaks.length > 0) leaks.inc({ experiment, candidate: observation.name }, observation.leaks.length);
-        if (observation.timedOut) timeouts.inc({ experiment, candidate: observation.name });
+        if (observation.leaks.length > 0) leaks.inc({ experiment, candidate: name }, observation.leaks.length);
+        if (observation.timedOut) timeouts.inc({ experiment, candidate: name });
       }
       for (const mismatch of result.mismatches) {
-        const candidate = mismatch.candidate;
+        const candidate = wellFormed(mismatch.candidate);
         kinds.inc({ experiment, candidate, kind: mismatch.kind });
         const named = mismatch.buckets.length > 0 ? mismatch.buckets : [`kind:${mismatch.kind}`];
-        for (const reason of new Set(named)) reasons.inc({ experiment, candidate, reason: reasonLabel(experiment, candidate, String(reason)) });
+        for (const reason of new Set(named)) reasons.inc({ experiment, candidate, reason: reasonLabel(experiment, candidate, wellFormed(String(reason))) });
       }
     },
     skipped(experiment: string, reason: "overload" = "overload"): void {
-      zeroExperiment(experiment);
-      skipped.inc({ experiment, reason });
+      const name = wellFormed(experiment);
+      zeroExperiment(name);
+      skipped.inc({ experiment: name, reason });
     },
     trip(event: TripEvent): void {
-      zeroExperiment(event.experiment);
-      trips.inc({ experiment: event.experiment, reason: event.reason });
+      const experiment = wellFormed(event.experiment);
+      zeroExperiment(experiment);
+      trips.inc({ experiment, reason: event.reason });
     },
   };
 }
