@@ -51,6 +51,20 @@ interface FlagDefinition {
 
 const EMPTY = JSON.stringify({ flags: {} });
 const SCHEMA = "https://flagd.dev/schema/v0/flags.json";
+/** True for JSON text that is an object whose `flags`, if present, is an object (not an array). */
+function isFlagDocument(text: string): boolean {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  const isObject = (value: unknown): boolean => typeof value === "object" && value !== null && !Array.isArray(value);
+  if (!isObject(document)) return false;
+  const flags = (document as { flags?: unknown }).flags;
+  return flags === undefined || isObject(flags);
+}
+
 /** The backstop poll: only matters where fs.watch says nothing. */
 const POLL_MS = 1_000;
 
@@ -118,6 +132,9 @@ export function flagdFile(file: string): FlagdFile {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") return;
       text = EMPTY;
     }
+    // flagd-core takes `[]`, `42`, `true` or `{"flags": 5}` for a file with no flags (every flag gone):
+    // only an object whose `flags`, when present, is an object is a flag file.
+    if (!isFlagDocument(text)) return;
     let changed: string[];
     try {
       changed = core.setConfigurations(text);
