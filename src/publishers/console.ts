@@ -2,6 +2,7 @@
  * A publisher that prints one human-readable line per result, for development and small services.
  */
 import { inspect } from "node:util";
+import { escapeControls } from "../describe";
 import type { TripEvent } from "../types/operate";
 import type { Observation, Result } from "../types/results";
 
@@ -76,9 +77,12 @@ export function consolePublisher(options: ConsolePublisherOptions = {}): Console
   };
 }
 
-/** Names and summaries come from user data; a newline in one would forge a second log line. */
+/**
+ * Names and summaries come from user data: a line break in one would forge a second log line, and a
+ * control character or bidirectional override would drive (or reorder) the terminal it is printed to.
+ */
 function oneLine(text: string): string {
-  return String(text).replace(/[\r\n\u2028\u2029]+/g, " ");
+  return escapeControls(String(text).replace(/[\r\n\u2028\u2029]+/g, " "));
 }
 
 function ms(observation: Observation<unknown>): string {

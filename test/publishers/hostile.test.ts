@@ -5,7 +5,8 @@
  * each failure is an ExperimentError (`publish`, `onTrip`) while the other publishers still hear.
  */
 import { strict as assert } from "node:assert";
-import { consolePublisher, type ExperimentError, loggerPublisher, type Publisher, shadow } from "../../src/index";
+import fc from "fast-check";
+import { consolePublisher, Experiment, type ExperimentError, loggerPublisher, type Publisher, shadow } from "../../src/index";
 import type { StructuredLogger } from "../../src/publishers/logger";
 import { collector, sleep } from "../support/capture";
 
@@ -154,5 +155,35 @@ describe("publishers that misbehave", () => {
       process.removeListener("unhandledRejection", listener);
       for (const l of listeners) process.on("unhandledRejection", l);
     }
+  });
+
+  it("consolePublisher writes one line per result with no terminal controls or bidi overrides, whatever the names and values", async () => {
+    const FORBIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\n\r]/;
+    const nasty = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 12 }),
+      fc.constantFrom("\u001b[2J", "\u009b31m", "\u202eevil", "a\r\nb", "\u2066x\u2069", "\u0085next"),
+    );
+    await fc.assert(
+      fc.asyncProperty(nasty, nasty, nasty, async (experiment, candidate, value) => {
+        const lines: string[] = [];
+        const printer = consolePublisher({ stream: { write: (chunk: string) => void lines.push(chunk) } });
+        const experimentName = experiment === "" ? "x" : experiment;
+        const candidateName = candidate === "" || candidate === "control" ? "y" : candidate;
+        const built = new Experiment<[string], string>(experimentName, { publish: printer, onError: () => undefined })
+          .use((v: string) => `${v}!`)
+          .try(candidateName, (v: string) => v);
+        built.run(value);
+        await built.settled();
+        printer.skipped(experiment, "overload");
+        printer.trip({ experiment, reason: "leak", value: 1, threshold: 0 });
+        assert.ok(lines.length >= 2);
+        for (const line of lines) {
+          assert.ok(line.endsWith("\n"));
+          const body = line.slice(0, -1);
+          assert.doesNotMatch(body, FORBIDDEN, JSON.stringify(body));
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });
