@@ -173,3 +173,76 @@ describe("Scorecard and guardrails fed hostile results", () => {
     assert.ok(monitor.observe(run({ candidates: [valueMismatch("total")] })) !== undefined);
   });
 });
+
+describe("guardrail options at their edges", () => {
+  const build = (guardrails: unknown) =>
+    shadow((n: number) => n, (n: number) => n + 1, { name: "edges", guardrails: guardrails as never, publish: () => undefined });
+
+  it("refuses every out-of-range or non-number threshold with a TypeError naming the option, when built", () => {
+    const bad: Array<[string, unknown[]]> = [
+      ["maxMismatchRate", [Number.NaN, -0.01, 1.01, Infinity, -Infinity, "0.5", null, 10n]],
+      ["maxTimeoutRate", [Number.NaN, -1, 2, "1"]],
+      ["maxP95Ratio", [0, -1, Number.NaN, Infinity, "2"]],
+      ["minRuns", [0, -1, 1.5, Number.NaN, Infinity, "10"]],
+      ["windowMs", [0, -1, Number.NaN, Infinity, "60000"]],
+      ["disableOnLeak", ["false", 0, null]],
+      ["onTrip", ["log", {}, null]],
+    ];
+    for (const [option, values] of bad) {
+      for (const value of values) {
+        assert.throws(() => build({ [option]: value }), (e: unknown) => e instanceof TypeError && e.message.includes(`guardrails.${option}`), `${option}: ${String(value)}`);
+      }
+    }
+    assert.throws(() => build({ maxMismatchRatio: 0.1 }), /guardrails\.maxMismatchRatio/);
+    assert.throws(() => build([]), TypeError);
+    assert.throws(() => build("strict"), TypeError);
+  });
+
+  it("takes 0 and 1 as thresholds: 0 trips on the first mismatch after minRuns, 1 never trips even when every run mismatches", async () => {
+    for (const [threshold, expectTrip] of [[0, true], [1, false], [-0, true]] as const) {
+      const trips: number[] = [];
+      const fn = shadow((n: number) => n, (n: number) => n + 1, {
+        name: `edge-${threshold}-${String(expectTrip)}`,
+        publish: () => undefined,
+        guardrails: { maxMismatchRate: threshold, minRuns: 3, onTrip: (e) => void trips.push(e.value) },
+      });
+      for (let i = 0; i < 10; i++) fn(i);
+      await fn.experiment.settled();
+      assert.equal(trips.length, expectTrip ? 1 : 0, `threshold ${threshold}`);
+      assert.equal(fn.experiment.enabled, !expectTrip);
+    }
+  });
+
+  it("a throwing onTrip is reported as onTrip and trips once; enable() starts a fresh window that needs minRuns again", async () => {
+    const errors: string[] = [];
+    let calls = 0;
+    const fn = shadow((n: number) => n, (n: number) => n + 1, {
+      name: "edge-enable",
+      publish: () => undefined,
+      onError: (e) => void errors.push(e.operation),
+      guardrails: {
+        maxMismatchRate: 0.5,
+        minRuns: 4,
+        onTrip: () => {
+          calls++;
+          throw new Error("pager down");
+        },
+      },
+    });
+    for (let i = 0; i < 20; i++) fn(i);
+    await fn.experiment.settled();
+    assert.equal(calls, 1);
+    assert.deepEqual(errors, ["onTrip"]);
+    assert.equal(fn.experiment.enabled, false);
+    assert.match(fn.experiment.disabledReason ?? "", /mismatch-rate/);
+    fn.experiment.enable();
+    for (let i = 0; i < 3; i++) fn(i);
+    await fn.experiment.settled();
+    assert.equal(calls, 1, "three runs in the fresh window are under minRuns 4");
+    assert.equal(fn.experiment.enabled, true);
+    fn(3);
+    await fn.experiment.settled();
+    assert.equal(calls, 2);
+    assert.deepEqual(errors, ["onTrip", "onTrip"]);
+  });
+});
