@@ -159,4 +159,26 @@ describe("openFeatureGate with a hostile client", () => {
     assert.equal(gate.lastValue, true);
     gate.close();
   });
+
+  it("a client that never answers: the control answers at once, settled() resolves within timeoutMs, no candidate runs", async () => {
+    const errors: ExperimentError[] = [];
+    let candidateRuns = 0;
+    const gate = openFeatureGate(clientOf(() => new Promise(() => undefined)), { flagKey: FLAG });
+    const total = shadow(
+      (n: number) => n,
+      (n: number) => {
+        candidateRuns++;
+        return n;
+      },
+      { name: "hung-client", publish: collector(), enabled: gate, timeoutMs: 50, onError: (e) => void errors.push(e) },
+    );
+    const started = Date.now();
+    for (let i = 0; i < 3; i++) assert.equal(total(i), i);
+    await total.experiment.settled();
+    assert.ok(Date.now() - started < 1_000, `settled after ${Date.now() - started} ms`);
+    assert.equal(candidateRuns, 0);
+    assert.ok(errors.length >= 1 && errors.every((e) => e.operation === "enabled"));
+    assert.equal(gate.now(), false);
+    gate.close();
+  });
 });
