@@ -160,4 +160,31 @@ describe("fleetGuardrail against a hostile Prometheus", function () {
     );
     assert.ok(trips.length <= 1, `tripped ${trips.length} times`);
   });
+
+  it("answers check() even when onTrip never settles: the trip is told once and the wait is given up, with a warning", async () => {
+    fake.runs = vector([["candidate", "50"]]);
+    fake.rules = vector([["candidate", "0.9"]]);
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on("warning", onWarning);
+    try {
+      let calls = 0;
+      const g = guard({
+        onTrip: () => {
+          calls++;
+          return new Promise<void>(() => undefined);
+        },
+      });
+      const started = Date.now();
+      const verdict = await g.check();
+      assert.ok(Date.now() - started < 8_000, `check took ${Date.now() - started} ms`);
+      assert.match(verdict.reason ?? "", /tripped: mismatch-rate/);
+      assert.equal((await g.check()).judged, true);
+      assert.equal(calls, 1);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(warnings.some((w) => /onTrip .*still pending/.test(w)), JSON.stringify(warnings));
+    } finally {
+      process.removeListener("warning", onWarning);
+    }
+  });
 });

@@ -211,13 +211,23 @@ export function fleetGuardrail(options: FleetGuardrailOptions): FleetGuardrail {
     if (trip !== undefined && !tripped) {
       tripped = true;
       stop();
+      const warn = (what: string): void => {
+        process.emitWarning(`fleetGuardrail: onTrip for "${o.experiment}" ${what}`, { type: "PenumbraWarning", code: "PENUMBRA_FLEET_ONTRIP" });
+      };
       try {
-        await o.onTrip(trip);
-      } catch (error) {
-        process.emitWarning(`fleetGuardrail: onTrip for "${o.experiment}" failed: ${describe(error)}`, {
-          type: "PenumbraWarning",
-          code: "PENUMBRA_FLEET_ONTRIP",
+        // Waited for at most QUERY_TIMEOUT_MS: an onTrip that never settles must not hang check() forever.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<"late">((resolve) => {
+          timer = setTimeout(() => resolve("late"), QUERY_TIMEOUT_MS);
         });
+        const done = Promise.resolve(o.onTrip(trip));
+        const outcome = await Promise.race([done, late]).finally(() => clearTimeout(timer));
+        if (outcome === "late") {
+          warn(`is still pending after ${QUERY_TIMEOUT_MS / 1000} s; no longer waited for`);
+          done.catch((error: unknown) => warn(`failed: ${describe(error)}`));
+        }
+      } catch (error) {
+        warn(`failed: ${describe(error)}`);
       }
     }
     return trip === undefined ? { judged: true, values } : { judged: true, reason: `tripped: ${trip.reason} ${round(trip.value)} > ${trip.threshold}`, values };
