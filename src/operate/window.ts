@@ -40,6 +40,8 @@ export const REASON_CAP = 100;
  * ```
  */
 export const OTHER = "other";
+/** The shortest slice: a window under 20 ms counts as 20 ms. */
+const MIN_SLICE_MS = 1;
 /** Histogram bounds in microseconds: 1 µs to 1 hour (longer durations are clamped to 1 hour). */
 const LOWEST_US = 1;
 const HIGHEST_US = 3_600_000_000;
@@ -194,7 +196,9 @@ export class SlidingWindow<T extends { merge(other: T): void; clear(): void }> {
   private liveIndex = Number.NEGATIVE_INFINITY;
 
   constructor(windowMs: number, create: () => T, createLive: () => T = create) {
-    this.sliceMs = windowMs / SLICES;
+    // At least 1 ms a slice: a smaller one makes epoch-ms ÷ slice lose integer precision, or overflow to
+    // Infinity, and nothing would be counted at all.
+    this.sliceMs = Math.max(MIN_SLICE_MS, windowMs / SLICES);
     for (let i = 0; i < SLICES; i++) this.ring.push({ index: Number.NEGATIVE_INFINITY, tally: create() });
     this.live = createLive();
   }

@@ -246,3 +246,24 @@ describe("guardrail options at their edges", () => {
     assert.deepEqual(errors, ["onTrip", "onTrip"]);
   });
 });
+
+describe("windows at the edge of arithmetic", () => {
+  it("a tiny windowMs still counts runs (the slice index must stay a finite integer), and a guardrail on it still trips", () => {
+    for (const windowMs of [1e-300, Number.MIN_VALUE, 1e-9, 0.5]) {
+      const scorecard = new Scorecard({ windowMs });
+      scorecard.publish(run({ candidates: [valueMismatch("total")] }));
+      assert.equal(scorecard.summary("checkout")?.runs, 1, `windowMs ${windowMs}`);
+      const monitor = new GuardrailMonitor("checkout", { maxMismatchRate: 0.5, minRuns: 1, windowMs });
+      assert.ok(monitor.observe(run({ candidates: [valueMismatch("total")] })) !== undefined, `guardrail windowMs ${windowMs}`);
+    }
+  });
+
+  it("a huge windowMs keeps every run (Number.MAX_VALUE ms is forever, not a division by zero)", () => {
+    const clock = fakeClock(Date.now());
+    const scorecard = new Scorecard({ windowMs: Number.MAX_VALUE, now: clock.now });
+    scorecard.publish(run());
+    clock.set(Date.now() + 1e12);
+    scorecard.publish(run());
+    assert.equal(scorecard.summary("checkout")?.runs, 2);
+  });
+});
