@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { OpenFeature } from "@openfeature/server-sdk";
 import fc from "fast-check";
+import sinon from "sinon";
 import { flagdFile, type FlagdFile } from "../../src/integrations/fleet";
 import { openFeatureGate, type OpenFeatureClient } from "../../src/integrations/openfeature";
 
@@ -175,5 +176,42 @@ describe("flagdFile with hostile files", function () {
       }),
       { numRuns: 20 },
     );
+  });
+
+  describe("when the operating system's watch fails (inotify exhausted, a network mount)", () => {
+    // The module object itself (a namespace import is frozen): flagd-file reads `watch` from it at call time.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const fs = require("node:fs") as typeof import("node:fs");
+    afterEach(() => sinon.restore());
+
+    const followsByPoll = async (): Promise<void> => {
+      const { file, client } = await open();
+      await sleep(100); // after the watch died
+      writeFileSync(file, JSON.stringify({ flags: { k: { state: "ENABLED", variants: { on: true, off: false }, defaultVariant: "on" } } }));
+      const deadline = Date.now() + 4_000;
+      let value = false;
+      while (Date.now() < deadline && !value) {
+        value = (await client.getBooleanDetails("k", false)).value;
+        await sleep(50);
+      }
+      assert.equal(value, true, "the 1 s poll saw the change");
+    };
+
+    it("keeps following the file by the poll after the watch emits an error", async () => {
+      const real = fs.watch;
+      sinon.stub(fs, "watch").callsFake(((...args: Parameters<typeof fs.watch>) => {
+        const watcher = real(...args);
+        setTimeout(() => watcher.emit("error", Object.assign(new Error("watch died"), { code: "EPERM" })), 20);
+        return watcher;
+      }) as typeof fs.watch);
+      await followsByPoll();
+    });
+
+    it("initialises and follows the file by the poll when the watch cannot even start", async () => {
+      sinon.stub(fs, "watch").callsFake((() => {
+        throw Object.assign(new Error("ENOSPC: System limit for number of file watchers reached"), { code: "ENOSPC" });
+      }) as typeof fs.watch);
+      await followsByPoll();
+    });
   });
 });

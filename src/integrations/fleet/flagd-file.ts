@@ -176,15 +176,25 @@ export function flagdFile(file: string): FlagdFile {
     events,
     async initialize(): Promise<void> {
       await mkdir(folder, { recursive: true });
-      if (watcher === undefined && !closed) {
-        watcher = watch(folder, { persistent: false }, (_event, name) => {
-          if (name === null || name === base) void reload();
-        });
-        watcher.on("error", () => stopWatching());
+      if (poll === undefined && !closed) {
+        // The poll first, and on its own: it is the backstop when the watch cannot start (inotify
+        // watches exhausted) or dies (its folder removed), so neither may take it down.
         poll = setInterval(() => {
           void stamp().then((now) => (now !== loadedStamp ? reload() : undefined));
         }, POLL_MS);
         poll.unref();
+        try {
+          const started = watch(folder, { persistent: false }, (_event, name) => {
+            if (name === null || name === base) void reload();
+          });
+          started.on("error", () => {
+            started.close();
+            if (watcher === started) watcher = undefined;
+          });
+          watcher = started;
+        } catch {
+          watcher = undefined; // ENOSPC, EPERM, …: the poll alone sees changes, within a second
+        }
       }
       await reload();
     },
@@ -238,8 +248,8 @@ export function flagdFile(file: string): FlagdFile {
       await rm(temporary, { force: true });
       throw error;
     }
-    // This process sees its own write at once, without waiting for the watch event.
-    if (watcher !== undefined) await reload();
+    // This process sees its own write at once, without waiting for the watch event (or the poll).
+    if (poll !== undefined) await reload();
   };
 
   return {
