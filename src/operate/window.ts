@@ -2,8 +2,9 @@
  * The windowed counters behind the Scorecard and the guardrails. A window is a ring of a fixed
  * number of time slices, each holding counters, two latency histograms and a capped map of reasons;
  * a `live` tally always equals the sum of the slices still inside the window, so reading the window
- * costs no merge on the hot path. Memory per candidate is fixed whatever the traffic: the ring, the
- * histograms (fixed-size HDR arrays) and at most `REASON_CAP + 1` reasons per slice.
+ * costs no merge on the hot path. Memory per candidate is bounded whatever the traffic: the ring, the
+ * histograms (fixed-size HDR arrays, made for a slice when it first records a duration) and at most
+ * `REASON_CAP + 1` reasons per slice.
  */
 import { createHistogram, type RecordableHistogram } from "node:perf_hooks";
 import type { Observation, Result } from "../types/results";
@@ -82,8 +83,12 @@ export class Tally {
   errors = 0;
   timeouts = 0;
   leaks = 0;
-  readonly control: RecordableHistogram = newHistogram();
-  readonly candidate: RecordableHistogram = newHistogram();
+  /**
+   * Created with the first duration recorded or merged (about 26 KB each): a window holds 42 of them,
+   * and a quiet experiment, or one of many names, would otherwise cost a megabyte before its first run.
+   */
+  control: RecordableHistogram | undefined;
+  candidate: RecordableHistogram | undefined;
   reasons = new Map<string, ReasonCount>();
 
   /**
@@ -104,8 +109,8 @@ export class Tally {
     if (sample.timeout) this.timeouts++;
     if (sample.leak) this.leaks++;
     // A duration that is not a measurement (NaN, infinite, negative) is left out, not counted as 1 µs.
-    if (measured(sample.controlMs)) this.control.record(micros(sample.controlMs));
-    if (measured(sample.candidateMs)) this.candidate.record(micros(sample.candidateMs));
+    if (measured(sample.controlMs)) (this.control ??= newHistogram()).record(micros(sample.controlMs));
+    if (measured(sample.candidateMs)) (this.candidate ??= newHistogram()).record(micros(sample.candidateMs));
     for (const key of keys) {
       const entry = this.reasons.get(key);
       if (entry === undefined) this.reasons.set(key, { count: 1, example: sample.example ?? "" });
@@ -122,10 +127,8 @@ export class Tally {
     this.errors += other.errors;
     this.timeouts += other.timeouts;
     this.leaks += other.leaks;
-    if (other.runs > 0) {
-      this.control.add(other.control);
-      this.candidate.add(other.candidate);
-    }
+    if (other.control !== undefined && other.control.count > 0) (this.control ??= newHistogram()).add(other.control);
+    if (other.candidate !== undefined && other.candidate.count > 0) (this.candidate ??= newHistogram()).add(other.candidate);
     for (const [key, { count, example }] of other.reasons) {
       const entry = this.reasons.get(key);
       if (entry === undefined) this.reasons.set(key, { count, example });
@@ -136,8 +139,8 @@ export class Tally {
 
   clear(): void {
     this.runs = this.statusMatches = this.fieldMatches = this.errors = this.timeouts = this.leaks = 0;
-    this.control.reset();
-    this.candidate.reset();
+    this.control?.reset();
+    this.candidate?.reset();
     // A new map, not clear(): a Map keeps its grown hash table after clear().
     this.reasons = new Map();
     this.segments?.clear();
@@ -317,7 +320,7 @@ export class ExperimentBook {
 }
 
 /**
- * A percentile of a histogram in milliseconds; 0 when it is empty.
+ * A percentile of a histogram in milliseconds; 0 when it is empty or was never needed.
  *
  * @internal
  * @example
@@ -325,8 +328,8 @@ export class ExperimentBook {
  * const p95 = percentileMs(tally.candidate, 95);
  * ```
  */
-export function percentileMs(histogram: RecordableHistogram, p: number): number {
-  return histogram.count === 0 ? 0 : histogram.percentile(p) / 1000;
+export function percentileMs(histogram: RecordableHistogram | undefined, p: number): number {
+  return histogram === undefined || histogram.count === 0 ? 0 : histogram.percentile(p) / 1000;
 }
 
 function newHistogram(): RecordableHistogram {

@@ -267,3 +267,20 @@ describe("windows at the edge of arithmetic", () => {
     assert.equal(scorecard.summary("checkout")?.runs, 2);
   });
 });
+
+describe("many experiment names", () => {
+  it("2 000 distinct experiment names with one run each cost neither seconds nor gigabytes (histograms made when needed)", function () {
+    this.timeout(20_000);
+    const scorecard = new Scorecard();
+    global.gc?.();
+    const before = process.memoryUsage.rss();
+    const started = Date.now();
+    for (let i = 0; i < 2_000; i++) scorecard.publish(run({ experiment: `exp-${i}` }));
+    const ms = Date.now() - started;
+    const grew = process.memoryUsage.rss() - before;
+    assert.equal(scorecard.experiments().length, 2_000);
+    assert.equal(scorecard.summary("exp-1999")?.runs, 1);
+    assert.ok(ms < 3_000, `took ${ms} ms`);
+    assert.ok(grew < 600e6, `rss grew ${Math.round(grew / 1e6)} MB`);
+  });
+});
