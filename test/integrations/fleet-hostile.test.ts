@@ -7,7 +7,13 @@ import { strict as assert } from "node:assert";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import fc from "fast-check";
+import { Registry } from "prom-client";
+import { prometheusMissing, startPrometheus, type PrometheusServer } from "../../examples/fleet/prometheus-server";
 import { fleetGuardrail, type FleetGuardrailOptions } from "../../src/integrations/fleet";
+import { prometheusPublisher } from "../../src/integrations/prometheus";
+import type { Observation, Result } from "../../src/types/results";
+import { matchedResult } from "../publishers/fixtures";
+import { metricsServer } from "./fleet-support";
 
 type Answer = (res: ServerResponse, query: string) => void;
 
@@ -185,6 +191,62 @@ describe("fleetGuardrail against a hostile Prometheus", function () {
       assert.ok(warnings.some((w) => /onTrip .*still pending/.test(w)), JSON.stringify(warnings));
     } finally {
       process.removeListener("warning", onWarning);
+    }
+  });
+});
+
+describe("fleetGuardrail and a real Prometheus, with hostile names", function () {
+  this.timeout(60_000);
+  let prometheus: PrometheusServer | undefined;
+  let served: { target: string; close(): Promise<void> } | undefined;
+  const registry = new Registry();
+  const publisher = prometheusPublisher({ registry });
+  const names = ["lone \uD800 surrogate", 'quote " and \\ backslash', "new\nline", "ünïcødé 🚀"];
+
+  before(async function () {
+    const missing = prometheusMissing();
+    if (missing !== undefined) {
+      console.log(`      skipped: ${missing}`);
+      this.skip();
+    }
+    for (const experiment of names) {
+      const base = matchedResult();
+      const candidate = { ...(base.candidates[0] as Observation<unknown>), name: `${experiment} candidate` };
+      const result: Result<unknown> = { ...base, experiment, candidates: [candidate], outcomes: { [candidate.name]: "matched" } };
+      for (let i = 0; i < 5; i++) publisher.publish(result);
+    }
+    served = await metricsServer(registry);
+    prometheus = await startPrometheus([served.target], { scrapeInterval: "1s" });
+    await prometheus.targetsUp(30_000);
+    // rate() needs two scrapes in its window.
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && ((await prometheus.query("count_over_time(up[1m])"))[0]?.value ?? 0) < 2) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  });
+  after(async () => {
+    await prometheus?.stop();
+    await served?.close();
+  });
+
+  it("finds each experiment's series by its name: the query parses and the labels match, lone surrogates included", async () => {
+    for (const experiment of names) {
+      for (const candidate of [undefined, `${experiment} candidate`]) {
+        const guardrail = fleetGuardrail({
+          prometheus: prometheus?.url ?? "",
+          experiment,
+          ...(candidate === undefined ? {} : { candidate }),
+          maxMismatchRate: 0.5,
+          minRunsPerSecond: 1e9,
+          window: "1m",
+          everyMs: 60_000,
+          onTrip: () => undefined,
+        });
+        const verdict = await guardrail.check();
+        guardrail.stop();
+        // Counters that exist but do not move: a rate of 0, below the minimum, so the query found them.
+        assert.match(verdict.reason ?? "", /below minRunsPerSecond/, `${JSON.stringify(experiment)} / ${JSON.stringify(candidate)}: ${verdict.reason ?? ""}`);
+      }
     }
   });
 });
