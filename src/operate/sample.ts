@@ -134,12 +134,20 @@ function cut(text: string, max: number): string {
   return `${text.slice(0, end)}…`;
 }
 
-/** The constructor name of an Error (also one from another realm), else the thrown value's typeof. */
+/**
+ * The constructor name of an Error (also one from another realm), else the thrown value's typeof.
+ * Never throws: a thrown Proxy whose traps throw (even `instanceof` asks one) is named by its typeof.
+ */
 function errorName(error: unknown): string {
-  if (error instanceof Error || types.isNativeError(error)) {
-    const ctor: unknown = (error as { constructor?: unknown }).constructor;
-    if (typeof ctor === "function" && ctor.name !== "") return ctor.name;
-    return (error as Error).name;
+  try {
+    if (error instanceof Error || types.isNativeError(error)) {
+      const ctor: unknown = (error as { constructor?: unknown }).constructor;
+      if (typeof ctor === "function" && typeof ctor.name === "string" && ctor.name !== "") return ctor.name;
+      const name: unknown = (error as Error).name;
+      return typeof name === "string" && name !== "" ? name : "Error";
+    }
+  } catch {
+    // fall through: the value would not even say what it is
   }
   return typeof error;
 }

@@ -158,7 +158,7 @@ export function loggerPublisher(logger: StructuredLogger, options: LoggerPublish
         };
         if (candidate !== undefined && (candidate.threw || candidate.timedOut)) {
           // pino serialises a top-level `err` (type, message, stack, cause); a non-Error is rendered as data.
-          fields["err"] = candidate.error instanceof Error ? candidate.error : toJSONValue(candidate.error);
+          fields["err"] = isError(candidate.error) ? candidate.error : toJSONValue(candidate.error);
         }
         logger.warn(fields, mismatch.summary);
       }
@@ -173,6 +173,15 @@ export function loggerPublisher(logger: StructuredLogger, options: LoggerPublish
       else logger.warn(fields, message);
     },
   };
+}
+
+/** `instanceof Error` that never throws (a thrown Proxy's getPrototypeOf trap may). */
+function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
 }
 
 function level(option: string, value: unknown): "debug" | "info" | "off" {

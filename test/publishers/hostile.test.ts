@@ -6,7 +6,7 @@
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
-import { consolePublisher, Experiment, type ExperimentError, loggerPublisher, type Publisher, shadow } from "../../src/index";
+import { consolePublisher, Experiment, type ExperimentError, loggerPublisher, type Publisher, Scorecard, shadow } from "../../src/index";
 import type { StructuredLogger } from "../../src/publishers/logger";
 import { collector, sleep } from "../support/capture";
 
@@ -167,7 +167,7 @@ describe("publishers that misbehave", () => {
       fc.asyncProperty(nasty, nasty, nasty, async (experiment, candidate, value) => {
         const lines: string[] = [];
         const printer = consolePublisher({ stream: { write: (chunk: string) => void lines.push(chunk) } });
-        const experimentName = experiment === "" ? "x" : experiment;
+        const experimentName = `${experiment}#${++names}`; // unique: no duplicate-name warning per generated case
         const candidateName = candidate === "" || candidate === "control" ? "y" : candidate;
         const built = new Experiment<[string], string>(experimentName, { publish: printer, onError: () => undefined })
           .use((v: string) => `${v}!`)
@@ -185,5 +185,39 @@ describe("publishers that misbehave", () => {
       }),
       { numRuns: 60 },
     );
+  });
+
+  it("a candidate that throws a Proxy whose every trap throws is still counted, logged and judged", async () => {
+    const trap = (): never => {
+      throw new Error("trap");
+    };
+    const hostile = new Proxy(function () {}, { getPrototypeOf: trap, get: trap, has: trap, ownKeys: trap, getOwnPropertyDescriptor: trap });
+    const scorecard = new Scorecard();
+    const warned: string[] = [];
+    const logger: StructuredLogger = { info: () => undefined, warn: (_fields, message) => void warned.push(message), error: () => undefined };
+    const errors: ExperimentError[] = [];
+    const trips: string[] = [];
+    const fn = shadow(
+      (n: number) => n,
+      (): number => {
+        throw hostile;
+      },
+      {
+        name: unique("proxy-thrown"),
+        publish: [scorecard, loggerPublisher(logger)],
+        onError: (e) => void errors.push(e),
+        guardrails: { maxMismatchRate: 0.5, minRuns: 2, onTrip: (e) => void trips.push(e.reason) },
+      },
+    );
+    for (let i = 0; i < 3; i++) assert.equal(fn(i), i);
+    await fn.experiment.settled();
+    assert.deepEqual(errors.map((e) => `${e.operation}: ${e.message}`), []);
+    const summary = scorecard.summary(fn.experiment.name);
+    assert.equal(summary?.runs, 3);
+    assert.equal(summary?.errorRate, 1);
+    assert.equal(summary?.reasons.length, 1);
+    assert.match(summary?.reasons[0]?.reason ?? "", /^error:/);
+    assert.equal(warned.length, 3, "one warn line per mismatched run");
+    assert.deepEqual(trips, ["mismatch-rate"]);
   });
 });
