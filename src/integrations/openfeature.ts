@@ -289,8 +289,13 @@ export function openFeatureGate<A extends unknown[]>(client: OpenFeatureClient, 
 
   // Change events refresh the last answer; their failures stay silent (the next call reports them).
   const refresh = (details?: OpenFeatureEventDetails): void => {
-    const changed = details?.flagsChanged;
-    if (Array.isArray(changed) && changed.length > 0 && !changed.includes(flagKey)) return;
+    // Skipped only when the event surely names other flags; details it cannot read refresh anyway.
+    try {
+      const changed = details?.flagsChanged;
+      if (Array.isArray(changed) && changed.length > 0 && !changed.includes(flagKey)) return;
+    } catch {
+      // a getter or a Proxy in the event's details: not a reason to miss a change
+    }
     // resolveFlag settles every failure itself (newest evaluation wins), so nothing is left to catch.
     resolveFlag(lastContext).catch(() => undefined);
   };

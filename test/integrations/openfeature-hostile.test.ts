@@ -181,4 +181,31 @@ describe("openFeatureGate with a hostile client", () => {
     assert.equal(gate.now(), false);
     gate.close();
   });
+
+  it("a provider event with hostile details never throws into the client's emitter, and still refreshes the value", async () => {
+    const handlers: Array<(details?: unknown) => void> = [];
+    let value = true;
+    const client = {
+      ...clientOf(() => Promise.resolve({ value })),
+      addHandler: (_event: never, handler: never) => void handlers.push(handler),
+      removeHandler: () => undefined,
+    };
+    const gate = openFeatureGate(client, { flagKey: FLAG });
+    await turns();
+    assert.equal(gate.lastValue, true);
+    value = false;
+    const hostileDetails = [
+      Object.defineProperty({}, "flagsChanged", { get: () => { throw new Error("getter"); } }),
+      { flagsChanged: new Proxy([], { get: () => { throw new Error("trap"); } }) },
+      { flagsChanged: "not-an-array" },
+      null,
+      42,
+    ];
+    for (const details of hostileDetails) {
+      for (const handler of handlers) assert.doesNotThrow(() => handler(details));
+    }
+    await turns();
+    assert.equal(gate.lastValue, false, "an event it could not read still refreshed the flag");
+    gate.close();
+  });
 });
