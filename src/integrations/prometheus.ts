@@ -51,7 +51,7 @@ export interface PrometheusPublisherOptions {
   /** Where the metrics are registered. @default prom-client's global `register` */
   registry?: PrometheusRegistry;
   /**
-   * Histogram buckets of `penumbra_behavior_duration_seconds`, in seconds. Only the first publisher
+   * Histogram buckets of `penumbra_behavior_duration_seconds`, in seconds, strictly increasing. Only the first publisher
    * created on a registry decides them (the metric exists once per registry).
    * @default 10 µs to 10 s: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
    */
@@ -162,8 +162,13 @@ export function prometheusPublisher(options: PrometheusPublisherOptions = {}): P
     throw new TypeError("prometheusPublisher: registry must be a prom-client Registry");
   }
   const buckets = options.buckets ?? DEFAULT_BUCKETS;
-  if (!Array.isArray(buckets) || buckets.length === 0 || !buckets.every((b) => typeof b === "number" && Number.isFinite(b))) {
-    throw new TypeError(`prometheusPublisher: buckets must be a non-empty array of finite numbers, got ${String(buckets)}`);
+  if (
+    !Array.isArray(buckets) ||
+    buckets.length === 0 ||
+    !buckets.every((b, i) => typeof b === "number" && Number.isFinite(b) && (i === 0 || b > (buckets[i - 1] as number)))
+  ) {
+    // Increasing: prom-client neither sorts nor dedupes, so [1, 1] exposes le="1" twice and [5, 1] miscounts.
+    throw new TypeError(`prometheusPublisher: buckets must be a non-empty array of strictly increasing finite numbers, got ${String(buckets)}`);
   }
   const keys = checkSegments("prometheusPublisher", options.segments, RESERVED, LABEL_NAME);
   let state = byRegistry.get(registry);

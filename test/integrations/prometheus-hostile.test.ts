@@ -167,4 +167,14 @@ describe("prometheusPublisher with hostile names", () => {
     assert.doesNotThrow(() => publisher.publish(named("x", "candidate", true)));
     assert.doesNotThrow(() => publisher.trip({ experiment: "x", reason: "leak", value: 1, threshold: 0 }));
   });
+
+  it("refuses, when built, histogram buckets that are not strictly increasing (a repeated le is the same series twice)", async () => {
+    for (const buckets of [[1, 1], [5, 1], [0.1, 0.5, 0.5, 1], [2, 1, 3]]) {
+      assert.throws(() => prometheusPublisher({ registry: new Registry(), buckets }), (e: unknown) => e instanceof TypeError && /buckets/.test(e.message), JSON.stringify(buckets));
+    }
+    const registry = new Registry();
+    prometheusPublisher({ registry, buckets: [0.001, 0.01, 1] }).publish(named("x", "candidate", false));
+    const text = await registry.metrics();
+    assert.doesNotThrow(() => parse(overTheWire(text)));
+  });
 });
