@@ -74,6 +74,29 @@ describe("fleetGuardrail against a hostile Prometheus", function () {
     await fake.close();
   });
 
+  it("refuses, when built, options at their edges: a zero window, NaN or infinite everyMs, a threshold of NaN", () => {
+    const base: FleetGuardrailOptions = { prometheus: "http://127.0.0.1:9", experiment: "x", maxMismatchRate: 0.05, onTrip: () => undefined };
+    const bad: Array<[keyof FleetGuardrailOptions, unknown]> = [
+      ["window", "0s"],
+      ["window", "0m0s"],
+      ["window", "00ms"],
+      ["everyMs", Number.NaN],
+      ["everyMs", Infinity],
+      ["everyMs", 0],
+      ["maxMismatchRate", Number.NaN],
+      ["maxTimeoutRate", -0.5],
+      ["maxP95Ratio", Number.NaN],
+      ["minRunsPerSecond", -1],
+      ["candidate", ""],
+    ];
+    for (const [option, value] of bad) {
+      assert.throws(() => fleetGuardrail({ ...base, [option]: value }), (e: unknown) => e instanceof TypeError && e.message.includes(option), `${option}: ${String(value)}`);
+    }
+    for (const [option, value] of [["window", "1m30s"], ["maxMismatchRate", 0], ["maxMismatchRate", 1], ["minRunsPerSecond", 0]] as const) {
+      fleetGuardrail({ ...base, [option]: value }).stop();
+    }
+  });
+
   it("is not judged when the rates are there but no rule query answers a finite number", async () => {
     fake.runs = vector([["candidate", "50"]]);
     for (const rules of [vector([]), vector([["candidate", "NaN"]]), vector([["candidate", "+Inf"]]), vector([["other", "0.9"]])]) {

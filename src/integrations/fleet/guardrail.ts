@@ -330,7 +330,8 @@ function validate(options: FleetGuardrailOptions): Checked {
   if (!(typeof minRunsPerSecond === "number" && minRunsPerSecond >= 0 && Number.isFinite(minRunsPerSecond))) {
     fail("minRunsPerSecond", minRunsPerSecond, "a finite number >= 0");
   }
-  if (typeof window !== "string" || !DURATION.test(window)) fail("window", window, 'a PromQL duration such as "30s" or "1m"');
+  // Not zero: rate() over [0s] is a query Prometheus refuses, so the guardrail could never judge.
+  if (typeof window !== "string" || !DURATION.test(window) || !/[1-9]/.test(window)) fail("window", window, 'a positive PromQL duration such as "30s" or "1m"');
   if (!(typeof everyMs === "number" && everyMs > 0 && everyMs <= 2_147_483_647)) fail("everyMs", everyMs, "a positive number of milliseconds");
   if (typeof onTrip !== "function") fail("onTrip", onTrip, "a function");
   return { prometheus, experiment, candidate, maxMismatchRate, maxTimeoutRate, maxP95Ratio, minRunsPerSecond, window, everyMs, onTrip };
