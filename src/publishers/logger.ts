@@ -103,7 +103,13 @@ const MAX_DIFFS = 50;
  * ```
  */
 export function loggerPublisher(logger: StructuredLogger, options: LoggerPublisherOptions = {}): LoggerPublisher {
-  if (typeof logger !== "object" || logger === null || typeof logger.info !== "function" || typeof logger.warn !== "function") {
+  let shaped: boolean;
+  try {
+    shaped = typeof logger === "object" && logger !== null && typeof logger.info === "function" && typeof logger.warn === "function";
+  } catch {
+    shaped = false; // a getter or a Proxy that throws when its methods are read
+  }
+  if (!shaped) {
     throw new TypeError("loggerPublisher: logger must have info(fields, message) and warn(fields, message) methods, like pino");
   }
   const matchedLevel = level("matched", options.matched);

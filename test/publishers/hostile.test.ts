@@ -77,14 +77,24 @@ describe("publishers that misbehave", () => {
     assert.throws(() => published.trip({ experiment: "x", reason: "leak", value: 1, threshold: 0 }), /error getter/);
   });
 
-  it("a console stream whose write throws, or whose write is a throwing getter, is reported as publish", async () => {
+  it("a console stream whose write throws, or whose write becomes a throwing getter, is reported as publish", async () => {
     const throwing = { write: (): never => {
       throw new Error("EPIPE");
     } };
-    const getter = throwingGetter({} as { write(chunk: string): unknown }, "write");
+    // Readable when the publisher is built (it checks), throwing afterwards.
+    let armed = false;
+    const getter = {
+      get write(): (chunk: string) => unknown {
+        if (armed) throw new Error("write getter");
+        return () => undefined;
+      },
+    };
     for (const stream of [throwing, getter]) {
+      armed = false;
+      const printer = consolePublisher({ stream });
+      armed = true;
       const sink = collector();
-      const { errors, answers } = await mismatchThrough([consolePublisher({ stream }), sink]);
+      const { errors, answers } = await mismatchThrough([printer, sink]);
       assert.deepEqual(answers, [0, 1, 2]);
       assert.equal(sink.results.length, 3);
       assert.deepEqual(errors.map((e) => e.operation), ["publish", "publish", "publish"]);
@@ -219,5 +229,17 @@ describe("publishers that misbehave", () => {
     assert.match(summary?.reasons[0]?.reason ?? "", /^error:/);
     assert.equal(warned.length, 3, "one warn line per mismatched run");
     assert.deepEqual(trips, ["mismatch-rate"]);
+  });
+
+  it("refuses, when built, a stream without write and a logger it cannot read, with a TypeError naming the option", () => {
+    for (const stream of [{}, { write: "yes" }, 42, "stderr"]) {
+      assert.throws(() => consolePublisher({ stream: stream as never }), (e: unknown) => e instanceof TypeError && /stream/.test(e.message), JSON.stringify(stream));
+    }
+    const unreadable = throwingGetter({ warn: () => undefined } as unknown as StructuredLogger, "info");
+    assert.throws(() => loggerPublisher(unreadable), (e: unknown) => e instanceof TypeError && /logger/.test(e.message));
+    const proxy = new Proxy({}, { get: () => { throw new Error("trap"); } }) as StructuredLogger;
+    assert.throws(() => loggerPublisher(proxy), (e: unknown) => e instanceof TypeError && /logger/.test(e.message));
+    const options = throwingGetter({}, "stream");
+    assert.throws(() => consolePublisher(options), (e: unknown) => e instanceof TypeError && /stream/.test(e.message));
   });
 });
