@@ -131,7 +131,10 @@ export function loggerPublisher(logger: StructuredLogger, options: LoggerPublish
         if (matchedLevel === "off") return;
         const outcome = result.ignored ? "ignored" : "matched";
         const durationsMs: Record<string, number> = {};
-        for (const observation of [result.control, ...result.candidates]) durationsMs[observation.name] = observation.durationMs;
+        for (const observation of [result.control, ...result.candidates]) {
+          // defineProperty: a candidate named "__proto__" is a key here, not the object's prototype.
+          Object.defineProperty(durationsMs, observation.name, { value: observation.durationMs, enumerable: true, writable: true, configurable: true });
+        }
         at(
           matchedLevel,
           {

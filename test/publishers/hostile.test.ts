@@ -6,6 +6,8 @@
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
+import { Registry } from "prom-client";
+import { prometheusPublisher } from "../../src/integrations/prometheus";
 import { consolePublisher, Experiment, type ExperimentError, loggerPublisher, type Publisher, Scorecard, shadow } from "../../src/index";
 import type { StructuredLogger } from "../../src/publishers/logger";
 import { collector, sleep } from "../support/capture";
@@ -241,5 +243,41 @@ describe("publishers that misbehave", () => {
     assert.throws(() => loggerPublisher(proxy), (e: unknown) => e instanceof TypeError && /logger/.test(e.message));
     const options = throwingGetter({}, "stream");
     assert.throws(() => consolePublisher(options), (e: unknown) => e instanceof TypeError && /stream/.test(e.message));
+  });
+});
+
+describe("candidates named like Object.prototype's keys", () => {
+  it("a candidate named __proto__ has its outcome in the result and is counted by the Scorecard, Prometheus and the logger", async () => {
+    const registry = new Registry();
+    const scorecard = new Scorecard();
+    const logged: Array<Record<string, unknown>> = [];
+    const logger: StructuredLogger = { info: (fields) => void logged.push(fields), warn: (fields) => void logged.push(fields) };
+    const results: Array<{ outcomes: Record<string, string> }> = [];
+    const experiment = new Experiment<[number], number>("proto-named-candidates", {
+      publish: [scorecard, prometheusPublisher({ registry }), loggerPublisher(logger, { matched: "info" }), (r) => void results.push(r)],
+    })
+      .use((n) => n)
+      .try("__proto__", (n) => n + 1)
+      .try("constructor", (n) => n);
+    experiment.run(1);
+    await experiment.settled();
+    const outcomes = results[0]?.outcomes ?? {};
+    assert.deepEqual(Object.keys(outcomes).sort(), ["__proto__", "constructor"]);
+    assert.equal(Object.getOwnPropertyDescriptor(outcomes, "__proto__")?.value, "mismatched");
+    assert.equal(Object.getPrototypeOf(outcomes), Object.prototype);
+    assert.equal(scorecard.summary("proto-named-candidates", "__proto__")?.fieldMatchRate, 0);
+    assert.equal(scorecard.summary("proto-named-candidates", "constructor")?.fieldMatchRate, 1);
+    const text = await registry.metrics();
+    assert.match(text, /penumbra_comparisons_total\{experiment="proto-named-candidates",candidate="__proto__",outcome="mismatched"\} 1/);
+    experiment.run(2); // a mismatch again; now check a matched-only run's durations through a fresh experiment
+    await experiment.settled();
+    const matched = new Experiment<[number], number>("proto-named-matched", { publish: loggerPublisher(logger, { matched: "info" }) })
+      .use((n) => n)
+      .try("__proto__", (n) => n);
+    matched.run(1);
+    await matched.settled();
+    const line = logged.find((l) => l["experiment"] === "proto-named-matched");
+    assert.ok(line !== undefined);
+    assert.deepEqual(Object.keys(line["durationsMs"] as object).sort(), ["__proto__", "control"]);
   });
 });
