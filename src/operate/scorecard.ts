@@ -52,7 +52,7 @@ export interface ScorecardSummary {
   timeoutRate: number;
   /** Share of runs whose candidate observation has at least one leak. */
   leakRate: number;
-  /** In milliseconds; `p95Ratio` is candidate p95 / control p95 (0 when there are no runs). */
+  /** In milliseconds; `p95Ratio` is candidate p95 / control p95 (0 when there are no runs, or no measured duration on either side). */
   latency: { control: Percentiles; candidate: Percentiles; p95Ratio: number };
   /** Why runs mismatched, most frequent first; a run counts once per reason; `share = count / runs`. */
   reasons: Array<{ reason: string; count: number; share: number; example: string }>;
