@@ -197,15 +197,20 @@ class FlagProblem extends Error {
  * ```
  */
 export function openFeatureGate<A extends unknown[]>(client: OpenFeatureClient, options: OpenFeatureGateOptions<A>): OpenFeatureGate<A> {
-  if (
-    typeof client !== "object" ||
-    client === null ||
-    typeof client.getBooleanDetails !== "function" ||
-    typeof client.getNumberDetails !== "function"
-  ) {
-    throw new TypeError("openFeatureGate: client must be an OpenFeature server client (OpenFeature.getClient())");
+  let isClient: boolean;
+  try {
+    isClient = typeof client === "object" && client !== null && typeof client.getBooleanDetails === "function" && typeof client.getNumberDetails === "function";
+  } catch {
+    isClient = false; // a Proxy or a getter that throws when its methods are read
   }
-  const { flagKey, contextOf } = options ?? ({} as OpenFeatureGateOptions<A>);
+  if (!isClient) throw new TypeError("openFeatureGate: client must be an OpenFeature server client (OpenFeature.getClient())");
+  let flagKey: unknown;
+  let contextOf: OpenFeatureGateOptions<A>["contextOf"];
+  try {
+    ({ flagKey, contextOf } = options ?? ({} as OpenFeatureGateOptions<A>));
+  } catch (error) {
+    throw new TypeError(`openFeatureGate: options (flagKey, contextOf) could not be read: ${describeThrown(error)}`);
+  }
   if (typeof flagKey !== "string" || flagKey === "") {
     throw new TypeError(`openFeatureGate: flagKey must be a non-empty string, got ${String(flagKey)}`);
   }

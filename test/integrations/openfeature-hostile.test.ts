@@ -208,4 +208,16 @@ describe("openFeatureGate with a hostile client", () => {
     assert.equal(gate.lastValue, false, "an event it could not read still refreshed the flag");
     gate.close();
   });
+
+  it("refuses, when built, a client or options it cannot read, with a TypeError naming them", () => {
+    const trap = (): never => {
+      throw new Error("trap");
+    };
+    const unreadableClient = new Proxy({}, { get: trap }) as OpenFeatureClient;
+    assert.throws(() => openFeatureGate(unreadableClient, { flagKey: FLAG }), (e: unknown) => e instanceof TypeError && /client/.test(e.message));
+    const client = clientOf(() => Promise.resolve({ value: true }));
+    const unreadableOptions = new Proxy({}, { get: trap }) as { flagKey: string };
+    assert.throws(() => openFeatureGate(client, unreadableOptions), (e: unknown) => e instanceof TypeError && /flagKey/.test(e.message));
+    assert.throws(() => openFeatureGate(client, undefined as never), (e: unknown) => e instanceof TypeError && /flagKey/.test(e.message));
+  });
 });
