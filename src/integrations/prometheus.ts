@@ -25,6 +25,7 @@ import {
   type PrometheusContentType,
   type Registry,
 } from "prom-client";
+import { describeThrown } from "../describe";
 import type { TripEvent } from "../types/operate";
 import type { Result } from "../types/results";
 import { cappedLabel, checkSegments, segmentLabeller, wellFormed, type SegmentLabeller } from "./metric-segments";
@@ -157,6 +158,16 @@ const byRegistry = new WeakMap<PrometheusRegistry, RegistryState>();
  * ```
  */
 export function prometheusPublisher(options: PrometheusPublisherOptions = {}): PrometheusPublisher {
+  try {
+    return build(options);
+  } catch (error) {
+    // A registry (or options object) that throws when read is refused here, as a TypeError, like a wrong one.
+    if (error instanceof TypeError && error.message.startsWith("prometheusPublisher:")) throw error;
+    throw new TypeError(`prometheusPublisher: the registry or the options could not be used: ${describeThrown(error)}`);
+  }
+}
+
+function build(options: PrometheusPublisherOptions): PrometheusPublisher {
   const registry = options.registry ?? globalRegistry;
   if (typeof registry !== "object" || registry === null || typeof registry.getSingleMetric !== "function") {
     throw new TypeError("prometheusPublisher: registry must be a prom-client Registry");

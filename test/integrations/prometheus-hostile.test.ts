@@ -140,7 +140,7 @@ describe("prometheusPublisher with hostile names", () => {
     assert.ok(parse(text).length < 100, `${parse(text).length} series`);
   });
 
-  it("a registry that throws when asked for its metrics is refused (or used) when built, never thrown from publish", () => {
+  it("a registry that throws when asked for its metrics is a TypeError when built, and one that breaks later never throws from publish", () => {
     const real = new Registry();
     const throwing = new Proxy(real, {
       get(target, key, receiver) {
@@ -152,7 +152,9 @@ describe("prometheusPublisher with hostile names", () => {
         return Reflect.get(target, key, receiver) as unknown;
       },
     });
-    assert.throws(() => prometheusPublisher({ registry: throwing }), /registry/);
+    assert.throws(() => prometheusPublisher({ registry: throwing }), (e: unknown) => e instanceof TypeError && /registry/.test(e.message) && /registry down/.test(e.message));
+    const unreadable = new Proxy({}, { get: () => { throw new Error("options trap"); } });
+    assert.throws(() => prometheusPublisher(unreadable), (e: unknown) => e instanceof TypeError && /prometheusPublisher/.test(e.message));
     // A registry that breaks after the publisher is built: publish only touches the metrics themselves.
     let broken = false;
     const later = new Proxy(new Registry(), {
