@@ -190,9 +190,15 @@ describe("fleetGuardrail against a hostile Prometheus", function () {
     assert.ok(trips.length <= 1, `tripped ${trips.length} times`);
   });
 
-  it("answers check() even when onTrip never settles: the trip is told once and the wait is given up, with a warning", async () => {
+  it("answers check() even when onTrip never settles, and says 'unreachable' when Prometheus never answers (both within ~5 s)", async () => {
     fake.runs = vector([["candidate", "50"]]);
     fake.rules = vector([["candidate", "0.9"]]);
+    // A second stand-in that accepts the connection and never answers, checked at the same time.
+    const silent = await fakePrometheus();
+    silent.runs = () => undefined;
+    const hung = fleetGuardrail({ prometheus: silent.url, experiment: "x", maxMismatchRate: 0.05, everyMs: 60_000, onTrip: () => undefined });
+    guardrails.push(hung);
+    const silentVerdict = hung.check();
     const warnings: string[] = [];
     const onWarning = (w: Error): void => void warnings.push(w.message);
     process.on("warning", onWarning);
@@ -212,8 +218,12 @@ describe("fleetGuardrail against a hostile Prometheus", function () {
       assert.equal(calls, 1);
       await new Promise((resolve) => setImmediate(resolve));
       assert.ok(warnings.some((w) => /onTrip .*still pending/.test(w)), JSON.stringify(warnings));
+      const never = await silentVerdict;
+      assert.equal(never.judged, false);
+      assert.match(never.reason ?? "", /unreachable.*(timeout|aborted)/i);
     } finally {
       process.removeListener("warning", onWarning);
+      await silent.close();
     }
   });
 });
