@@ -92,6 +92,8 @@ describe("fleetGuardrail against a hostile Prometheus", function () {
     for (const [option, value] of bad) {
       assert.throws(() => fleetGuardrail({ ...base, [option]: value }), (e: unknown) => e instanceof TypeError && e.message.includes(option), `${option}: ${String(value)}`);
     }
+    const unreadable = Object.defineProperty({ ...base }, "window", { get: () => { throw new Error("getter"); }, enumerable: true });
+    assert.throws(() => fleetGuardrail(unreadable), (e: unknown) => e instanceof TypeError && /options could not be read/.test(e.message));
     for (const [option, value] of [["window", "1m30s"], ["maxMismatchRate", 0], ["maxMismatchRate", 1], ["minRunsPerSecond", 0]] as const) {
       fleetGuardrail({ ...base, [option]: value }).stop();
     }

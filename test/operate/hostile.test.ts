@@ -284,3 +284,11 @@ describe("many experiment names", () => {
     assert.ok(grew < 600e6, `rss grew ${Math.round(grew / 1e6)} MB`);
   });
 });
+
+describe("options that cannot be read", () => {
+  it("a Scorecard given options whose getters throw is a TypeError when built", () => {
+    const options = Object.defineProperty({}, "windowMs", { get: () => { throw new Error("getter"); }, enumerable: true });
+    assert.throws(() => new Scorecard(options), (e: unknown) => e instanceof TypeError && /Scorecard options/.test(e.message));
+    assert.throws(() => new Scorecard(new Proxy({}, { get: () => { throw new Error("trap"); } })), TypeError);
+  });
+});

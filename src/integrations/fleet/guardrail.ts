@@ -307,10 +307,18 @@ function validate(options: FleetGuardrailOptions): Checked {
     throw new TypeError(`fleetGuardrail: ${name} must be ${expected}, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
   };
   if (typeof options !== "object" || options === null) fail("options", options, "an object");
-  const { prometheus, experiment, candidate, maxMismatchRate, maxTimeoutRate, maxP95Ratio, onTrip } = options;
-  const minRunsPerSecond = options.minRunsPerSecond ?? 1;
-  const window = options.window ?? "1m";
-  const everyMs = options.everyMs ?? 5_000;
+  let read: FleetGuardrailOptions;
+  try {
+    // Each option read once (inherited ones too): a getter runs once, and one that throws is refused here.
+    const { prometheus, experiment, candidate, maxMismatchRate, maxTimeoutRate, maxP95Ratio, minRunsPerSecond, window, everyMs, onTrip } = options;
+    read = { prometheus, experiment, candidate, maxMismatchRate, maxTimeoutRate, maxP95Ratio, minRunsPerSecond, window, everyMs, onTrip };
+  } catch (error) {
+    throw new TypeError(`fleetGuardrail: options could not be read: ${describe(error)}`);
+  }
+  const { prometheus, experiment, candidate, maxMismatchRate, maxTimeoutRate, maxP95Ratio, onTrip } = read;
+  const minRunsPerSecond = read.minRunsPerSecond ?? 1;
+  const window = read.window ?? "1m";
+  const everyMs = read.everyMs ?? 5_000;
   if (typeof prometheus !== "string" || !/^https?:\/\//.test(prometheus) || !URL.canParse(prometheus)) {
     fail("prometheus", prometheus, "an http(s) URL of the Prometheus HTTP API");
   }
