@@ -115,7 +115,7 @@ export function reasonOf(diff: FieldDiff, result: Result<unknown>, candidate: Ob
     if (candidate.threw) return `error:${errorName(candidate.error)}`;
     return "error:control-threw";
   }
-  if (diff.path === STATUS_PATH) return `status:${String(diff.control)}->${String(diff.candidate)}`;
+  if (diff.path === STATUS_PATH) return `status:${printable(diff.control)}->${printable(diff.candidate)}`;
   const effect = EFFECT_PATH.exec(diff.path);
   if (effect !== null) {
     const index = Number(effect[1]);
@@ -123,6 +123,15 @@ export function reasonOf(diff: FieldDiff, result: Result<unknown>, candidate: Ob
     return `effects:${name}`;
   }
   return diff.bucket ?? (diff.path === "" ? "(root)" : diff.path);
+}
+
+/** A status as text; one that cannot be printed (a null-prototype object, a throwing toString) by its typeof. */
+function printable(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return `(${typeof value})`;
+  }
 }
 
 /** `text`, or its first `max - 1` characters and an ellipsis (never half of a surrogate pair). */

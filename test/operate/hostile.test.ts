@@ -292,3 +292,28 @@ describe("options that cannot be read", () => {
     assert.throws(() => new Scorecard(new Proxy({}, { get: () => { throw new Error("trap"); } })), TypeError);
   });
 });
+
+describe("status values that cannot be printed", () => {
+  it("a statusOf answering a null-prototype object, a throwing toString or a symbol still counts every run and trips the guardrail", async () => {
+    const scorecard = new Scorecard();
+    const statuses: unknown[] = [Object.create(null), { toString: () => { throw new Error("toString"); } }, Symbol("s")];
+    const errors: string[] = [];
+    const trips: string[] = [];
+    let i = 0;
+    const fn = shadow((n: number) => ({ s: 1, n }), (n: number) => ({ s: 2, n }), {
+      name: "unprintable-status",
+      publish: scorecard,
+      statusOf: (r: { s: number }) => (r.s === 1 ? 200 : (statuses[i++ % statuses.length] as number)),
+      onError: (e) => void errors.push(`${e.operation}: ${e.message}`),
+      guardrails: { maxMismatchRate: 0.5, minRuns: 3, onTrip: (e) => void trips.push(e.reason) },
+    });
+    for (let k = 0; k < 3; k++) fn(k);
+    await fn.experiment.settled();
+    const summary = scorecard.summary("unprintable-status");
+    assert.equal(summary?.runs, 3);
+    assert.equal(summary?.statusMatchRate, 0);
+    assert.ok(summary?.reasons.some((r) => r.reason.startsWith("status:200->")));
+    assert.deepEqual(trips, ["mismatch-rate"]);
+    assert.deepEqual(errors.filter((e) => !e.startsWith("statusOf")), []);
+  });
+});
