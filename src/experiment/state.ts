@@ -7,11 +7,11 @@ import { unorderedPaths } from "../buckets/noise";
 import type { CompareOptions } from "../compare/options";
 import { currentSettings } from "../config";
 import { GuardrailMonitor } from "../operate/guardrails";
-import { publishSkip, publishTrip } from "../publishers/dispatch";
+import { publishSkip, publishTrip, wantsSkips } from "../publishers/dispatch";
 import { FailureHook, penumbraWarning, type Report } from "../report";
 import type { Publisher, TripEvent } from "../types/operate";
 import type { BucketRule } from "../types/options";
-import { isAsyncFunction } from "../util/thenable";
+import { isAsyncFunction, isThenable } from "../util/thenable";
 import { Calibration } from "./calibrate";
 import type { Behaviour } from "./observe";
 import type { ResolvedOptions } from "./options";
@@ -146,7 +146,7 @@ export class ExperimentState {
       );
     }
     const publishers = this.publishers();
-    if (!publishers.some((p) => typeof p === "object" && typeof p.skipped === "function")) return;
+    if (!wantsSkips(publishers)) return;
     // Off the caller's path, but before settled() / flush() resolve.
     const ticket = this.tracker.begin();
     setImmediate(() => {
@@ -190,7 +190,9 @@ export class ExperimentState {
     const onTrip = this.options.guardrails?.onTrip;
     if (onTrip !== undefined) {
       try {
-        onTrip(event);
+        const returned: unknown = onTrip(event);
+        // An async onTrip's rejection is reported like a throw, not left unhandled (nor waited for: it may never settle).
+        if (isThenable(returned)) Promise.resolve(returned).then(undefined, (error: unknown) => report("onTrip", error));
       } catch (error) {
         report("onTrip", error);
       }

@@ -127,7 +127,24 @@ function labelValue(value: unknown): string {
       return OTHER;
   }
   if (text === NONE || text === OTHER) return text;
-  return text.length > MAX_VALUE_LENGTH ? `${text.slice(0, MAX_VALUE_LENGTH - 1)}…` : text;
+  return wellFormed(text.length > MAX_VALUE_LENGTH ? `${text.slice(0, MAX_VALUE_LENGTH - 1)}…` : text);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * `text` with each lone surrogate replaced by U+FFFD, as UTF-8 will carry it anyway. A label value
+ * must be the same string the receiver reads: "a\uD800" and "a\uDC00" are two series in the
+ * registry but one on the wire, and a scrape with the same series twice is invalid.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * wellFormed("a\uD800"); // "a\uFFFD"
+ * ```
+ */
+export function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, "\uFFFD");
 }
 
 function describe(value: unknown): string {

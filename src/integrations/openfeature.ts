@@ -17,6 +17,7 @@
  * back to the control at once. The gate's `now(...args)` answers from the value the flag had at its
  * last evaluation or provider change event, with no round trip.
  */
+import { describeThrown } from "../describe";
 import { stableFraction } from "../experiment/index";
 
 /**
@@ -144,6 +145,13 @@ export interface OpenFeatureGateOptions<A extends unknown[]> {
 
 type FlagKind = "boolean" | "number";
 
+/** An evaluation's answer, read once: a getter on the client's object runs once, and a code is a string. */
+interface Details {
+  value: unknown;
+  errorCode: string | undefined;
+  errorMessage: string | undefined;
+}
+
 /** Evaluation problems that leave the gate closed and are worth one report, not one per call. */
 class FlagProblem extends Error {
   override readonly name = "OpenFeatureGateError";
@@ -189,15 +197,20 @@ class FlagProblem extends Error {
  * ```
  */
 export function openFeatureGate<A extends unknown[]>(client: OpenFeatureClient, options: OpenFeatureGateOptions<A>): OpenFeatureGate<A> {
-  if (
-    typeof client !== "object" ||
-    client === null ||
-    typeof client.getBooleanDetails !== "function" ||
-    typeof client.getNumberDetails !== "function"
-  ) {
-    throw new TypeError("openFeatureGate: client must be an OpenFeature server client (OpenFeature.getClient())");
+  let isClient: boolean;
+  try {
+    isClient = typeof client === "object" && client !== null && typeof client.getBooleanDetails === "function" && typeof client.getNumberDetails === "function";
+  } catch {
+    isClient = false; // a Proxy or a getter that throws when its methods are read
   }
-  const { flagKey, contextOf } = options ?? ({} as OpenFeatureGateOptions<A>);
+  if (!isClient) throw new TypeError("openFeatureGate: client must be an OpenFeature server client (OpenFeature.getClient())");
+  let flagKey: unknown;
+  let contextOf: OpenFeatureGateOptions<A>["contextOf"];
+  try {
+    ({ flagKey, contextOf } = options ?? ({} as OpenFeatureGateOptions<A>));
+  } catch (error) {
+    throw new TypeError(`openFeatureGate: options (flagKey, contextOf) could not be read: ${describeThrown(error)}`);
+  }
   if (typeof flagKey !== "string" || flagKey === "") {
     throw new TypeError(`openFeatureGate: flagKey must be a non-empty string, got ${String(flagKey)}`);
   }
@@ -216,9 +229,18 @@ export function openFeatureGate<A extends unknown[]>(client: OpenFeatureClient, 
   let issued = 0;
   let applied = 0;
 
-  const evaluate = async (as: FlagKind, context: OpenFeatureContext | undefined): Promise<OpenFeatureDetails<unknown>> =>
+  /** One typed evaluation, read once into plain fields; throws when the client fails or answers no details. */
+  const evaluate = async (as: FlagKind, context: OpenFeatureContext | undefined): Promise<Details> => {
     // Defaults are the "off" answers, and what the SDK returns when evaluation fails.
-    as === "boolean" ? client.getBooleanDetails(flagKey, false, context) : client.getNumberDetails(flagKey, 0, context);
+    const answer: unknown = await (as === "boolean" ? client.getBooleanDetails(flagKey, false, context) : client.getNumberDetails(flagKey, 0, context));
+    if (typeof answer !== "object" || answer === null) throw new TypeError(`the client answered ${answer === null ? "null" : typeof answer}, not evaluation details`);
+    const { value, errorCode, errorMessage } = answer as OpenFeatureDetails<unknown>;
+    return {
+      value,
+      errorCode: errorCode === undefined || errorCode === null ? undefined : String(errorCode),
+      errorMessage: typeof errorMessage === "string" ? errorMessage : undefined,
+    };
+  };
 
   /** One evaluation, the type dance included: the flag's value, or the problem that means "off". */
   const resolveFlag = async (context: OpenFeatureContext | undefined): Promise<boolean | number | FlagProblem> => {
@@ -230,16 +252,23 @@ export function openFeatureGate<A extends unknown[]>(client: OpenFeatureClient, 
       }
       return answer;
     };
-    // The kind asked is this evaluation's own: overlapping evaluations may learn the flag's kind
-    // (and change `kind`) while this one waits, and its retry must ask the kind it did not ask yet.
-    const asked = kind;
-    let details = await evaluate(asked, context);
-    if (details.errorCode === "TYPE_MISMATCH" || (details.errorCode === undefined && typeof details.value !== asked)) {
-      // The flag is of the other kind (or changed kind): ask that one, and remember it.
-      const other: FlagKind = asked === "boolean" ? "number" : "boolean";
-      const retry = await evaluate(other, context);
-      if (retry.errorCode === undefined && typeof retry.value === other) kind = other;
-      if (retry.errorCode !== "TYPE_MISMATCH") details = retry;
+    let details: Details;
+    try {
+      // The kind asked is this evaluation's own: overlapping evaluations may learn the flag's kind
+      // (and change `kind`) while this one waits, and its retry must ask the kind it did not ask yet.
+      const asked = kind;
+      details = await evaluate(asked, context);
+      if (details.errorCode === "TYPE_MISMATCH" || (details.errorCode === undefined && typeof details.value !== asked)) {
+        // The flag is of the other kind (or changed kind): ask that one, and remember it.
+        const other: FlagKind = asked === "boolean" ? "number" : "boolean";
+        const retry = await evaluate(other, context);
+        if (retry.errorCode === undefined && typeof retry.value === other) kind = other;
+        if (retry.errorCode !== "TYPE_MISMATCH") details = retry;
+      }
+    } catch (error) {
+      // A client that throws, rejects or answers something that is not details: off, like any failure,
+      // so the last value is forgotten (promotion must not go on serving from a broken provider).
+      return settle(new FlagProblem(`openFeatureGate: flag "${flagKey}" could not be evaluated (the client failed: ${describeThrown(error)}); candidates are off`, "CLIENT_FAILED"));
     }
     if (details.errorCode !== undefined) {
       const code = details.errorCode;
@@ -268,11 +297,15 @@ export function openFeatureGate<A extends unknown[]>(client: OpenFeatureClient, 
 
   // Change events refresh the last answer; their failures stay silent (the next call reports them).
   const refresh = (details?: OpenFeatureEventDetails): void => {
-    const changed = details?.flagsChanged;
-    if (Array.isArray(changed) && changed.length > 0 && !changed.includes(flagKey)) return;
-    resolveFlag(lastContext).catch(() => {
-      lastValue = undefined;
-    });
+    // Skipped only when the event surely names other flags; details it cannot read refresh anyway.
+    try {
+      const changed = details?.flagsChanged;
+      if (Array.isArray(changed) && changed.length > 0 && !changed.includes(flagKey)) return;
+    } catch {
+      // a getter or a Proxy in the event's details: not a reason to miss a change
+    }
+    // resolveFlag settles every failure itself (newest evaluation wins), so nothing is left to catch.
+    resolveFlag(lastContext).catch(() => undefined);
   };
   const events: OpenFeatureEventType[] = ["PROVIDER_READY", "PROVIDER_CONFIGURATION_CHANGED"];
   type Subscribe = (eventType: OpenFeatureEventType, handler: (details?: OpenFeatureEventDetails) => void) => void;

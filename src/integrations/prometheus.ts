@@ -25,9 +25,10 @@ import {
   type PrometheusContentType,
   type Registry,
 } from "prom-client";
+import { describeThrown } from "../describe";
 import type { TripEvent } from "../types/operate";
 import type { Result } from "../types/results";
-import { cappedLabel, checkSegments, segmentLabeller, type SegmentLabeller } from "./metric-segments";
+import { cappedLabel, checkSegments, segmentLabeller, wellFormed, type SegmentLabeller } from "./metric-segments";
 
 /**
  * A prom-client registry of either content type.
@@ -51,7 +52,7 @@ export interface PrometheusPublisherOptions {
   /** Where the metrics are registered. @default prom-client's global `register` */
   registry?: PrometheusRegistry;
   /**
-   * Histogram buckets of `penumbra_behavior_duration_seconds`, in seconds. Only the first publisher
+   * Histogram buckets of `penumbra_behavior_duration_seconds`, in seconds, strictly increasing. Only the first publisher
    * created on a registry decides them (the metric exists once per registry).
    * @default 10 µs to 10 s: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
    */
@@ -157,13 +158,28 @@ const byRegistry = new WeakMap<PrometheusRegistry, RegistryState>();
  * ```
  */
 export function prometheusPublisher(options: PrometheusPublisherOptions = {}): PrometheusPublisher {
+  try {
+    return build(options);
+  } catch (error) {
+    // A registry (or options object) that throws when read is refused here, as a TypeError, like a wrong one.
+    if (error instanceof TypeError && error.message.startsWith("prometheusPublisher:")) throw error;
+    throw new TypeError(`prometheusPublisher: the registry or the options could not be used: ${describeThrown(error)}`);
+  }
+}
+
+function build(options: PrometheusPublisherOptions): PrometheusPublisher {
   const registry = options.registry ?? globalRegistry;
   if (typeof registry !== "object" || registry === null || typeof registry.getSingleMetric !== "function") {
     throw new TypeError("prometheusPublisher: registry must be a prom-client Registry");
   }
   const buckets = options.buckets ?? DEFAULT_BUCKETS;
-  if (!Array.isArray(buckets) || buckets.length === 0 || !buckets.every((b) => typeof b === "number" && Number.isFinite(b))) {
-    throw new TypeError(`prometheusPublisher: buckets must be a non-empty array of finite numbers, got ${String(buckets)}`);
+  if (
+    !Array.isArray(buckets) ||
+    buckets.length === 0 ||
+    !buckets.every((b, i) => typeof b === "number" && Number.isFinite(b) && (i === 0 || b > (buckets[i - 1] as number)))
+  ) {
+    // Increasing: prom-client neither sorts nor dedupes, so [1, 1] exposes le="1" twice and [5, 1] miscounts.
+    throw new TypeError(`prometheusPublisher: buckets must be a non-empty array of strictly increasing finite numbers, got ${String(buckets)}`);
   }
   const keys = checkSegments("prometheusPublisher", options.segments, RESERVED, LABEL_NAME);
   let state = byRegistry.get(registry);
@@ -212,36 +228,40 @@ export function prometheusPublisher(options: PrometheusPublisherOptions = {}): P
 
   return {
     publish(result: Result<unknown>): void {
-      const experiment = result.experiment;
+      // Names as the scrape will carry them (UTF-8): two names that differ only by a lone surrogate are one series.
+      const experiment = wellFormed(result.experiment);
       zeroExperiment(experiment);
       const segment = segments.labels(experiment, result.context);
-      for (const observation of result.candidates) zeroCandidate(experiment, observation.name);
-      for (const [candidate, outcome] of Object.entries(result.outcomes)) {
-        const labels = { experiment, candidate, ...segment };
+      for (const observation of result.candidates) zeroCandidate(experiment, wellFormed(observation.name));
+      for (const [name, outcome] of Object.entries(result.outcomes)) {
+        const labels = { experiment, candidate: wellFormed(name), ...segment };
         zeroComparisons(labels);
         comparisons.inc({ ...labels, outcome });
       }
       for (const observation of [result.control, ...result.candidates]) {
         const seconds = observation.durationMs / 1000;
-        if (Number.isFinite(seconds) && seconds >= 0) duration.observe({ experiment, behavior: observation.name }, seconds);
+        const name = wellFormed(observation.name);
+        if (Number.isFinite(seconds) && seconds >= 0) duration.observe({ experiment, behavior: name }, seconds);
         if (observation.role !== "candidate") continue;
-        if (observation.leaks.length > 0) leaks.inc({ experiment, candidate: observation.name }, observation.leaks.length);
-        if (observation.timedOut) timeouts.inc({ experiment, candidate: observation.name });
+        if (observation.leaks.length > 0) leaks.inc({ experiment, candidate: name }, observation.leaks.length);
+        if (observation.timedOut) timeouts.inc({ experiment, candidate: name });
       }
       for (const mismatch of result.mismatches) {
-        const candidate = mismatch.candidate;
+        const candidate = wellFormed(mismatch.candidate);
         kinds.inc({ experiment, candidate, kind: mismatch.kind });
         const named = mismatch.buckets.length > 0 ? mismatch.buckets : [`kind:${mismatch.kind}`];
-        for (const reason of new Set(named)) reasons.inc({ experiment, candidate, reason: reasonLabel(experiment, candidate, String(reason)) });
+        for (const reason of new Set(named)) reasons.inc({ experiment, candidate, reason: reasonLabel(experiment, candidate, wellFormed(String(reason))) });
       }
     },
     skipped(experiment: string, reason: "overload" = "overload"): void {
-      zeroExperiment(experiment);
-      skipped.inc({ experiment, reason });
+      const name = wellFormed(experiment);
+      zeroExperiment(name);
+      skipped.inc({ experiment: name, reason });
     },
     trip(event: TripEvent): void {
-      zeroExperiment(event.experiment);
-      trips.inc({ experiment: event.experiment, reason: event.reason });
+      const experiment = wellFormed(event.experiment);
+      zeroExperiment(experiment);
+      trips.inc({ experiment, reason: event.reason });
     },
   };
 }

@@ -14,6 +14,13 @@ const STATUS_PATH = "(status)";
 const EFFECT_PATH = /^effects\[(\d+)\]/;
 /** Diffs of one reason quoted in its example; the rest end with `+N more`. */
 const EXAMPLE_DIFFS = 3;
+/**
+ * A longer reason (a path through megabyte-long keys, a status that is a whole page) is cut: a reason
+ * is a name to count by, and the windows keep up to 2 000 of them per candidate.
+ */
+const REASON_CHARS = 200;
+/** The example beside a reason is cut likewise. */
+const EXAMPLE_CHARS = 500;
 /** A forced mismatch's summary starts with the callback that forced it, e.g. `compare() returned false`. */
 const FORCED = /^(\w+\(\) returned false|\w+\(\) threw|comparison threw)/;
 
@@ -74,23 +81,35 @@ export function sampleOf(result: Result<unknown>, candidate: Observation<unknown
     controlMs: result.control.durationMs,
     candidateMs: candidate.durationMs,
     reasons: mismatch === undefined ? [] : reasonsOf(result, candidate, mismatch),
-    exampleOf: (reason) => (mismatch === undefined ? "" : exampleOf(reason, result, candidate, mismatch)),
+    exampleOf: (reason) => (mismatch === undefined ? "" : cut(exampleOf(reason, result, candidate, mismatch), EXAMPLE_CHARS)),
   };
 }
 
 /** See {@link RunSample.exampleOf}. */
 function exampleOf(reason: string, result: Result<unknown>, candidate: Observation<unknown>, mismatch: Mismatch): string {
+  try {
+    return ownDiffsExample(reason, result, candidate, mismatch) ?? String(mismatch.summary);
+  } catch {
+    // Values nobody can print (a trap-Proxy a candidate threw) still leave the mismatch's summary.
+    return String(mismatch.summary);
+  }
+}
+
+/** The reason's own diffs in summary form, or undefined when none explains it. */
+function ownDiffsExample(reason: string, result: Result<unknown>, candidate: Observation<unknown>, mismatch: Mismatch): string | undefined {
   const values: FieldDiff[] = [];
   const effects: FieldDiff[] = [];
   for (const diff of mismatch.diffs) {
-    if (diff.noise === true || diff.path === ERROR_PATH || diff.path === STATUS_PATH) continue;
+    if (diff.noise === true) continue;
+    // An outcome difference without its two descriptions (a hand-made record) is told by the summary.
+    if (diff.path === ERROR_PATH && !("control" in diff && "candidate" in diff)) continue;
     if (reasonOf(diff, result, candidate) !== reason) continue;
     (EFFECT_PATH.test(diff.path) ? effects : values).push(diff);
   }
   if (values.length > 0) return summarize(values, { maxDiffs: EXAMPLE_DIFFS });
   // Effect diffs read as the summary reads them: `effects[0] payments.charge args[0].amount=4990 vs 5140`.
   if (effects.length > 0) return summarizeEffects(effects, result.control.effects, candidate.effects, EXAMPLE_DIFFS);
-  return mismatch.summary;
+  return undefined;
 }
 
 /**
@@ -106,7 +125,7 @@ export function reasonsOf(result: Result<unknown>, candidate: Observation<unknow
   const reasons = new Set<string>();
   for (const diff of mismatch.diffs) {
     if (diff.noise === true) continue;
-    reasons.add(reasonOf(diff, result, candidate));
+    reasons.add(cut(reasonOf(diff, result, candidate), REASON_CHARS));
   }
   if (reasons.size === 0) {
     // A mismatch no diff explains (a compare() that said "unequal" with no structural difference, a
@@ -132,7 +151,7 @@ export function reasonOf(diff: FieldDiff, result: Result<unknown>, candidate: Ob
     if (candidate.threw) return `error:${errorName(candidate.error)}`;
     return "error:control-threw";
   }
-  if (diff.path === STATUS_PATH) return `status:${String(diff.control)}->${String(diff.candidate)}`;
+  if (diff.path === STATUS_PATH) return `status:${printable(diff.control)}->${printable(diff.candidate)}`;
   const effect = EFFECT_PATH.exec(diff.path);
   if (effect !== null) {
     const index = Number(effect[1]);
@@ -142,12 +161,38 @@ export function reasonOf(diff: FieldDiff, result: Result<unknown>, candidate: Ob
   return diff.bucket ?? (diff.path === "" ? "(root)" : diff.path);
 }
 
-/** The constructor name of an Error (also one from another realm), else the thrown value's typeof. */
+/** A status as text; one that cannot be printed (a null-prototype object, a throwing toString) by its typeof. */
+function printable(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return `(${typeof value})`;
+  }
+}
+
+/** `text`, or its first `max - 1` characters and an ellipsis (never half of a surrogate pair). */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
+}
+
+/**
+ * The constructor name of an Error (also one from another realm), else the thrown value's typeof.
+ * Never throws: a thrown Proxy whose traps throw (even `instanceof` asks one) is named by its typeof.
+ */
 function errorName(error: unknown): string {
-  if (error instanceof Error || types.isNativeError(error)) {
-    const ctor: unknown = (error as { constructor?: unknown }).constructor;
-    if (typeof ctor === "function" && ctor.name !== "") return ctor.name;
-    return (error as Error).name;
+  try {
+    if (error instanceof Error || types.isNativeError(error)) {
+      const ctor: unknown = (error as { constructor?: unknown }).constructor;
+      if (typeof ctor === "function" && typeof ctor.name === "string" && ctor.name !== "") return ctor.name;
+      const name: unknown = (error as Error).name;
+      return typeof name === "string" && name !== "" ? name : "Error";
+    }
+  } catch {
+    // fall through: the value would not even say what it is
   }
   return typeof error;
 }

@@ -3,6 +3,7 @@
  * percentiles and mismatch reasons of the last `windowMs`, in memory that does not grow with
  * traffic. See `docs/scorecard.md` for how to read it.
  */
+import { describeThrown } from "../describe";
 import type { Result } from "../types/results";
 import { segmentKeys } from "./segments";
 import { ExperimentBook, OTHER, percentileMs, type Tally } from "./window";
@@ -52,7 +53,7 @@ export interface ScorecardSummary {
   timeoutRate: number;
   /** Share of runs whose candidate observation has at least one leak. */
   leakRate: number;
-  /** In milliseconds; `p95Ratio` is candidate p95 / control p95 (0 when there are no runs). */
+  /** In milliseconds; `p95Ratio` is candidate p95 / control p95 (0 when there are no runs, or no measured duration on either side). */
   latency: { control: Percentiles; candidate: Percentiles; p95Ratio: number };
   /** Why runs mismatched, most frequent first; a run counts once per reason; `share = count / runs`. */
   reasons: Array<{ reason: string; count: number; share: number; example: string }>;
@@ -106,7 +107,15 @@ export class Scorecard {
   private readonly books = new Map<string, ExperimentBook>();
   private readonly segmentKeys: readonly string[];
 
-  constructor(options: ScorecardOptions = {}) {
+  constructor(given: ScorecardOptions = {}) {
+    let options: ScorecardOptions;
+    try {
+      // Each option read once (inherited ones too): a getter runs once, and one that throws is refused here.
+      const { windowMs, segments, now } = given;
+      options = { windowMs, segments, now };
+    } catch (error) {
+      throw new TypeError(`penumbra: Scorecard options could not be read: ${describeThrown(error)}`);
+    }
     const windowMs = options.windowMs ?? 600_000;
     if (typeof windowMs !== "number" || !Number.isFinite(windowMs) || windowMs <= 0) {
       throw new TypeError(`penumbra: Scorecard option 'windowMs' must be a positive finite number of milliseconds, got ${String(windowMs)}`);

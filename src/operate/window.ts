@@ -2,8 +2,9 @@
  * The windowed counters behind the Scorecard and the guardrails. A window is a ring of a fixed
  * number of time slices, each holding counters, two latency histograms and a capped map of reasons;
  * a `live` tally always equals the sum of the slices still inside the window, so reading the window
- * costs no merge on the hot path. Memory per candidate is fixed whatever the traffic: the ring, the
- * histograms (fixed-size HDR arrays) and at most `REASON_CAP + 1` reasons per slice.
+ * costs no merge on the hot path. Memory per candidate is bounded whatever the traffic: the ring, the
+ * histograms (fixed-size HDR arrays, made for a slice when it first records a duration) and at most
+ * `REASON_CAP + 1` reasons per slice.
  */
 import { createHistogram, type RecordableHistogram } from "node:perf_hooks";
 import type { Observation, Result } from "../types/results";
@@ -40,6 +41,8 @@ export const REASON_CAP = 100;
  * ```
  */
 export const OTHER = "other";
+/** The shortest slice: a window under 20 ms counts as 20 ms. */
+const MIN_SLICE_MS = 1;
 /** Histogram bounds in microseconds: 1 µs to 1 hour (longer durations are clamped to 1 hour). */
 const LOWEST_US = 1;
 const HIGHEST_US = 3_600_000_000;
@@ -80,8 +83,12 @@ export class Tally {
   errors = 0;
   timeouts = 0;
   leaks = 0;
-  readonly control: RecordableHistogram = newHistogram();
-  readonly candidate: RecordableHistogram = newHistogram();
+  /**
+   * Created with the first duration recorded or merged (about 26 KB each): a window holds 42 of them,
+   * and a quiet experiment, or one of many names, would otherwise cost a megabyte before its first run.
+   */
+  control: RecordableHistogram | undefined;
+  candidate: RecordableHistogram | undefined;
   reasons = new Map<string, ReasonCount>();
 
   /**
@@ -101,8 +108,9 @@ export class Tally {
     if (sample.error) this.errors++;
     if (sample.timeout) this.timeouts++;
     if (sample.leak) this.leaks++;
-    this.control.record(micros(sample.controlMs));
-    this.candidate.record(micros(sample.candidateMs));
+    // A duration that is not a measurement (NaN, infinite, negative) is left out, not counted as 1 µs.
+    if (measured(sample.controlMs)) (this.control ??= newHistogram()).record(micros(sample.controlMs));
+    if (measured(sample.candidateMs)) (this.candidate ??= newHistogram()).record(micros(sample.candidateMs));
     for (const key of keys) {
       const entry = this.reasons.get(key);
       if (entry === undefined) this.reasons.set(key, { count: 1, example: sample.exampleOf(key) });
@@ -119,10 +127,8 @@ export class Tally {
     this.errors += other.errors;
     this.timeouts += other.timeouts;
     this.leaks += other.leaks;
-    if (other.runs > 0) {
-      this.control.add(other.control);
-      this.candidate.add(other.candidate);
-    }
+    if (other.control !== undefined && other.control.count > 0) (this.control ??= newHistogram()).add(other.control);
+    if (other.candidate !== undefined && other.candidate.count > 0) (this.candidate ??= newHistogram()).add(other.candidate);
     for (const [key, { count, example }] of other.reasons) {
       const entry = this.reasons.get(key);
       if (entry === undefined) this.reasons.set(key, { count, example });
@@ -133,8 +139,8 @@ export class Tally {
 
   clear(): void {
     this.runs = this.statusMatches = this.fieldMatches = this.errors = this.timeouts = this.leaks = 0;
-    this.control.reset();
-    this.candidate.reset();
+    this.control?.reset();
+    this.candidate?.reset();
     // A new map, not clear(): a Map keeps its grown hash table after clear().
     this.reasons = new Map();
     this.segments?.clear();
@@ -193,7 +199,9 @@ export class SlidingWindow<T extends { merge(other: T): void; clear(): void }> {
   private liveIndex = Number.NEGATIVE_INFINITY;
 
   constructor(windowMs: number, create: () => T, createLive: () => T = create) {
-    this.sliceMs = windowMs / SLICES;
+    // At least 1 ms a slice: a smaller one makes epoch-ms ÷ slice lose integer precision, or overflow to
+    // Infinity, and nothing would be counted at all.
+    this.sliceMs = Math.max(MIN_SLICE_MS, windowMs / SLICES);
     for (let i = 0; i < SLICES; i++) this.ring.push({ index: Number.NEGATIVE_INFINITY, tally: create() });
     this.live = createLive();
   }
@@ -201,6 +209,8 @@ export class SlidingWindow<T extends { merge(other: T): void; clear(): void }> {
   /** Counts something that happened at `at` (epoch ms) in its slice and in the live sum; drops it when it is already outside the window. */
   record(at: number, apply: (slice: T, live: T) => void): void {
     const index = Math.floor(at / this.sliceMs);
+    // A clock that answered NaN or ±Infinity: no slice to put the event in (and one must not end the window forever).
+    if (!Number.isFinite(index)) return;
     if (index > this.liveIndex) this.advance(index);
     // A clock that stepped back by more than the window: the event is already out of it.
     if (index <= this.liveIndex - SLICES) return;
@@ -215,7 +225,7 @@ export class SlidingWindow<T extends { merge(other: T): void; clear(): void }> {
   /** The sum of the slices inside the window that ends at `at`. */
   read(at: number): T {
     const index = Math.floor(at / this.sliceMs);
-    if (index > this.liveIndex) this.advance(index);
+    if (Number.isFinite(index) && index > this.liveIndex) this.advance(index);
     return this.live;
   }
 
@@ -310,7 +320,7 @@ export class ExperimentBook {
 }
 
 /**
- * A percentile of a histogram in milliseconds; 0 when it is empty.
+ * A percentile of a histogram in milliseconds; 0 when it is empty or was never needed.
  *
  * @internal
  * @example
@@ -318,16 +328,20 @@ export class ExperimentBook {
  * const p95 = percentileMs(tally.candidate, 95);
  * ```
  */
-export function percentileMs(histogram: RecordableHistogram, p: number): number {
-  return histogram.count === 0 ? 0 : histogram.percentile(p) / 1000;
+export function percentileMs(histogram: RecordableHistogram | undefined, p: number): number {
+  return histogram === undefined || histogram.count === 0 ? 0 : histogram.percentile(p) / 1000;
 }
 
 function newHistogram(): RecordableHistogram {
   return createHistogram({ lowest: LOWEST_US, highest: HIGHEST_US, figures: FIGURES });
 }
 
+/** A duration a behaviour can have taken: a finite number of ms, 0 included. */
+function measured(ms: number): boolean {
+  return typeof ms === "number" && Number.isFinite(ms) && ms >= 0;
+}
+
 /** Integer microseconds, at least 1 (the histogram's lowest value) and at most its highest. */
 function micros(ms: number): number {
-  if (!Number.isFinite(ms) || ms <= 0) return LOWEST_US;
   return Math.min(HIGHEST_US, Math.max(LOWEST_US, Math.round(ms * 1000)));
 }

@@ -2,6 +2,7 @@
  * A publisher that prints one human-readable line per result, for development and small services.
  */
 import { inspect } from "node:util";
+import { describeThrown, escapeControls } from "../describe";
 import type { TripEvent } from "../types/operate";
 import type { Observation, Result } from "../types/results";
 
@@ -52,13 +53,21 @@ export interface ConsolePublisher {
  * ```
  */
 export function consolePublisher(options: ConsolePublisherOptions = {}): ConsolePublisher {
-  const stream = options.stream ?? process.stderr;
-  const only = options.only ?? "all";
+  let stream: ConsolePublisherOptions["stream"];
+  let only: ConsolePublisherOptions["only"];
+  try {
+    stream = options.stream ?? process.stderr;
+    only = options.only ?? "all";
+    if (typeof stream !== "object" || stream === null || typeof stream.write !== "function") throw new Error("no write(chunk) method");
+  } catch (error) {
+    throw new TypeError(`consolePublisher: stream must be a writable stream (an object with write(chunk)): ${describeThrown(error)}`);
+  }
+  const out = stream;
   if (only !== "all" && only !== "mismatches") {
     throw new TypeError(`consolePublisher: only must be "all" or "mismatches", got ${inspect(only)}`);
   }
   const print = (line: string): void => {
-    stream.write(`penumbra ${line}\n`);
+    out.write(`penumbra ${line}\n`);
   };
   return {
     publish(result: Result<unknown>): void {
@@ -76,9 +85,12 @@ export function consolePublisher(options: ConsolePublisherOptions = {}): Console
   };
 }
 
-/** Names and summaries come from user data; a newline in one would forge a second log line. */
+/**
+ * Names and summaries come from user data: a line break in one would forge a second log line, and a
+ * control character or bidirectional override would drive (or reorder) the terminal it is printed to.
+ */
 function oneLine(text: string): string {
-  return String(text).replace(/[\r\n\u2028\u2029]+/g, " ");
+  return escapeControls(String(text).replace(/[\r\n\u2028\u2029]+/g, " "));
 }
 
 function ms(observation: Observation<unknown>): string {

@@ -67,13 +67,36 @@ export function dispatchResult(result: Result<unknown>, publishers: readonly Pub
  */
 export function publishSkip(experiment: string, publishers: readonly Publisher[], report: Report): void {
   for (const publisher of publishers) {
-    if (typeof publisher !== "object" || typeof publisher.skipped !== "function") continue;
+    // The method is read inside the try: a getter (or a Proxy trap) that throws is the publisher's failure.
     try {
-      publisher.skipped(experiment, "overload");
+      const skipped = typeof publisher === "object" ? publisher.skipped : undefined;
+      if (typeof skipped === "function") skipped.call(publisher, experiment, "overload");
     } catch (error) {
       report("publish", error);
     }
   }
+}
+
+/**
+ * True when some publisher may want skip notices: one with a `skipped` method, or one whose
+ * `skipped` cannot be read (a throwing getter), so that {@link publishSkip} reports it. Never throws:
+ * it is asked on the caller's path.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (wantsSkips(publishers)) setImmediate(() => publishSkip(name, publishers, report));
+ * ```
+ */
+export function wantsSkips(publishers: readonly Publisher[]): boolean {
+  return publishers.some((publisher) => {
+    if (typeof publisher !== "object") return false;
+    try {
+      return typeof publisher.skipped === "function";
+    } catch {
+      return true;
+    }
+  });
 }
 
 /**
@@ -87,9 +110,9 @@ export function publishSkip(experiment: string, publishers: readonly Publisher[]
  */
 export function publishTrip(event: TripEvent, publishers: readonly Publisher[], report: Report): void {
   for (const publisher of publishers) {
-    if (typeof publisher !== "object" || typeof publisher.trip !== "function") continue;
     try {
-      publisher.trip(event);
+      const trip = typeof publisher === "object" ? publisher.trip : undefined;
+      if (typeof trip === "function") trip.call(publisher, event);
     } catch (error) {
       report("publish", error);
     }

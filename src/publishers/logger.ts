@@ -103,7 +103,13 @@ const MAX_DIFFS = 50;
  * ```
  */
 export function loggerPublisher(logger: StructuredLogger, options: LoggerPublisherOptions = {}): LoggerPublisher {
-  if (typeof logger !== "object" || logger === null || typeof logger.info !== "function" || typeof logger.warn !== "function") {
+  let shaped: boolean;
+  try {
+    shaped = typeof logger === "object" && logger !== null && typeof logger.info === "function" && typeof logger.warn === "function";
+  } catch {
+    shaped = false; // a getter or a Proxy that throws when its methods are read
+  }
+  if (!shaped) {
     throw new TypeError("loggerPublisher: logger must have info(fields, message) and warn(fields, message) methods, like pino");
   }
   const matchedLevel = level("matched", options.matched);
@@ -125,7 +131,10 @@ export function loggerPublisher(logger: StructuredLogger, options: LoggerPublish
         if (matchedLevel === "off") return;
         const outcome = result.ignored ? "ignored" : "matched";
         const durationsMs: Record<string, number> = {};
-        for (const observation of [result.control, ...result.candidates]) durationsMs[observation.name] = observation.durationMs;
+        for (const observation of [result.control, ...result.candidates]) {
+          // defineProperty: a candidate named "__proto__" is a key here, not the object's prototype.
+          Object.defineProperty(durationsMs, observation.name, { value: observation.durationMs, enumerable: true, writable: true, configurable: true });
+        }
         at(
           matchedLevel,
           {
@@ -158,7 +167,7 @@ export function loggerPublisher(logger: StructuredLogger, options: LoggerPublish
         };
         if (candidate !== undefined && (candidate.threw || candidate.timedOut)) {
           // pino serialises a top-level `err` (type, message, stack, cause); a non-Error is rendered as data.
-          fields["err"] = candidate.error instanceof Error ? candidate.error : toJSONValue(candidate.error);
+          fields["err"] = isError(candidate.error) ? candidate.error : toJSONValue(candidate.error);
         }
         logger.warn(fields, mismatch.summary);
       }
@@ -173,6 +182,15 @@ export function loggerPublisher(logger: StructuredLogger, options: LoggerPublish
       else logger.warn(fields, message);
     },
   };
+}
+
+/** `instanceof Error` that never throws (a thrown Proxy's getPrototypeOf trap may). */
+function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
 }
 
 function level(option: string, value: unknown): "debug" | "info" | "off" {

@@ -49,7 +49,9 @@ export function buildResult(parts: ResultParts): Result<unknown> {
   const observations: Array<Observation<unknown>> = new Array<Observation<unknown>>(candidates.length);
   for (let i = 0; i < candidates.length; i++) {
     const { outcome, evaluation } = candidates[i] as ResultParts["candidates"][number];
-    outcomes[outcome.name] = evaluation.verdict;
+    // A candidate named "__proto__" would set the prototype instead of adding its outcome.
+    if (outcome.name === "__proto__") Object.defineProperty(outcomes, outcome.name, { value: evaluation.verdict, enumerable: true, writable: true, configurable: true });
+    else outcomes[outcome.name] = evaluation.verdict;
     if (evaluation.verdict === "mismatched" && evaluation.mismatch) {
       if (mismatches === NONE) mismatches = [];
       mismatches.push(freezeMismatch(evaluation.mismatch));

@@ -156,7 +156,7 @@ describe("penumbra report on hostile files", () => {
     const example = Object.fromEntries(reported.map((r) => [r.reason, r.example]));
     assert.equal(example["args[9]"], "args[9]=210 vs 209");
     assert.equal(example["total"], "total=1 vs 2");
-    assert.equal(example["effects:payments.charge"], "effects[0].args[0].amount=4990 vs 5140");
+    assert.equal(example["effects:payments.charge"], "effects[0] payments.charge args[0].amount=4990 vs 5140");
   });
 
   it("survives arbitrary JSON in any field of a record: each line is reported or skipped and named, never a crash", async function () {

@@ -51,6 +51,20 @@ interface FlagDefinition {
 
 const EMPTY = JSON.stringify({ flags: {} });
 const SCHEMA = "https://flagd.dev/schema/v0/flags.json";
+/** True for JSON text that is an object whose `flags`, if present, is an object (not an array). */
+function isFlagDocument(text: string): boolean {
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  const isObject = (value: unknown): boolean => typeof value === "object" && value !== null && !Array.isArray(value);
+  if (!isObject(document)) return false;
+  const flags = (document as { flags?: unknown }).flags;
+  return flags === undefined || isObject(flags);
+}
+
 /** The backstop poll: only matters where fs.watch says nothing. */
 const POLL_MS = 1_000;
 
@@ -118,6 +132,9 @@ export function flagdFile(file: string): FlagdFile {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") return;
       text = EMPTY;
     }
+    // flagd-core takes `[]`, `42`, `true` or `{"flags": 5}` for a file with no flags (every flag gone):
+    // only an object whose `flags`, when present, is an object is a flag file.
+    if (!isFlagDocument(text)) return;
     let changed: string[];
     try {
       changed = core.setConfigurations(text);
@@ -159,15 +176,25 @@ export function flagdFile(file: string): FlagdFile {
     events,
     async initialize(): Promise<void> {
       await mkdir(folder, { recursive: true });
-      if (watcher === undefined && !closed) {
-        watcher = watch(folder, { persistent: false }, (_event, name) => {
-          if (name === null || name === base) void reload();
-        });
-        watcher.on("error", () => stopWatching());
+      if (poll === undefined && !closed) {
+        // The poll first, and on its own: it is the backstop when the watch cannot start (inotify
+        // watches exhausted) or dies (its folder removed), so neither may take it down.
         poll = setInterval(() => {
           void stamp().then((now) => (now !== loadedStamp ? reload() : undefined));
         }, POLL_MS);
         poll.unref();
+        try {
+          const started = watch(folder, { persistent: false }, (_event, name) => {
+            if (name === null || name === base) void reload();
+          });
+          started.on("error", () => {
+            started.close();
+            if (watcher === started) watcher = undefined;
+          });
+          watcher = started;
+        } catch {
+          watcher = undefined; // ENOSPC, EPERM, …: the poll alone sees changes, within a second
+        }
       }
       await reload();
     },
@@ -221,8 +248,8 @@ export function flagdFile(file: string): FlagdFile {
       await rm(temporary, { force: true });
       throw error;
     }
-    // This process sees its own write at once, without waiting for the watch event.
-    if (watcher !== undefined) await reload();
+    // This process sees its own write at once, without waiting for the watch event (or the poll).
+    if (poll !== undefined) await reload();
   };
 
   return {

@@ -133,9 +133,16 @@ export function fleetGuardrail(options: FleetGuardrailOptions): FleetGuardrail {
     const url = new URL(apiUrl);
     url.searchParams.set("query", promql);
     const response = await fetch(url, { signal: AbortSignal.timeout(QUERY_TIMEOUT_MS) });
-    const body = (await response.json().catch(() => undefined)) as
+    const text = await readCapped(response);
+    let body:
       | { status?: string; error?: string; data?: { resultType?: string; result?: Array<{ metric?: Record<string, string>; value?: [number, string] }> } }
       | undefined;
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      const type = response.headers.get("content-type") ?? "no content-type";
+      throw new QueryError(`answered ${response.status} with a body that is not JSON (${type.slice(0, 80)})`);
+    }
     if (body?.status !== "success") throw new QueryError(`${response.status} ${body?.error ?? response.statusText}`);
     if (body.data?.resultType !== "vector") throw new QueryError(`answered a ${String(body.data?.resultType)}, not a vector`);
     return (body.data.result ?? []).map((r) => ({ candidate: r.metric?.["candidate"] ?? o.candidate ?? "candidate", value: Number(r.value?.[1]) }));
@@ -167,6 +174,7 @@ export function fleetGuardrail(options: FleetGuardrailOptions): FleetGuardrail {
     const several = names.size > 1;
     if (several) for (const r of judged) values[`runsPerSecond{candidate="${r.candidate}"}`] = round(r.value);
     let trip: FleetTripEvent | undefined;
+    let measured = 0;
     for (const rule of rules) {
       let samples: Sample[];
       try {
@@ -180,6 +188,7 @@ export function fleetGuardrail(options: FleetGuardrailOptions): FleetGuardrail {
         if (worst === undefined || s.value > worst.value) worst = s;
       }
       if (worst === undefined) continue; // e.g. no duration buckets yet: this rule has nothing to judge
+      measured++;
       values[rule.metric] = round(worst.value);
       if (trip === undefined && worst.value > rule.threshold) {
         const runs = judged.find((r) => r.candidate === worst?.candidate)?.value ?? values["runsPerSecond"] ?? 0;
@@ -194,16 +203,31 @@ export function fleetGuardrail(options: FleetGuardrailOptions): FleetGuardrail {
         };
       }
     }
+    if (measured === 0) {
+      // A rate without a single finite ratio (0 / 0 at minRunsPerSecond 0, NaN, no series) proves nothing.
+      const metrics = rules.map((rule) => rule.metric).join(", ");
+      return { judged: false, reason: `Prometheus answered no finite ${metrics} for ${who} over ${o.window}`, values };
+    }
     if (trip !== undefined && !tripped) {
       tripped = true;
       stop();
+      const warn = (what: string): void => {
+        process.emitWarning(`fleetGuardrail: onTrip for "${o.experiment}" ${what}`, { type: "PenumbraWarning", code: "PENUMBRA_FLEET_ONTRIP" });
+      };
       try {
-        await o.onTrip(trip);
-      } catch (error) {
-        process.emitWarning(`fleetGuardrail: onTrip for "${o.experiment}" failed: ${describe(error)}`, {
-          type: "PenumbraWarning",
-          code: "PENUMBRA_FLEET_ONTRIP",
+        // Waited for at most QUERY_TIMEOUT_MS: an onTrip that never settles must not hang check() forever.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<"late">((resolve) => {
+          timer = setTimeout(() => resolve("late"), QUERY_TIMEOUT_MS);
         });
+        const done = Promise.resolve(o.onTrip(trip));
+        const outcome = await Promise.race([done, late]).finally(() => clearTimeout(timer));
+        if (outcome === "late") {
+          warn(`is still pending after ${QUERY_TIMEOUT_MS / 1000} s; no longer waited for`);
+          done.catch((error: unknown) => warn(`failed: ${describe(error)}`));
+        }
+      } catch (error) {
+        warn(`failed: ${describe(error)}`);
       }
     }
     return trip === undefined ? { judged: true, values } : { judged: true, reason: `tripped: ${trip.reason} ${round(trip.value)} > ${trip.threshold}`, values };
@@ -228,6 +252,28 @@ export function fleetGuardrail(options: FleetGuardrailOptions): FleetGuardrail {
 
 class QueryError extends Error {}
 
+/** A query's answer is a few series; a body past this is not Prometheus (and must not fill memory). */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** The body as text, read up to {@link MAX_BODY_BYTES}: a body that goes on is cancelled and refused. */
+async function readCapped(response: Response): Promise<string> {
+  if (response.body === null) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw new QueryError(`answered ${response.status} with more than ${MAX_BODY_BYTES / 1024 / 1024} MB; not read further`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 function unreachable(base: string, error: unknown): string {
   if (error instanceof QueryError) return `Prometheus at ${base} refused the query: ${error.message}`;
   return `Prometheus unreachable at ${base}: ${describe(error)}`;
@@ -245,8 +291,11 @@ function describe(error: unknown): string {
   }
 }
 
+/** Four decimals, and always finite: a huge rate (or a sum of them) is kept as the largest number, not Infinity. */
 function round(value: number): number {
-  return Math.round(value * 10_000) / 10_000;
+  const rounded = Math.round(value * 10_000) / 10_000;
+  if (Number.isFinite(rounded)) return rounded;
+  return Number.isFinite(value) ? value : Math.sign(value) * Number.MAX_VALUE;
 }
 
 type Checked = Required<Pick<FleetGuardrailOptions, "prometheus" | "experiment" | "minRunsPerSecond" | "window" | "everyMs" | "onTrip">> &
@@ -258,10 +307,18 @@ function validate(options: FleetGuardrailOptions): Checked {
     throw new TypeError(`fleetGuardrail: ${name} must be ${expected}, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
   };
   if (typeof options !== "object" || options === null) fail("options", options, "an object");
-  const { prometheus, experiment, candidate, maxMismatchRate, maxTimeoutRate, maxP95Ratio, onTrip } = options;
-  const minRunsPerSecond = options.minRunsPerSecond ?? 1;
-  const window = options.window ?? "1m";
-  const everyMs = options.everyMs ?? 5_000;
+  let read: FleetGuardrailOptions;
+  try {
+    // Each option read once (inherited ones too): a getter runs once, and one that throws is refused here.
+    const { prometheus, experiment, candidate, maxMismatchRate, maxTimeoutRate, maxP95Ratio, minRunsPerSecond, window, everyMs, onTrip } = options;
+    read = { prometheus, experiment, candidate, maxMismatchRate, maxTimeoutRate, maxP95Ratio, minRunsPerSecond, window, everyMs, onTrip };
+  } catch (error) {
+    throw new TypeError(`fleetGuardrail: options could not be read: ${describe(error)}`);
+  }
+  const { prometheus, experiment, candidate, maxMismatchRate, maxTimeoutRate, maxP95Ratio, onTrip } = read;
+  const minRunsPerSecond = read.minRunsPerSecond ?? 1;
+  const window = read.window ?? "1m";
+  const everyMs = read.everyMs ?? 5_000;
   if (typeof prometheus !== "string" || !/^https?:\/\//.test(prometheus) || !URL.canParse(prometheus)) {
     fail("prometheus", prometheus, "an http(s) URL of the Prometheus HTTP API");
   }
@@ -281,7 +338,8 @@ function validate(options: FleetGuardrailOptions): Checked {
   if (!(typeof minRunsPerSecond === "number" && minRunsPerSecond >= 0 && Number.isFinite(minRunsPerSecond))) {
     fail("minRunsPerSecond", minRunsPerSecond, "a finite number >= 0");
   }
-  if (typeof window !== "string" || !DURATION.test(window)) fail("window", window, 'a PromQL duration such as "30s" or "1m"');
+  // Not zero: rate() over [0s] is a query Prometheus refuses, so the guardrail could never judge.
+  if (typeof window !== "string" || !DURATION.test(window) || !/[1-9]/.test(window)) fail("window", window, 'a positive PromQL duration such as "30s" or "1m"');
   if (!(typeof everyMs === "number" && everyMs > 0 && everyMs <= 2_147_483_647)) fail("everyMs", everyMs, "a positive number of milliseconds");
   if (typeof onTrip !== "function") fail("onTrip", onTrip, "a function");
   return { prometheus, experiment, candidate, maxMismatchRate, maxTimeoutRate, maxP95Ratio, minRunsPerSecond, window, everyMs, onTrip };

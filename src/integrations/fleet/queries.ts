@@ -4,6 +4,7 @@
  * process (instance) of the fleet and grouped by candidate, so one slow process cannot hide behind
  * the others and several candidates are judged apart.
  */
+import { wellFormed } from "../metric-segments";
 
 /**
  * The four numbers a fleet verdict reads, per candidate, as PromQL.
@@ -22,7 +23,9 @@ export interface FleetQueries {
 
 /**
  * A PromQL string literal. JSON's escapes are a subset of PromQL's (Go's), so JSON.stringify is a
- * correct quoting for any experiment or candidate name.
+ * correct quoting for any experiment or candidate name, once its lone surrogates are U+FFFD: Go
+ * refuses `\ud800` (not a code point), and `penumbra/prometheus` labels the series with U+FFFD there
+ * (written `\ufffd`: the lexer refuses a literal one).
  *
  * @example
  * ```ts
@@ -30,7 +33,8 @@ export interface FleetQueries {
  * ```
  */
 export function promqlString(value: string): string {
-  return JSON.stringify(value);
+  // U+FFFD itself is escaped: Prometheus's lexer takes a literal one for a decoding error ("invalid UTF-8 rune").
+  return JSON.stringify(wellFormed(value)).replace(/\uFFFD/g, "\\ufffd");
 }
 
 /**
