@@ -1,0 +1,133 @@
+/**
+ * The tripwire against pooled connections shared by overlapping runs: a pool hands queued work to
+ * whichever connection is free, from whatever async context happens to run its dispatcher. Judged
+ * against real servers on 127.0.0.1: nothing from a candidate arrives, every control effect arrives
+ * exactly once, and each blocked attempt is a leak on the candidate that made it.
+ */
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import nodemailer from "nodemailer";
+import { installTripwire, shadow, type Result } from "../../src/index";
+import { smtpServer, type Received } from "../support/servers";
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const mail = (subject: string) => ({ from: "shop@example.com", to: "ada@example.com", subject, text: subject });
+
+/** What one candidate's send came to: "sent" or the error's code. */
+async function outcome(send: () => Promise<unknown>): Promise<string> {
+  try {
+    await send();
+    return "sent";
+  } catch (error) {
+    return `error ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
+  }
+}
+
+interface Scenario {
+  /** Overlapping calls, each a control mail and a candidate mail. */
+  calls: number;
+  maxConnections: number;
+  /** Per call: how long the control and the candidate wait before sending. */
+  delays: Array<{ control: number; candidate: number }>;
+}
+
+/**
+ * Runs `scenario` against `smtp` through one pooled transport shared by control and candidate, and
+ * checks what arrived and what each result says.
+ */
+async function checkPooledMail(smtp: Received<string>, scenario: Scenario, tag: string): Promise<void> {
+  smtp.received.length = 0;
+  const transport = nodemailer.createTransport({
+    pool: true,
+    maxConnections: scenario.maxConnections,
+    host: "127.0.0.1",
+    port: smtp.port,
+    secure: false,
+    ignoreTLS: true,
+  });
+  transport.on("error", () => undefined);
+  const results: Result<unknown>[] = [];
+  const controlOutcomes = new Map<string, string>();
+  const send = shadow(
+    async (id: string) => {
+      await sleep(scenario.delays[Number(id)]?.control ?? 0);
+      controlOutcomes.set(id, await outcome(() => transport.sendMail(mail(`control ${tag} ${id}`))));
+      return id;
+    },
+    async (id: string) => {
+      await sleep(scenario.delays[Number(id)]?.candidate ?? 0);
+      return outcome(() => transport.sendMail(mail(`CANDIDATE ${tag} ${id}`)));
+    },
+    { publish: (r: Result<unknown>) => void results.push(r), guardrails: { disableOnLeak: false }, timeoutMs: 4000 },
+  );
+  const ids = Array.from({ length: scenario.calls }, (_, i) => String(i));
+  const answers = await Promise.all(ids.map((id) => send(id)));
+  await send.experiment.settled();
+  await sleep(30);
+  transport.close();
+
+  assert.deepEqual(answers, ids, "each caller gets its control's answer");
+  const subjects = smtp.received.map((m) => /^Subject: (.*)$/m.exec(m)?.[1]?.trim() ?? "?");
+  assert.deepEqual(subjects.filter((s) => s.startsWith("CANDIDATE")), [], "no candidate mail arrives");
+  assert.deepEqual(
+    subjects.filter((s) => s.startsWith("control")).sort(),
+    ids.map((id) => `control ${tag} ${id}`).sort(),
+    "every control mail arrives exactly once",
+  );
+  for (const id of ids) assert.equal(controlOutcomes.get(id), "sent", `control ${id}'s sendMail resolves`);
+  assert.equal(results.length, scenario.calls, "one result per call");
+  for (const result of results) {
+    const id = String(result.control.value);
+    const candidate = result.candidates[0];
+    assert.ok(candidate !== undefined);
+    assert.deepEqual(result.control.leaks, [], `control ${id} has no leak`);
+    assert.equal(candidate.timedOut, false, `candidate ${id} settles`);
+    assert.match(String(candidate.value), /^error /, `candidate ${id}'s mail fails`);
+    assert.ok(candidate.leaks.length >= 1, `candidate ${id}'s attempt is a leak on its own observation`);
+    for (const leak of candidate.leaks) assert.deepEqual({ ...leak }, { kind: "network", target: `127.0.0.1:${smtp.port}`, blocked: true });
+  }
+}
+
+describe("the tripwire against pooled connections shared by overlapping runs", function () {
+  this.timeout(20_000);
+  let uninstall: (() => void) | undefined;
+  let smtp: Received<string> | undefined;
+  afterEach(async () => {
+    uninstall?.();
+    uninstall = undefined;
+    await smtp?.close();
+    smtp = undefined;
+  });
+
+  it("keeps every candidate mail out of a nodemailer pool shared by four overlapping calls, as in the user's report", async () => {
+    smtp = await smtpServer();
+    uninstall = installTripwire();
+    const zero = { control: 0, candidate: 0 };
+    await checkPooledMail(smtp, { calls: 4, maxConnections: 5, delays: [zero, zero, zero, zero] }, "report");
+  });
+
+  it("keeps every candidate mail out and every control mail in, for generated interleavings, call counts and pool sizes", async () => {
+    const server = (smtp = await smtpServer());
+    uninstall = installTripwire();
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 3 }).chain((maxConnections) =>
+          fc.integer({ min: 1, max: 5 }).chain((calls) =>
+            fc.record({
+              calls: fc.constant(calls),
+              maxConnections: fc.constant(maxConnections),
+              delays: fc.array(fc.record({ control: fc.integer({ min: 0, max: 15 }), candidate: fc.integer({ min: 0, max: 15 }) }), {
+                minLength: calls,
+                maxLength: calls,
+              }),
+            }),
+          ),
+        ),
+        async (scenario) => checkPooledMail(server, scenario, `r${run++}`),
+      ),
+      { numRuns: 20 },
+    );
+  });
+});
