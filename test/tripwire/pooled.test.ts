@@ -59,7 +59,7 @@ async function checkPooledMail(smtp: Received<string>, scenario: Scenario, tag: 
       await sleep(scenario.delays[Number(id)]?.candidate ?? 0);
       return outcome(() => transport.sendMail(mail(`CANDIDATE ${tag} ${id}`)));
     },
-    { publish: (r: Result<unknown>) => void results.push(r), guardrails: { disableOnLeak: false }, timeoutMs: 4000 },
+    { name: `smtp-pool ${tag}`, publish: (r: Result<unknown>) => void results.push(r), guardrails: { disableOnLeak: false }, timeoutMs: 4000 },
   );
   const ids = Array.from({ length: scenario.calls }, (_, i) => String(i));
   const answers = await Promise.all(ids.map((id) => send(id)));

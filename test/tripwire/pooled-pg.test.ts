@@ -1,0 +1,173 @@
+/**
+ * The tripwire against a pg Pool shared by overlapping control and candidate queries, on a real
+ * PostgreSQL server (Debian's `postgresql`, started here as a plain process on a loopback port). A
+ * pool hands a freed client to the oldest waiter from the context of whoever released it; judged by
+ * the rows in the database: none from a candidate, each control's exactly once.
+ */
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import pg from "pg";
+import { installTripwire, shadow, type Result } from "../../src/index";
+import { startPostgres } from "../support/servers";
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How a behaviour reaches the database through the pool. */
+type Form = "text" | "callback" | "checkout";
+
+const FORMS: readonly Form[] = ["text", "callback", "checkout"];
+
+/** Inserts one row for `who` through `pool` in the given form; settles with "written" or the error's code. */
+async function insert(pool: pg.Pool, form: Form, who: string): Promise<string> {
+  const text = `INSERT INTO orders (who) VALUES ('${who}')`;
+  const failed = (error: unknown): string => `error ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
+  try {
+    if (form === "text") {
+      await pool.query(text);
+    } else if (form === "callback") {
+      await new Promise<void>((resolve, reject) => {
+        pool.query(text, (error: Error | undefined) => (error ? reject(error) : resolve()));
+      });
+    } else {
+      const client = await pool.connect();
+      let problem: Error | undefined;
+      try {
+        await client.query(text);
+      } catch (error) {
+        problem = error as Error;
+        throw error;
+      } finally {
+        client.release(problem);
+      }
+    }
+    return "written";
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+interface Scenario {
+  max: number;
+  calls: Array<{ control: Form; candidate: Form; controlDelay: number; candidateDelay: number }>;
+}
+
+describe("the tripwire against a pg Pool shared by overlapping control and candidate queries", function () {
+  this.timeout(20_000);
+  let stop: (() => Promise<void>) | undefined;
+  let config: pg.PoolConfig;
+  let admin: pg.Client;
+  let uninstall: (() => void) | undefined;
+
+  before(async function () {
+    this.timeout(60_000);
+    const server = await startPostgres();
+    if ("skip" in server) {
+      console.log(`      skipped: ${server.skip}`);
+      this.skip();
+      return;
+    }
+    stop = server.stop;
+    config = { host: server.host, port: server.port, user: "postgres", database: "postgres" };
+    admin = new pg.Client(config);
+    await admin.connect();
+    await admin.query("CREATE TABLE orders (id serial PRIMARY KEY, who text NOT NULL)");
+  });
+
+  after(async () => {
+    await admin?.end();
+    await stop?.();
+  });
+
+  afterEach(() => {
+    uninstall?.();
+    uninstall = undefined;
+  });
+
+  /** The rows whose `who` starts with `prefix`, as the database has them. */
+  async function rowsOf(prefix: string): Promise<string[]> {
+    const { rows } = await admin.query<{ who: string }>("SELECT who FROM orders WHERE starts_with(who, $1) ORDER BY who", [prefix]);
+    return rows.map((r) => r.who);
+  }
+
+  async function check(scenario: Scenario, tag: string): Promise<void> {
+    const pool = new pg.Pool({ ...config, max: scenario.max });
+    pool.on("error", () => undefined);
+    const results: Result<unknown>[] = [];
+    const controlOutcomes = new Map<number, string>();
+    const reported: string[] = [];
+    const run = shadow(
+      async (i: number) => {
+        const call = scenario.calls[i];
+        if (call === undefined) return -1;
+        await sleep(call.controlDelay);
+        controlOutcomes.set(i, await insert(pool, call.control, `control ${tag} ${i}`));
+        return i;
+      },
+      async (i: number) => {
+        const call = scenario.calls[i];
+        if (call === undefined) return "none";
+        await sleep(call.candidateDelay);
+        return insert(pool, call.candidate, `CANDIDATE ${tag} ${i}`);
+      },
+      {
+        name: `pg-pool ${tag}`,
+        publish: (r: Result<unknown>) => void results.push(r),
+        onError: (e) => void reported.push(e.operation),
+        guardrails: { disableOnLeak: false },
+        timeoutMs: 4000,
+      },
+    );
+    const ids = scenario.calls.map((_, i) => i);
+    const answers = await Promise.all(ids.map((i) => run(i)));
+    await run.experiment.settled();
+    await pool.end();
+
+    assert.deepEqual(answers, ids, "each caller gets its control's answer");
+    assert.deepEqual(await rowsOf(`CANDIDATE ${tag} `), [], "no candidate row is written");
+    assert.deepEqual(await rowsOf(`control ${tag} `), ids.map((i) => `control ${tag} ${i}`).sort(), "every control row is written exactly once");
+    for (const i of ids) assert.equal(controlOutcomes.get(i), "written", `control ${i}'s query succeeds`);
+    assert.equal(results.length, ids.length, "one result per call");
+    // A checked-out client whose connection the tripwire closed raises 'error' in the candidate: its fault, nothing else.
+    assert.deepEqual(reported.filter((operation) => operation !== "candidateFault"), []);
+    for (const result of results) {
+      const i = Number(result.control.value);
+      const candidate = result.candidates[0];
+      assert.ok(candidate !== undefined);
+      assert.deepEqual(result.control.leaks, [], `control ${i} has no leak`);
+      assert.equal(candidate.timedOut, false, `candidate ${i} settles`);
+      // A checked-out client whose connection was closed may also raise 'error' with no listener: a fault of the candidate.
+      assert.ok(candidate.threw || /^error /.test(String(candidate.value)), `candidate ${i}'s query fails`);
+      assert.ok(candidate.leaks.length >= 1, `candidate ${i}'s attempt is a leak on its own observation`);
+      for (const leak of candidate.leaks) assert.deepEqual({ ...leak }, { kind: "network", target: `127.0.0.1:${String(config.port)}`, blocked: true });
+    }
+  }
+
+  it("writes no candidate row through a pool of one client shared by a control and a candidate in each form", async () => {
+    uninstall = installTripwire();
+    let n = 0;
+    for (const control of FORMS) {
+      for (const candidate of FORMS) {
+        await check({ max: 1, calls: [{ control, candidate, controlDelay: 0, candidateDelay: 0 }, { control, candidate, controlDelay: 0, candidateDelay: 0 }] }, `f${n++}`);
+      }
+    }
+  });
+
+  it("writes no candidate row and every control row, for generated interleavings, forms and pool sizes", async () => {
+    uninstall = installTripwire();
+    let n = 0;
+    const form = fc.constantFrom(...FORMS);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          max: fc.integer({ min: 1, max: 2 }),
+          calls: fc.array(
+            fc.record({ control: form, candidate: form, controlDelay: fc.integer({ min: 0, max: 10 }), candidateDelay: fc.integer({ min: 0, max: 10 }) }),
+            { minLength: 1, maxLength: 4 },
+          ),
+        }),
+        async (scenario) => check(scenario, `g${n++}`),
+      ),
+      { numRuns: 25 },
+    );
+  });
+});
