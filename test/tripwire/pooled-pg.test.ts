@@ -98,10 +98,10 @@ describe("the tripwire against a pg Pool shared by overlapping control and candi
     const run = shadow(
       async (i: number) => {
         const call = scenario.calls[i];
-        if (call === undefined) return -1;
+        if (call === undefined) return "none";
         await sleep(call.controlDelay);
         controlOutcomes.set(i, await insert(pool, call.control, `control ${tag} ${i}`));
-        return i;
+        return String(i);
       },
       async (i: number) => {
         const call = scenario.calls[i];
@@ -122,7 +122,7 @@ describe("the tripwire against a pg Pool shared by overlapping control and candi
     await run.experiment.settled();
     await pool.end();
 
-    assert.deepEqual(answers, ids, "each caller gets its control's answer");
+    assert.deepEqual(answers, ids.map(String), "each caller gets its control's answer");
     assert.deepEqual(await rowsOf(`CANDIDATE ${tag} `), [], "no candidate row is written");
     assert.deepEqual(await rowsOf(`control ${tag} `), ids.map((i) => `control ${tag} ${i}`).sort(), "every control row is written exactly once");
     for (const i of ids) assert.equal(controlOutcomes.get(i), "written", `control ${i}'s query succeeds`);
