@@ -8,6 +8,7 @@ import { patchFetch } from "./fetch";
 import { patchHttp } from "./http";
 import { patchHttp2 } from "./http2";
 import { patchNetwork } from "./network";
+import { patchPools } from "./pools";
 import { patchProcesses } from "./processes";
 import { patchSocketWrites } from "./sockets";
 import { STRICTNESS, registry, type Installation, type TripwireOptions } from "./verdict";
@@ -74,7 +75,7 @@ function checkOptions(options: unknown): void {
 function patchAll(): () => void {
   const undo: Array<() => void> = [];
   try {
-    undo.push(patchNetwork(), patchSocketWrites(), patchHttp(), patchHttp2(), patchFetch(), patchDatagrams(), patchDns(), patchProcesses());
+    undo.push(patchNetwork(), patchSocketWrites(), patchHttp(), patchHttp2(), patchFetch(), patchDatagrams(), patchDns(), patchProcesses(), patchPools());
   } catch (error) {
     // Half a tripwire is worse than none: it would look installed. Undo what went in.
     for (const u of undo.reverse()) u();
