@@ -5,10 +5,32 @@
  * exactly once, and each blocked attempt is a leak on the candidate that made it.
  */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import fc from "fast-check";
 import nodemailer from "nodemailer";
-import { installTripwire, shadow, type Result } from "../../src/index";
+import { installTripwire, isShadow, shadow, type Result } from "../../src/index";
 import { smtpServer, type Received } from "../support/servers";
+
+/** What `createTransport` of either nodemailer build returns, as far as these tests use it. */
+interface Transport {
+  sendMail(message: object): Promise<unknown>;
+  sendMail(message: object, callback: (error: Error | null) => void): void;
+  on(event: "error", listener: () => void): unknown;
+  close(): void;
+  transporter: object;
+}
+
+type CreateTransport = (options: object) => Transport;
+
+/** nodemailer's ES module build: separate classes from the CommonJS build `import nodemailer` gives here. */
+async function esmCreateTransport(): Promise<CreateTransport> {
+  const esm = (await import("nodemailer")) as unknown as { default: { createTransport: CreateTransport } };
+  return (options) => esm.default.createTransport(options);
+}
+
+const cjsCreateTransport: CreateTransport = (options) => nodemailer.createTransport(options) as unknown as Transport;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -36,9 +58,9 @@ interface Scenario {
  * Runs `scenario` against `smtp` through one pooled transport shared by control and candidate, and
  * checks what arrived and what each result says.
  */
-async function checkPooledMail(smtp: Received<string>, scenario: Scenario, tag: string): Promise<void> {
+async function checkPooledMail(smtp: Received<string>, scenario: Scenario, tag: string, createTransport = cjsCreateTransport): Promise<void> {
   smtp.received.length = 0;
-  const transport = nodemailer.createTransport({
+  const transport = createTransport({
     pool: true,
     maxConnections: scenario.maxConnections,
     host: "127.0.0.1",
@@ -129,5 +151,58 @@ describe("the tripwire against pooled connections shared by overlapping runs", f
       ),
       { numRuns: 20 },
     );
+  });
+
+  it("keeps every candidate mail out of a pool built from nodemailer's ES module build", async () => {
+    const server = (smtp = await smtpServer());
+    uninstall = installTripwire();
+    const createTransport = await esmCreateTransport();
+    const [esmBuilt, cjsBuilt] = [createTransport({ pool: true }), cjsCreateTransport({ pool: true })];
+    assert.notEqual(Object.getPrototypeOf(esmBuilt.transporter), Object.getPrototypeOf(cjsBuilt.transporter), "two builds, two SMTPPool classes");
+    esmBuilt.close();
+    cjsBuilt.close();
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 2 }),
+        fc.array(fc.record({ control: fc.integer({ min: 0, max: 10 }), candidate: fc.integer({ min: 0, max: 10 }) }), { minLength: 2, maxLength: 4 }),
+        async (maxConnections, delays) => checkPooledMail(server, { calls: delays.length, maxConnections, delays }, `e${run++}`, createTransport),
+      ),
+      { numRuns: 8 },
+    );
+  });
+
+  it("calls each sendMail callback in its sender's run, over one connection shared by both (report mode, where the candidate's mails go out)", async () => {
+    const server = (smtp = await smtpServer());
+    // Report mode lets the candidate's mails out, so their completion comes back on the shared
+    // connection's socket, in whichever run opened it; the callback must still be its sender's.
+    uninstall = installTripwire({ network: "report" });
+    const transport = cjsCreateTransport({ pool: true, maxConnections: 1, host: "127.0.0.1", port: server.port, secure: false, ignoreTLS: true });
+    transport.on("error", () => undefined);
+    const seen: string[] = [];
+    const sendWithCallback = (subject: string, role: string): Promise<string> =>
+      new Promise((resolve) => {
+        transport.sendMail(mail(subject), (error) => {
+          seen.push(`${role} callback shadow=${String(isShadow())}`);
+          resolve(error ? "error" : "sent");
+        });
+      });
+    const send = shadow(
+      (id: string) => sendWithCallback(`control cb ${id}`, "control"),
+      (id: string) => sendWithCallback(`CANDIDATE cb ${id}`, "candidate"),
+      { name: "smtp-pool callbacks", publish: () => undefined, guardrails: { disableOnLeak: false } },
+    );
+    await Promise.all(["1", "2", "3"].map((id) => send(id)));
+    await send.experiment.settled();
+    transport.close();
+    assert.deepEqual([...seen].sort(), [
+      "candidate callback shadow=true",
+      "candidate callback shadow=true",
+      "candidate callback shadow=true",
+      "control callback shadow=false",
+      "control callback shadow=false",
+      "control callback shadow=false",
+    ]);
+    assert.equal(server.received.length, 6);
   });
 });
