@@ -205,4 +205,91 @@ describe("the tripwire against pooled connections shared by overlapping runs", f
     ]);
     assert.equal(server.received.length, 6);
   });
+
+  /** The methods the pool attribution replaces, per class, as they are now. */
+  async function poolMethods(): Promise<Map<string, unknown>> {
+    const esmPool = (await import("nodemailer/lib/smtp-pool")) as unknown as { default: { prototype: Record<string, unknown> } };
+    const owners: Array<[string, { prototype: Record<string, unknown> }, string[]]> = [
+      ["cjs SMTPPool", require("nodemailer/lib/smtp-pool") as { prototype: Record<string, unknown> }, ["send"]],
+      ["esm SMTPPool", esmPool.default, ["send"]],
+      ["pg-pool", require("pg-pool") as { prototype: Record<string, unknown> }, ["connect", "newClient", "_acquireClient"]],
+    ];
+    const methods = new Map<string, unknown>();
+    for (const [label, owner, names] of owners) for (const name of names) methods.set(`${label} ${name}`, owner.prototype[name]);
+    return methods;
+  }
+
+  it("attributes pools while any installation is in force and puts every original method back with the last uninstall", async () => {
+    const before = await poolMethods();
+    const first = installTripwire();
+    const installed = await poolMethods();
+    for (const [name, method] of installed) assert.notEqual(method, before.get(name), `${name} is hooked`);
+    const second = installTripwire({ network: "report" });
+    first();
+    assert.deepEqual(await poolMethods(), installed, "still hooked while an installation is in force");
+    second();
+    assert.deepEqual(await poolMethods(), before, "every original is back");
+    uninstall = installTripwire();
+    for (const [name, method] of await poolMethods()) assert.notEqual(method, before.get(name), `${name} is hooked again`);
+  });
+
+  it("leaves lookalike pool modules of unexpected shapes alone, never throws, and still attributes the real pools", async () => {
+    const hostileSources = [
+      "module.exports = null;",
+      "module.exports = 42;",
+      "module.exports = { get default() { throw new Error('getter'); } };",
+      "module.exports = new Proxy(function () {}, { get() { throw new Error('trap'); }, getOwnPropertyDescriptor() { throw new Error('trap'); } });",
+      "function P() {} P.prototype = new Proxy({}, { get() { return function () {}; }, getOwnPropertyDescriptor() { throw new Error('trap'); } }); module.exports = P;",
+      "function P() {} P.prototype = new Proxy({}, { get() { return function () {}; }, defineProperty() { return true; } }); module.exports = P;",
+      "class P { send() {} connect() {} newClient() {} _acquireClient() {} _pulseQueue() {} _processMessages() {} _createConnection() {} } Object.freeze(P.prototype); module.exports = P;",
+      "class P {} for (const n of ['send', 'connect', 'newClient', '_acquireClient', '_pulseQueue', '_processMessages', '_createConnection']) Object.defineProperty(P.prototype, n, { get() { throw new Error('getter'); } }); module.exports = P;",
+      "class P { send() { return 'mine'; } } module.exports = P;",
+      "module.exports = { default: class { send() {} connect() {} } };",
+    ];
+    const source = fc.constantFrom(...hostileSources);
+    const server = (smtp = await smtpServer());
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-lookalike-"));
+    const loaded: string[] = [];
+    try {
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(source, source, source, async (poolSource, resourceSource, pgSource) => {
+          const dir = path.join(root, String(run++), "node_modules");
+          const files: Array<[string, string]> = [
+            [path.join(dir, "nodemailer", "dist", "cjs", "smtp-pool", "index.js"), poolSource],
+            [path.join(dir, "nodemailer", "dist", "cjs", "smtp-pool", "pool-resource.js"), resourceSource],
+            [path.join(dir, "pg-pool", "index.js"), pgSource],
+          ];
+          for (const [file, text] of files) {
+            fs.mkdirSync(path.dirname(file), { recursive: true });
+            fs.writeFileSync(file, text);
+            require(file);
+            loaded.push(file);
+          }
+          const before = await poolMethods();
+          let undo: (() => void) | undefined;
+          assert.doesNotThrow(() => (undo = installTripwire()));
+          for (const [name, method] of await poolMethods()) assert.notEqual(method, before.get(name), `${name} is hooked`);
+          assert.doesNotThrow(() => undo?.());
+          assert.deepEqual(await poolMethods(), before);
+          for (const [file] of files) Reflect.deleteProperty(require.cache, file);
+        }),
+        { numRuns: 30 },
+      );
+      // With the last lookalikes still loaded, the real pool stays shut to candidates.
+      const last = path.join(root, "last", "node_modules", "nodemailer", "dist", "cjs", "smtp-pool");
+      fs.mkdirSync(last, { recursive: true });
+      for (const [name, text] of [["index.js", hostileSources[3]], ["pool-resource.js", hostileSources[6]]] as const) {
+        fs.writeFileSync(path.join(last, name), text ?? "");
+        require(path.join(last, name));
+        loaded.push(path.join(last, name));
+      }
+      uninstall = installTripwire();
+      const zero = { control: 0, candidate: 0 };
+      await checkPooledMail(server, { calls: 3, maxConnections: 1, delays: [zero, zero, zero] }, "lookalikes");
+    } finally {
+      for (const file of loaded) Reflect.deleteProperty(require.cache, file);
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
