@@ -258,6 +258,70 @@ function patchPgPool(file: string, seen: Set<object>, undo: Array<() => void>): 
   undo.push(queued, connected, acquired);
 }
 
+const PG_CLIENT_FILE = /[\\/]pg[\\/]lib[\\/]client\.js$/;
+
+/** Every pg `Client` module the application can reach, and any already loaded. */
+function pgClientFiles(): string[] {
+  const files = new Set<string>([...loadedFiles(PG_CLIENT_FILE), ...resolveFrom("pg/lib/client", searchPaths())]);
+  return [...files].filter((file) => PG_CLIENT_FILE.test(file));
+}
+
+/**
+ * The query queue of a pg `Client`: `_queryQueue` in pg 8.2x (where `queryQueue` is a deprecated
+ * getter that warns), `queryQueue` before; never read through an accessor.
+ */
+function queryQueueOf(client: unknown): unknown[] | undefined {
+  if (!isObject(client)) return undefined;
+  for (const name of ["_queryQueue", "queryQueue"]) {
+    const descriptor = Object.getOwnPropertyDescriptor(client, name);
+    if (descriptor !== undefined && "value" in descriptor && Array.isArray(descriptor.value)) return descriptor.value as unknown[];
+  }
+  return undefined;
+}
+
+/** Attributes each query waiting in a pg `Client`'s queue to its caller. */
+function patchPgClients(undo: Array<() => void>): void {
+  const seen = new Set<object>();
+  for (const file of pgClientFiles()) attempt(() => patchPgClient(file, seen, undo));
+}
+
+/**
+ * Attributes the queued queries of the pg `Client` class in `file`: `query()` remembers its caller
+ * for a query that has to wait, and `_pulseQueryQueue()`, which sends the head of the queue when the
+ * connection is ready (one query at a time, outside pipeline mode), runs in that caller's context.
+ */
+function patchPgClient(file: string, seen: Set<object>, undo: Array<() => void>): void {
+  const client = exportedClass(load(file));
+  if (client === undefined || seen.has(client.prototype) || !hasMethods(client.prototype, ["query", "_pulseQueryQueue", "connect"])) return;
+  seen.add(client.prototype);
+  const queued = wrapMethod(client.prototype, "query", (original) =>
+    function (this: unknown, ...args: unknown[]): unknown {
+      const queue = queryQueueOf(this);
+      const before = queue === undefined ? -1 : queue.length;
+      const result = original.apply(this, args);
+      if (queue !== undefined && queue.length > before) {
+        const run = captureContext();
+        if (run !== undefined) for (const query of queue.slice(before)) if (isObject(query)) queuedFrom.set(query, run);
+      }
+      return result;
+    },
+  );
+  const pulsed = wrapMethod(client.prototype, "_pulseQueryQueue", (original) =>
+    function (this: unknown, ...args: unknown[]): unknown {
+      const self = this as { pipeline?: unknown; readyForQuery?: unknown };
+      // Pipeline mode sends every queued query at once: there is no one sender to run as.
+      const head = isObject(this) && self.pipeline !== true && self.readyForQuery === true ? queryQueueOf(this)?.[0] : undefined;
+      return inQueuedContext(head, () => original.apply(this, args));
+    },
+  );
+  if (queued === undefined || pulsed === undefined) {
+    queued?.();
+    pulsed?.();
+    return;
+  }
+  undo.push(queued, pulsed);
+}
+
 /**
  * Installs the pool attribution for every supported pool library the application can reach;
  * returns the function that removes it. Never throws.
@@ -272,6 +336,7 @@ export function patchPools(): () => void {
   const undo: Array<() => void> = [];
   attempt(() => patchSmtpPools(undo));
   attempt(() => patchPgPools(undo));
+  attempt(() => patchPgClients(undo));
   return () => {
     for (const u of undo.reverse()) u();
   };

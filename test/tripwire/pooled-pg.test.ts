@@ -170,4 +170,39 @@ describe("the tripwire against a pg Pool shared by overlapping control and candi
       { numRuns: 25 },
     );
   });
+
+  it("writes no candidate row through a single shared pg.Client when the candidate's query waits behind the control's", async () => {
+    uninstall = installTripwire();
+    const client = new pg.Client(config);
+    await client.connect();
+    const faults: unknown[] = [];
+    client.on("error", (error) => faults.push(error));
+    const results: Result<unknown>[] = [];
+    const run = shadow(
+      async (tag: string) => {
+        // Call "b" is still inside its slow INSERT when call "a"'s candidate queries (a background
+        // candidate starts once its own control settled): that query waits in the client's queue.
+        if (tag === "b") await sleep(5);
+        await client.query(`INSERT INTO orders (who) SELECT 'control queue ${tag}' FROM pg_sleep(${tag === "b" ? 0.2 : 0})`);
+        if (tag === "a") await sleep(40);
+        return "written";
+      },
+      async (tag: string) => {
+        await client.query(`INSERT INTO orders (who) VALUES ('CANDIDATE queue ${tag}')`);
+        return "written";
+      },
+      { name: "pg-client queue", publish: (r: Result<unknown>) => void results.push(r), onError: () => undefined, guardrails: { disableOnLeak: false } },
+    );
+    assert.deepEqual(await Promise.all([run("a"), run("b")]), ["written", "written"]);
+    await run.experiment.settled();
+    await client.end().catch(() => undefined);
+    assert.deepEqual(await rowsOf("CANDIDATE queue "), [], "no candidate row is written");
+    assert.deepEqual(await rowsOf("control queue "), ["control queue a", "control queue b"], "each control's row is written once");
+    const first = results.find((r) => r.control.value === "written" && r.candidates[0]?.leaks.length !== 0);
+    const candidate = first?.candidates[0];
+    assert.ok(candidate !== undefined, "a candidate's attempt is a leak");
+    assert.equal(candidate.threw, true, "the candidate's query fails");
+    assert.deepEqual(candidate.leaks.map((l) => ({ ...l })), [{ kind: "network", target: `127.0.0.1:${String(config.port)}`, blocked: true }]);
+    for (const result of results) assert.deepEqual(result.control.leaks, []);
+  });
 });

@@ -213,6 +213,7 @@ describe("the tripwire against pooled connections shared by overlapping runs", f
       ["cjs SMTPPool", require("nodemailer/lib/smtp-pool") as { prototype: Record<string, unknown> }, ["send"]],
       ["esm SMTPPool", esmPool.default, ["send"]],
       ["pg-pool", require("pg-pool") as { prototype: Record<string, unknown> }, ["connect", "newClient", "_acquireClient"]],
+      ["pg Client", require("pg/lib/client") as { prototype: Record<string, unknown> }, ["query", "_pulseQueryQueue"]],
     ];
     const methods = new Map<string, unknown>();
     for (const [label, owner, names] of owners) for (const name of names) methods.set(`${label} ${name}`, owner.prototype[name]);
@@ -241,8 +242,8 @@ describe("the tripwire against pooled connections shared by overlapping runs", f
       "module.exports = new Proxy(function () {}, { get() { throw new Error('trap'); }, getOwnPropertyDescriptor() { throw new Error('trap'); } });",
       "function P() {} P.prototype = new Proxy({}, { get() { return function () {}; }, getOwnPropertyDescriptor() { throw new Error('trap'); } }); module.exports = P;",
       "function P() {} P.prototype = new Proxy({}, { get() { return function () {}; }, defineProperty() { return true; } }); module.exports = P;",
-      "class P { send() {} connect() {} newClient() {} _acquireClient() {} _pulseQueue() {} _processMessages() {} _createConnection() {} } Object.freeze(P.prototype); module.exports = P;",
-      "class P {} for (const n of ['send', 'connect', 'newClient', '_acquireClient', '_pulseQueue', '_processMessages', '_createConnection']) Object.defineProperty(P.prototype, n, { get() { throw new Error('getter'); } }); module.exports = P;",
+      "class P { send() {} connect() {} query() {} newClient() {} _acquireClient() {} _pulseQueue() {} _pulseQueryQueue() {} _processMessages() {} _createConnection() {} } Object.freeze(P.prototype); module.exports = P;",
+      "class P {} for (const n of ['send', 'connect', 'query', 'newClient', '_acquireClient', '_pulseQueue', '_pulseQueryQueue', '_processMessages', '_createConnection']) Object.defineProperty(P.prototype, n, { get() { throw new Error('getter'); } }); module.exports = P;",
       "class P { send() { return 'mine'; } } module.exports = P;",
       "module.exports = { default: class { send() {} connect() {} } };",
     ];
@@ -259,6 +260,7 @@ describe("the tripwire against pooled connections shared by overlapping runs", f
             [path.join(dir, "nodemailer", "dist", "cjs", "smtp-pool", "index.js"), poolSource],
             [path.join(dir, "nodemailer", "dist", "cjs", "smtp-pool", "pool-resource.js"), resourceSource],
             [path.join(dir, "pg-pool", "index.js"), pgSource],
+            [path.join(dir, "pg", "lib", "client.js"), pgSource],
           ];
           for (const [file, text] of files) {
             fs.mkdirSync(path.dirname(file), { recursive: true });
