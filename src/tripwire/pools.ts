@@ -287,8 +287,9 @@ function patchPgClients(undo: Array<() => void>): void {
 
 /**
  * Attributes the queued queries of the pg `Client` class in `file`: `query()` remembers its caller
- * for a query that has to wait, and `_pulseQueryQueue()`, which sends the head of the queue when the
- * connection is ready (one query at a time, outside pipeline mode), runs in that caller's context.
+ * for a query that has to wait (and calls a callback-style caller back in its own context), and
+ * `_pulseQueryQueue()`, which sends the head of the queue when the connection is ready (one query at
+ * a time, outside pipeline mode), runs in that caller's context.
  */
 function patchPgClient(file: string, seen: Set<object>, undo: Array<() => void>): void {
   const client = exportedClass(load(file));
@@ -298,9 +299,19 @@ function patchPgClient(file: string, seen: Set<object>, undo: Array<() => void>)
     function (this: unknown, ...args: unknown[]): unknown {
       const queue = queryQueueOf(this);
       const before = queue === undefined ? -1 : queue.length;
+      let run: Runner | undefined;
+      const last = args.length - 1;
+      const callback = args[last];
+      if (typeof callback === "function") {
+        // The answer comes back on the socket, in whichever run opened the connection; the caller's
+        // callback belongs to the caller.
+        run = captureContext();
+        const own = run;
+        if (own !== undefined) args[last] = (...answer: unknown[]) => own(() => (callback as Method).apply(undefined, answer));
+      }
       const result = original.apply(this, args);
       if (queue !== undefined && queue.length > before) {
-        const run = captureContext();
+        run ??= captureContext();
         if (run !== undefined) for (const query of queue.slice(before)) if (isObject(query)) queuedFrom.set(query, run);
       }
       return result;

@@ -7,7 +7,7 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import pg from "pg";
-import { installTripwire, shadow, type Result } from "../../src/index";
+import { installTripwire, isShadow, shadow, type Result } from "../../src/index";
 import { startPostgres } from "../support/servers";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -204,5 +204,36 @@ describe("the tripwire against a pg Pool shared by overlapping control and candi
     assert.equal(candidate.threw, true, "the candidate's query fails");
     assert.deepEqual(candidate.leaks.map((l) => ({ ...l })), [{ kind: "network", target: `127.0.0.1:${String(config.port)}`, blocked: true }]);
     for (const result of results) assert.deepEqual(result.control.leaks, []);
+  });
+
+  it("calls each pool.query callback in its caller's run, on a client another run opened (report mode, where the candidate's queries go out)", async () => {
+    // Report mode lets the candidate's queries out, so their answers come back on the shared client's
+    // socket, in whichever run opened it; the callback must still be its caller's.
+    uninstall = installTripwire({ network: "report" });
+    const pool = new pg.Pool({ ...config, max: 1 });
+    const seen: string[] = [];
+    const query = (role: string, who: string): Promise<string> =>
+      new Promise((resolve) => {
+        pool.query(`INSERT INTO orders (who) VALUES ('${who}')`, (error: Error | undefined) => {
+          seen.push(`${role} shadow=${String(isShadow())}`);
+          resolve(error ? "error" : "written");
+        });
+      });
+    const run = shadow(
+      (id: string) => query("control", `callback control ${id}`),
+      (id: string) => query("candidate", `callback candidate ${id}`),
+      { name: "pg-pool callbacks", publish: () => undefined, onError: () => undefined, guardrails: { disableOnLeak: false } },
+    );
+    assert.deepEqual(await Promise.all(["1", "2", "3"].map((id) => run(id))), ["written", "written", "written"]);
+    await run.experiment.settled();
+    await pool.end();
+    assert.deepEqual([...seen].sort(), [
+      "candidate shadow=true",
+      "candidate shadow=true",
+      "candidate shadow=true",
+      "control shadow=false",
+      "control shadow=false",
+      "control shadow=false",
+    ]);
   });
 });
