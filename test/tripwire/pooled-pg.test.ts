@@ -13,9 +13,9 @@ import { startPostgres } from "../support/servers";
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How a behaviour reaches the database through the pool. */
-type Form = "text" | "callback" | "checkout";
+type Form = "text" | "callback" | "checkout" | "checkout-callback";
 
-const FORMS: readonly Form[] = ["text", "callback", "checkout"];
+const FORMS: readonly Form[] = ["text", "callback", "checkout", "checkout-callback"];
 
 /** Inserts one row for `who` through `pool` in the given form; settles with "written" or the error's code. */
 async function insert(pool: pg.Pool, form: Form, who: string): Promise<string> {
@@ -27,6 +27,17 @@ async function insert(pool: pg.Pool, form: Form, who: string): Promise<string> {
     } else if (form === "callback") {
       await new Promise<void>((resolve, reject) => {
         pool.query(text, (error: Error | undefined) => (error ? reject(error) : resolve()));
+      });
+    } else if (form === "checkout-callback") {
+      await new Promise<void>((resolve, reject) => {
+        pool.connect((connectError: Error | undefined, client: pg.PoolClient | undefined, done: (release?: Error) => void) => {
+          if (connectError || client === undefined) return reject(connectError ?? new Error("no client"));
+          client.query(text, (queryError: Error | undefined) => {
+            done(queryError);
+            if (queryError) reject(queryError);
+            else resolve();
+          });
+        });
       });
     } else {
       const client = await pool.connect();
