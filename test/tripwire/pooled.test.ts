@@ -6,12 +6,13 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
+import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import nodemailer from "nodemailer";
 import { installTripwire, isShadow, shadow, type Result } from "../../src/index";
-import { smtpServer, type Received } from "../support/servers";
+import { get, httpServer, smtpServer, type Received } from "../support/servers";
 
 /** What `createTransport` of either nodemailer build returns, as far as these tests use it. */
 interface Transport {
@@ -292,6 +293,35 @@ describe("the tripwire against pooled connections shared by overlapping runs", f
     } finally {
       for (const file of loaded) Reflect.deleteProperty(require.cache, file);
       fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps candidate requests off a keep-alive http.Agent whose few sockets overlapping runs queue for (judged per request, where it is made)", async () => {
+    const server = await httpServer();
+    uninstall = installTripwire();
+    try {
+      for (const maxSockets of [1, 2]) {
+        server.requests.length = 0;
+        const agent = new http.Agent({ keepAlive: true, maxSockets });
+        const results: Result<unknown>[] = [];
+        const run = shadow(
+          async (id: string) => get(`http://127.0.0.1:${server.port}/control/${id}`, agent),
+          async (id: string) => get(`http://127.0.0.1:${server.port}/CANDIDATE/${id}`, agent),
+          { name: `agent ${maxSockets}`, publish: (r: Result<unknown>) => void results.push(r), onError: () => undefined, guardrails: { disableOnLeak: false } },
+        );
+        const ids = ["1", "2", "3", "4", "5", "6"];
+        assert.deepEqual(await Promise.all(ids.map((id) => run(id))), ids.map(() => "ok"));
+        await run.experiment.settled();
+        agent.destroy();
+        assert.deepEqual([...server.requests].sort(), ids.map((id) => `GET /control/${id}`));
+        assert.equal(results.length, ids.length);
+        for (const result of results) {
+          assert.equal(result.candidates[0]?.value, "error ESHADOW");
+          assert.equal(result.candidates[0]?.leaks.length, 1);
+        }
+      }
+    } finally {
+      await server.close();
     }
   });
 });
