@@ -13,6 +13,13 @@
  * - pg-pool (`pg.Pool`): `connect()` (which `pool.query` calls) remembers the caller per pending
  *   item; `newClient(item)` and `_acquireClient(client, item)`, which connect a client for it or hand
  *   it a freed one and call its callback, run in that caller's context.
+ * - pg's `Client`: `query()` remembers the caller of a query that has to wait behind another (and
+ *   calls a callback-style caller back in its context); `_pulseQueryQueue()`, which sends the head of
+ *   the queue once the connection is ready, runs in that caller's context.
+ *
+ * Only the dispatch of an item runs in its queuer's context: the pools' own events (`idle`,
+ * `connect`, `acquire`) are emitted as before. docs/side-effects.md, "Pools shared by overlapping
+ * runs", lists what is attributed and what is not.
  *
  * The libraries are found where the application would find them (from the working directory, the
  * main module and penumbra's own location) and among the CommonJS modules already loaded; a
