@@ -17,9 +17,10 @@
  *   calls a callback-style caller back in its context); `_pulseQueryQueue()`, which sends the head of
  *   the queue once the connection is ready, runs in that caller's context.
  *
- * Only the dispatch of an item runs in its queuer's context: the pools' own events (`idle`,
- * `connect`, `acquire`) are emitted as before. docs/side-effects.md, "Pools shared by overlapping
- * runs", lists what is attributed and what is not.
+ * Only the dispatch of an item runs in its queuer's context (pg-pool's `connect` and `acquire`
+ * events, emitted while a client is handed over, with it); the pools' other events (nodemailer's
+ * `idle`, pg-pool's `release`, `remove`, `error`) are emitted as before. docs/side-effects.md,
+ * "Pools shared by overlapping runs", lists what is attributed and what is not.
  *
  * The libraries are found where the application would find them (from the working directory, the
  * main module and penumbra's own location) and among the CommonJS modules already loaded; a
