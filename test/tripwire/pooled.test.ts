@@ -324,4 +324,29 @@ describe("the tripwire against pooled connections shared by overlapping runs", f
       await server.close();
     }
   });
+
+  it("blocks a candidate's mail the pool dispatches after the candidate timed out, and its leak still trips the leak guardrail", async () => {
+    const server = (smtp = await smtpServer());
+    uninstall = installTripwire();
+    const transport = cjsCreateTransport({ pool: true, maxConnections: 1, host: "127.0.0.1", port: server.port, secure: false, ignoreTLS: true });
+    transport.on("error", () => undefined);
+    // Application mail, outside any experiment, queued first: the candidate's mail waits behind it.
+    const backlog = Array.from({ length: 20 }, (_, i) => transport.sendMail(mail(`backlog ${i}`)));
+    const trips: string[] = [];
+    const results: Result<unknown>[] = [];
+    const send = shadow(
+      async () => "control",
+      async () => outcome(() => transport.sendMail(mail("CANDIDATE late"))),
+      { name: "smtp-pool late", timeoutMs: 1, publish: (r: Result<unknown>) => void results.push(r), guardrails: { onTrip: (event) => void trips.push(event.reason) } },
+    );
+    assert.equal(await send(), "control");
+    await send.experiment.settled();
+    assert.equal(results[0]?.candidates[0]?.timedOut, true, "the candidate timed out while its mail waited");
+    await Promise.all(backlog);
+    for (let i = 0; i < 100 && trips.length === 0; i++) await sleep(20);
+    transport.close();
+    assert.deepEqual(trips, ["leak"], "the late leak reaches the leak guardrail");
+    assert.equal(server.received.filter((m) => m.includes("CANDIDATE")).length, 0, "no candidate mail arrives");
+    assert.equal(server.received.filter((m) => /Subject: backlog/.test(m)).length, 20, "the application's mail all arrives");
+  });
 });
