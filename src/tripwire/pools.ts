@@ -39,6 +39,9 @@ type Runner = (task: () => unknown) => unknown;
 /** The context each queued mail or pending pool item was queued from. */
 const queuedFrom = new WeakMap<object, Runner>();
 
+/** The context each pg-pool client was opened in: the pool's own housekeeping on it runs there. */
+const openedIn = new WeakMap<object, Runner>();
+
 /** Captures the current async context (the whole store: penumbra's frame and the application's). */
 function captureContext(): Runner | undefined {
   try {
@@ -249,9 +252,28 @@ function patchPgPool(file: string, seen: Set<object>, undo: Array<() => void>): 
   );
   const connected = wrapMethod(pool.prototype, "newClient", (original) =>
     function (this: unknown, item: unknown, ...rest: unknown[]): unknown {
-      return inQueuedContext(item, () => original.call(this, item, ...rest));
+      return inQueuedContext(item, () => {
+        const clients = isObject(this) ? (this as { _clients?: unknown })._clients : undefined;
+        const before = Array.isArray(clients) ? clients.length : -1;
+        const result = original.call(this, item, ...rest);
+        if (Array.isArray(clients) && clients.length > before) {
+          const run = captureContext();
+          if (run !== undefined) for (const client of clients.slice(before)) if (isObject(client)) openedIn.set(client, run);
+        }
+        return result;
+      });
     },
   );
+  // Closing an idle client (its idle timeout, its maximum uses) is the pool's housekeeping, not the
+  // run that last released it: the timer was armed in that run, and a candidate that only checked a
+  // client out and gave it back would otherwise be blamed for the pool's goodbye to the server.
+  const removed = wrapMethod(pool.prototype, "_remove", (original) =>
+    function (this: unknown, client: unknown, ...rest: unknown[]): unknown {
+      const run = isObject(client) ? openedIn.get(client) : undefined;
+      return run === undefined ? original.call(this, client, ...rest) : run(() => original.call(this, client, ...rest));
+    },
+  );
+  if (removed !== undefined) undo.push(removed);
   const acquired = wrapMethod(pool.prototype, "_acquireClient", (original) =>
     function (this: unknown, client: unknown, item: unknown, ...rest: unknown[]): unknown {
       return inQueuedContext(item, () => original.call(this, client, item, ...rest));

@@ -247,4 +247,30 @@ describe("the tripwire against a pg Pool shared by overlapping control and candi
       "control shadow=false",
     ]);
   });
+
+  it("closes an idle client a candidate only checked out and gave back without blaming the candidate: the idle timeout is the pool's", async () => {
+    uninstall = installTripwire();
+    const pool = new pg.Pool({ ...config, max: 1, idleTimeoutMillis: 100 });
+    await pool.query("SELECT 1");
+    const trips: string[] = [];
+    const results: Result<unknown>[] = [];
+    const run = shadow(
+      async () => insert(pool, "text", "control idle"),
+      async () => {
+        const client = await pool.connect();
+        client.release();
+        return "written";
+      },
+      { name: "pg-pool idle", publish: (r: Result<unknown>) => void results.push(r), guardrails: { onTrip: (event) => void trips.push(event.reason) } },
+    );
+    assert.equal(await run(), "written");
+    await run.experiment.settled();
+    for (let i = 0; i < 50 && pool.totalCount > 0; i++) await sleep(20);
+    await sleep(50);
+    assert.equal(pool.totalCount, 0, "the pool closed its idle client");
+    assert.deepEqual(trips, [], "no leak reached the leak guardrail");
+    assert.deepEqual(results[0]?.candidates[0]?.leaks, []);
+    assert.deepEqual(await rowsOf("control idle"), ["control idle"]);
+    await pool.end();
+  });
 });

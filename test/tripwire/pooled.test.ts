@@ -213,7 +213,7 @@ describe("the tripwire against pooled connections shared by overlapping runs", f
     const owners: Array<[string, { prototype: Record<string, unknown> }, string[]]> = [
       ["cjs SMTPPool", require("nodemailer/lib/smtp-pool") as { prototype: Record<string, unknown> }, ["send"]],
       ["esm SMTPPool", esmPool.default, ["send"]],
-      ["pg-pool", require("pg-pool") as { prototype: Record<string, unknown> }, ["connect", "newClient", "_acquireClient"]],
+      ["pg-pool", require("pg-pool") as { prototype: Record<string, unknown> }, ["connect", "newClient", "_acquireClient", "_remove"]],
       ["pg Client", require("pg/lib/client") as { prototype: Record<string, unknown> }, ["query", "_pulseQueryQueue"]],
     ];
     const methods = new Map<string, unknown>();
