@@ -5,6 +5,7 @@
  * exactly once, and each blocked attempt is a leak on the candidate that made it.
  */
 import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
@@ -348,5 +349,19 @@ describe("the tripwire against pooled connections shared by overlapping runs", f
     assert.deepEqual(trips, ["leak"], "the late leak reaches the leak guardrail");
     assert.equal(server.received.filter((m) => m.includes("CANDIDATE")).length, 0, "no candidate mail arrives");
     assert.equal(server.received.filter((m) => /Subject: backlog/.test(m)).length, 20, "the application's mail all arrives");
+  });
+
+  it("attributes pooled mail with penumbra's frames in a cls-hooked namespace too (in a child process)", function () {
+    this.timeout(30_000);
+    const output = execFileSync(process.execPath, ["-r", "ts-node/register", "test/tripwire/fixtures/pooled-cls-child.ts"], {
+      cwd: path.resolve(__dirname, "../.."),
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.deepEqual(JSON.parse(output), {
+      answers: ["1", "2", "3", "4"],
+      received: ["control 1", "control 2", "control 3", "control 4"],
+      candidates: ["1 refused leaks", "2 refused leaks", "3 refused leaks", "4 refused leaks"],
+    });
   });
 });
