@@ -8,6 +8,7 @@ import { patchFetch } from "./fetch";
 import { patchHttp } from "./http";
 import { patchHttp2 } from "./http2";
 import { patchNetwork } from "./network";
+import { patchPools } from "./pools";
 import { patchProcesses } from "./processes";
 import { patchSocketWrites } from "./sockets";
 import { STRICTNESS, registry, type Installation, type TripwireOptions } from "./verdict";
@@ -21,7 +22,9 @@ export type { TripwireError, TripwireMode, TripwireOptions, TripwireTarget } fro
  * workers and the handles of running ones. Inside a candidate each one is recorded as a leak on its
  * observation and, in `block` mode, fails with an `ESHADOW` error before it leaves the process;
  * `report` records and lets it through. A declared read of a guarded client, and the process's own
- * stdout, stderr and IPC channel, are let out. Outside shadow runs nothing changes.
+ * stdout, stderr and IPC channel, are let out. Outside shadow runs nothing changes. Work queued in
+ * nodemailer's SMTP pool, a pg `Pool` or a pg `Client` is judged as the run's that queued it, not
+ * as the run's whose turn happens to dispatch it (`pools.ts`).
  *
  * Returns a function that undoes this installation only (calling it twice is harmless). Installing
  * again never weakens the tripwire: per kind the strictest installation in force wins (`block` over
@@ -74,7 +77,7 @@ function checkOptions(options: unknown): void {
 function patchAll(): () => void {
   const undo: Array<() => void> = [];
   try {
-    undo.push(patchNetwork(), patchSocketWrites(), patchHttp(), patchHttp2(), patchFetch(), patchDatagrams(), patchDns(), patchProcesses());
+    undo.push(patchNetwork(), patchSocketWrites(), patchHttp(), patchHttp2(), patchFetch(), patchDatagrams(), patchDns(), patchProcesses(), patchPools());
   } catch (error) {
     // Half a tripwire is worse than none: it would look installed. Undo what went in.
     for (const u of undo.reverse()) u();

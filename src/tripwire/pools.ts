@@ -1,0 +1,384 @@
+/**
+ * Pooled work, attributed to the run that queued it. A connection pool keeps a queue and hands its
+ * head to a free connection from whatever async context happens to run the dispatcher next: a
+ * candidate's mail can be written from a control's socket callback (the tripwire sees no shadow run
+ * and lets it out), and a control's from a candidate's timer (the tripwire blocks the control). The
+ * write hooks judge in the caller's async context, so for the pools below the caller's context is
+ * remembered per queued item, when it is queued, and the item is dispatched inside it:
+ *
+ * - nodemailer's `SMTPPool` (`pool: true`): `send(mail)` remembers the sender per mail (and calls
+ *   the sender's callback in the sender's context); `PoolResource#send(mail)`, which connects if
+ *   needed and writes the envelope, runs in that sender's context. Both builds of nodemailer 10 (its
+ *   CommonJS and ES module files are separate classes) and the one-build layout of older versions.
+ * - pg-pool (`pg.Pool`): `connect()` (which `pool.query` calls) remembers the caller per pending
+ *   item; `newClient(item)` and `_acquireClient(client, item)`, which connect a client for it or hand
+ *   it a freed one and call its callback, run in that caller's context.
+ * - pg's `Client`: `query()` remembers the caller of a query that has to wait behind another (and
+ *   calls a callback-style caller back in its context); `_pulseQueryQueue()`, which sends the head of
+ *   the queue once the connection is ready, runs in that caller's context.
+ *
+ * Only the dispatch of an item runs in its queuer's context (pg-pool's `connect` and `acquire`
+ * events, emitted while a client is handed over, with it); the pools' other events (nodemailer's
+ * `idle`, pg-pool's `release`, `remove`, `error`) are emitted as before. docs/side-effects.md,
+ * "Pools shared by overlapping runs", lists what is attributed and what is not.
+ *
+ * The libraries are found where the application would find them (from the working directory, the
+ * main module and penumbra's own location) and among the CommonJS modules already loaded; a
+ * library that is missing, or whose shape differs (another major version), is left alone. Nothing
+ * here throws: a pool that cannot be attributed behaves as it did before.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { contextBackend } from "../context/slot";
+
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+
+/** Runs a task in the async context captured when the runner was made. */
+type Runner = (task: () => unknown) => unknown;
+
+/** The context each queued mail or pending pool item was queued from. */
+const queuedFrom = new WeakMap<object, Runner>();
+
+/** The context each pg-pool client was opened in: the pool's own housekeeping on it runs there. */
+const openedIn = new WeakMap<object, Runner>();
+
+/** Captures the current async context (the whole store: penumbra's frame and the application's). */
+function captureContext(): Runner | undefined {
+  try {
+    return contextBackend().bind((task: () => unknown) => task());
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is object {
+  return (typeof value === "object" || typeof value === "function") && value !== null;
+}
+
+/** Runs `task` in the context `key` was queued from, or as it is when nobody remembered one. */
+function inQueuedContext(key: unknown, task: () => unknown): unknown {
+  const run = isObject(key) ? queuedFrom.get(key) : undefined;
+  return run === undefined ? task() : run(task);
+}
+
+/**
+ * Replaces `owner[name]` (a method) with `make(original)`, keeping the property's attributes;
+ * returns the undo, or undefined when there is no such method or it cannot be replaced.
+ */
+function wrapMethod(owner: object, name: string, make: (original: Method) => Method): (() => void) | undefined {
+  let descriptor: PropertyDescriptor | undefined;
+  try {
+    descriptor = Object.getOwnPropertyDescriptor(owner, name);
+  } catch {
+    return undefined;
+  }
+  const original = descriptor?.value as unknown;
+  if (descriptor === undefined || typeof original !== "function") return undefined;
+  let live = true;
+  const inner = make(original as Method);
+  const hooked = function (this: unknown, ...args: unknown[]): unknown {
+    return live ? inner.apply(this, args) : (original as Method).apply(this, args);
+  };
+  try {
+    Object.defineProperty(owner, name, { ...descriptor, value: hooked });
+    if (Object.getOwnPropertyDescriptor(owner, name)?.value !== hooked) throw new Error("not replaced");
+  } catch {
+    live = false;
+    return undefined;
+  }
+  return () => {
+    // A hook someone else wrapped cannot be taken out; it goes inert instead.
+    live = false;
+    try {
+      if (Object.getOwnPropertyDescriptor(owner, name)?.value === hooked) Object.defineProperty(owner, name, descriptor);
+    } catch {
+      // a prototype that became frozen keeps the inert hook
+    }
+  };
+}
+
+/** The class a module exports (CommonJS `module.exports` or an ES module's default), if it is one. */
+function exportedClass(loaded: unknown): { prototype: Record<string, unknown> } | undefined {
+  const candidate = typeof loaded === "function" ? loaded : isObject(loaded) ? (loaded as { default?: unknown }).default : undefined;
+  if (typeof candidate !== "function") return undefined;
+  const prototype = (candidate as { prototype?: unknown }).prototype;
+  return isObject(prototype) ? { prototype: prototype as Record<string, unknown> } : undefined;
+}
+
+function hasMethods(prototype: Record<string, unknown>, names: readonly string[]): boolean {
+  return names.every((name) => typeof prototype[name] === "function");
+}
+
+/** Runs one patching step; a library of an unexpected shape (a throwing getter, a Proxy) keeps its own behaviour. */
+function attempt(step: () => void): void {
+  try {
+    step();
+  } catch {
+    // left alone
+  }
+}
+
+/** Loads a module file, CommonJS or (where Node can require one) an ES module; undefined if it cannot. */
+function load(file: string): unknown {
+  try {
+    return require(file) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where the application would look for its packages. */
+function searchPaths(): string[] {
+  const bases = [process.cwd(), __dirname];
+  const main = require.main?.filename;
+  if (typeof main === "string") bases.push(path.dirname(main));
+  return [...new Set(bases)];
+}
+
+function resolveFrom(request: string, bases: readonly string[]): string[] {
+  const found = new Set<string>();
+  for (const base of bases) {
+    try {
+      found.add(require.resolve(request, { paths: [base] }));
+    } catch {
+      // not installed where this base looks
+    }
+  }
+  return [...found];
+}
+
+/** Loaded CommonJS files whose path matches `pattern`. */
+function loadedFiles(pattern: RegExp): string[] {
+  return Object.keys(require.cache).filter((file) => pattern.test(file));
+}
+
+/** The files `package.json` "exports" maps `subpath` to under its "import" condition. */
+function importTarget(packageRoot: string, subpath: string): string | undefined {
+  try {
+    const manifest = JSON.parse(fs.readFileSync(path.join(packageRoot, "package.json"), "utf8")) as { exports?: unknown };
+    const entry = isObject(manifest.exports) ? (manifest.exports as Record<string, unknown>)[subpath] : undefined;
+    const target = isObject(entry) ? (entry as Record<string, unknown>).import : undefined;
+    const file = typeof target === "string" ? target : isObject(target) ? (target as Record<string, unknown>).default : undefined;
+    return typeof file === "string" ? path.resolve(packageRoot, file) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const SMTP_POOL_FILE = /[\\/]nodemailer[\\/](?:dist[\\/](?:cjs|esm)[\\/]|lib[\\/])smtp-pool[\\/]index\.js$/;
+
+/** Every nodemailer `smtp-pool/index.js` the application can reach: both builds of each copy. */
+function smtpPoolFiles(): string[] {
+  const files = new Set<string>(loadedFiles(SMTP_POOL_FILE));
+  for (const cjs of resolveFrom("nodemailer/lib/smtp-pool", searchPaths())) {
+    files.add(cjs);
+    const marker = `${path.sep}nodemailer${path.sep}`;
+    const root = cjs.slice(0, cjs.lastIndexOf(marker) + marker.length - 1);
+    const esm = importTarget(root, "./lib/smtp-pool");
+    if (esm !== undefined) files.add(esm);
+  }
+  return [...files].filter((file) => SMTP_POOL_FILE.test(file));
+}
+
+/** Attributes each queued mail of nodemailer's SMTP pools to its sender. */
+function patchSmtpPools(undo: Array<() => void>): void {
+  const seen = new Set<object>();
+  for (const file of smtpPoolFiles()) attempt(() => patchSmtpPool(file, seen, undo));
+}
+
+/** Attributes the queued mails of the `SMTPPool` class in `file`, when it has the expected shape. */
+function patchSmtpPool(file: string, seen: Set<object>, undo: Array<() => void>): void {
+  const pool = exportedClass(load(file));
+  const resource = exportedClass(load(path.join(path.dirname(file), "pool-resource.js")));
+  if (pool === undefined || resource === undefined || seen.has(pool.prototype)) return;
+  if (!hasMethods(pool.prototype, ["send", "_processMessages", "_createConnection"]) || !hasMethods(resource.prototype, ["send", "connect"])) return;
+  seen.add(pool.prototype);
+  const queued = wrapMethod(pool.prototype, "send", (original) =>
+    function (this: unknown, mail: unknown, callback: unknown, ...rest: unknown[]): unknown {
+      const run = captureContext();
+      if (run === undefined || !isObject(mail)) return original.call(this, mail, callback, ...rest);
+      queuedFrom.set(mail, run);
+      // The pool calls back from the connection's context; the sender's callback belongs to the sender.
+      const own = typeof callback === "function" ? (...args: unknown[]) => run(() => (callback as Method).apply(undefined, args)) : callback;
+      return original.call(this, mail, own, ...rest);
+    },
+  );
+  const dispatched = wrapMethod(resource.prototype, "send", (original) =>
+    function (this: unknown, mail: unknown, ...rest: unknown[]): unknown {
+      return inQueuedContext(mail, () => original.call(this, mail, ...rest));
+    },
+  );
+  // Both or neither: half an attribution would still dispatch mails from the wrong run.
+  if (queued === undefined || dispatched === undefined) {
+    queued?.();
+    dispatched?.();
+    return;
+  }
+  undo.push(queued, dispatched);
+}
+
+const PG_POOL_FILE = /[\\/]pg-pool[\\/]index\.js$/;
+
+/** Every pg-pool the application can reach: its own, pg's, and any already loaded. */
+function pgPoolFiles(): string[] {
+  const bases = searchPaths();
+  const files = new Set<string>([...loadedFiles(PG_POOL_FILE), ...resolveFrom("pg-pool", bases)]);
+  for (const pg of resolveFrom("pg", bases)) for (const file of resolveFrom("pg-pool", [path.dirname(pg)])) files.add(file);
+  return [...files].filter((file) => PG_POOL_FILE.test(file));
+}
+
+/** Attributes each pending checkout of pg-pool's pools to its caller. */
+function patchPgPools(undo: Array<() => void>): void {
+  const seen = new Set<object>();
+  for (const file of pgPoolFiles()) attempt(() => patchPgPool(file, seen, undo));
+}
+
+/** Attributes the pending checkouts of the pg-pool `Pool` class in `file`, when it has the expected shape. */
+function patchPgPool(file: string, seen: Set<object>, undo: Array<() => void>): void {
+  const pool = exportedClass(load(file));
+  if (pool === undefined || seen.has(pool.prototype) || !hasMethods(pool.prototype, ["connect", "newClient", "_acquireClient", "_pulseQueue"])) return;
+  seen.add(pool.prototype);
+  const queued = wrapMethod(pool.prototype, "connect", (original) =>
+    function (this: unknown, ...args: unknown[]): unknown {
+      const pending = isObject(this) ? (this as { _pendingQueue?: unknown })._pendingQueue : undefined;
+      const before = Array.isArray(pending) ? pending.length : -1;
+      const result = original.apply(this, args);
+      if (Array.isArray(pending) && pending.length > before) {
+        const run = captureContext();
+        if (run !== undefined) for (const item of pending.slice(before)) if (isObject(item)) queuedFrom.set(item, run);
+      }
+      return result;
+    },
+  );
+  const connected = wrapMethod(pool.prototype, "newClient", (original) =>
+    function (this: unknown, item: unknown, ...rest: unknown[]): unknown {
+      return inQueuedContext(item, () => {
+        const clients = isObject(this) ? (this as { _clients?: unknown })._clients : undefined;
+        const before = Array.isArray(clients) ? clients.length : -1;
+        const result = original.call(this, item, ...rest);
+        if (Array.isArray(clients) && clients.length > before) {
+          const run = captureContext();
+          if (run !== undefined) for (const client of clients.slice(before)) if (isObject(client)) openedIn.set(client, run);
+        }
+        return result;
+      });
+    },
+  );
+  // Closing an idle client (its idle timeout, its maximum uses) is the pool's housekeeping, not the
+  // run that last released it: the timer was armed in that run, and a candidate that only checked a
+  // client out and gave it back would otherwise be blamed for the pool's goodbye to the server.
+  const removed = wrapMethod(pool.prototype, "_remove", (original) =>
+    function (this: unknown, client: unknown, ...rest: unknown[]): unknown {
+      const run = isObject(client) ? openedIn.get(client) : undefined;
+      return run === undefined ? original.call(this, client, ...rest) : run(() => original.call(this, client, ...rest));
+    },
+  );
+  if (removed !== undefined) undo.push(removed);
+  const acquired = wrapMethod(pool.prototype, "_acquireClient", (original) =>
+    function (this: unknown, client: unknown, item: unknown, ...rest: unknown[]): unknown {
+      return inQueuedContext(item, () => original.call(this, client, item, ...rest));
+    },
+  );
+  if (queued === undefined || connected === undefined || acquired === undefined) {
+    queued?.();
+    connected?.();
+    acquired?.();
+    return;
+  }
+  undo.push(queued, connected, acquired);
+}
+
+const PG_CLIENT_FILE = /[\\/]pg[\\/]lib[\\/]client\.js$/;
+
+/** Every pg `Client` module the application can reach, and any already loaded. */
+function pgClientFiles(): string[] {
+  const files = new Set<string>([...loadedFiles(PG_CLIENT_FILE), ...resolveFrom("pg/lib/client", searchPaths())]);
+  return [...files].filter((file) => PG_CLIENT_FILE.test(file));
+}
+
+/**
+ * The query queue of a pg `Client`: `_queryQueue` in pg 8.2x (where `queryQueue` is a deprecated
+ * getter that warns), `queryQueue` before; never read through an accessor.
+ */
+function queryQueueOf(client: unknown): unknown[] | undefined {
+  if (!isObject(client)) return undefined;
+  for (const name of ["_queryQueue", "queryQueue"]) {
+    const descriptor = Object.getOwnPropertyDescriptor(client, name);
+    if (descriptor !== undefined && "value" in descriptor && Array.isArray(descriptor.value)) return descriptor.value as unknown[];
+  }
+  return undefined;
+}
+
+/** Attributes each query waiting in a pg `Client`'s queue to its caller. */
+function patchPgClients(undo: Array<() => void>): void {
+  const seen = new Set<object>();
+  for (const file of pgClientFiles()) attempt(() => patchPgClient(file, seen, undo));
+}
+
+/**
+ * Attributes the queued queries of the pg `Client` class in `file`: `query()` remembers its caller
+ * for a query that has to wait (and calls a callback-style caller back in its own context), and
+ * `_pulseQueryQueue()`, which sends the head of the queue when the connection is ready (one query at
+ * a time, outside pipeline mode), runs in that caller's context.
+ */
+function patchPgClient(file: string, seen: Set<object>, undo: Array<() => void>): void {
+  const client = exportedClass(load(file));
+  if (client === undefined || seen.has(client.prototype) || !hasMethods(client.prototype, ["query", "_pulseQueryQueue", "connect"])) return;
+  seen.add(client.prototype);
+  const queued = wrapMethod(client.prototype, "query", (original) =>
+    function (this: unknown, ...args: unknown[]): unknown {
+      const queue = queryQueueOf(this);
+      const before = queue === undefined ? -1 : queue.length;
+      let run: Runner | undefined;
+      const last = args.length - 1;
+      const callback = args[last];
+      if (typeof callback === "function") {
+        // The answer comes back on the socket, in whichever run opened the connection; the caller's
+        // callback belongs to the caller.
+        run = captureContext();
+        const own = run;
+        if (own !== undefined) args[last] = (...answer: unknown[]) => own(() => (callback as Method).apply(undefined, answer));
+      }
+      const result = original.apply(this, args);
+      if (queue !== undefined && queue.length > before) {
+        run ??= captureContext();
+        if (run !== undefined) for (const query of queue.slice(before)) if (isObject(query)) queuedFrom.set(query, run);
+      }
+      return result;
+    },
+  );
+  const pulsed = wrapMethod(client.prototype, "_pulseQueryQueue", (original) =>
+    function (this: unknown, ...args: unknown[]): unknown {
+      const self = this as { pipeline?: unknown; readyForQuery?: unknown };
+      // Pipeline mode sends every queued query at once: there is no one sender to run as.
+      const head = isObject(this) && self.pipeline !== true && self.readyForQuery === true ? queryQueueOf(this)?.[0] : undefined;
+      return inQueuedContext(head, () => original.apply(this, args));
+    },
+  );
+  if (queued === undefined || pulsed === undefined) {
+    queued?.();
+    pulsed?.();
+    return;
+  }
+  undo.push(queued, pulsed);
+}
+
+/**
+ * Installs the pool attribution for every supported pool library the application can reach;
+ * returns the function that removes it. Never throws.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const unpatch = patchPools();
+ * ```
+ */
+export function patchPools(): () => void {
+  const undo: Array<() => void> = [];
+  attempt(() => patchSmtpPools(undo));
+  attempt(() => patchPgPools(undo));
+  attempt(() => patchPgClients(undo));
+  return () => {
+    for (const u of undo.reverse()) u();
+  };
+}
