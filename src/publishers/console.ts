@@ -99,6 +99,9 @@ function ms(observation: Observation<unknown>): string {
   return `${oneLine(observation.name)} ${time}${observation.timedOut ? " timed out" : ""}`;
 }
 
+/** A run id longer than a UUID (a hostile or foreign one) is cut. */
+const RUN_ID_CHARS = 40;
+
 function formatResult(result: Result<unknown>): string {
   const verdict = result.mismatched
     ? `mismatched ${result.mismatches.map((m) => `${oneLine(m.candidate)}: ${oneLine(m.summary)}`).join("; ")}`
@@ -109,7 +112,10 @@ function formatResult(result: Result<unknown>): string {
   if (result.noise.length > 0) extras.push(`${result.noise.length} noise diff${result.noise.length === 1 ? "" : "s"}`);
   if (result.servedBy !== "control") extras.push(`served by ${oneLine(result.servedBy)}`);
   const timings = [result.control, ...result.candidates].map(ms).join(", ");
-  const runId = oneLine(result.runId).slice(0, 8);
+  // Whole, so a line can be matched to its record in a JSONL file (an engine id is a short process
+  // prefix plus a counter: its first characters are the same on every line of a process).
+  const id = oneLine(result.runId);
+  const runId = id.length > RUN_ID_CHARS ? `${id.slice(0, RUN_ID_CHARS - 1)}…` : id;
   const extra = extras.length > 0 ? ` [${extras.join(", ")}]` : "";
   return `${oneLine(result.experiment)} ${runId} ${verdict}${extra} (${timings})`;
 }

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { PassThrough } from "node:stream";
 import { consolePublisher } from "../../src/publishers/console";
 import type { Publisher } from "../../src/types/operate";
+import { memoryPublisher, shadow } from "../../src/index";
 import { matchedResult, mismatchedResult } from "./fixtures";
 
 function collector(): { stream: PassThrough; lines: () => string[] } {
@@ -17,9 +18,22 @@ describe("consolePublisher", () => {
     consolePublisher({ stream }).publish(mismatchedResult());
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepStrictEqual(lines(), [
-      "penumbra order-total 1f3e9a2b mismatched candidate: total=49.9 vs 51.4, taxRate=(missing) vs 0.11 " +
+      "penumbra order-total 1f3e9a2b-7c44-4d1e-9a0b-3c5d6e7f8a9b mismatched candidate: total=49.9 vs 51.4, taxRate=(missing) vs 0.11 " +
         "[1 noise diff] (control 1.2 ms, candidate 3.4 ms)",
     ]);
+  });
+
+  it("prints each run's whole id, so two runs of one process read apart and match their JSONL records", async () => {
+    const { stream, lines } = collector();
+    const published = memoryPublisher();
+    const total = shadow((n: number) => n, (n: number) => n + 1, { name: "console-run-ids", publish: [consolePublisher({ stream }), published] });
+    total(1);
+    total(2);
+    await total.experiment.settled();
+    await new Promise((resolve) => setImmediate(resolve));
+    const ids = published.results.map((r) => r.runId);
+    assert.equal(new Set(ids).size, 2);
+    assert.deepEqual(lines().map((line) => line.split(" ")[2]), ids);
   });
 
   it("prints matched and ignored results", async () => {
@@ -29,8 +43,8 @@ describe("consolePublisher", () => {
     publish(matchedResult({ matched: false, ignored: true, outcomes: { candidate: "ignored" } }));
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepStrictEqual(lines(), [
-      "penumbra order-total 1f3e9a2b matched (control 1.2 ms, candidate 3.4 ms)",
-      "penumbra order-total 1f3e9a2b ignored candidate (control 1.2 ms, candidate 3.4 ms)",
+      "penumbra order-total 1f3e9a2b-7c44-4d1e-9a0b-3c5d6e7f8a9b matched (control 1.2 ms, candidate 3.4 ms)",
+      "penumbra order-total 1f3e9a2b-7c44-4d1e-9a0b-3c5d6e7f8a9b ignored candidate (control 1.2 ms, candidate 3.4 ms)",
     ]);
   });
 
