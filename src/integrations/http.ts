@@ -216,7 +216,7 @@ function observeServed(call: HandlerCall, response: Response, cap: number): Prom
     watched = undefined;
   }
   call.serve(response);
-  if (watched === undefined) return { status, headers, body: { unreadable: "the body could not be observed without changing the response (used, locked or frozen)" } };
+  if (watched === undefined) return { status, headers, body: { unreadable: "the body could not be observed without changing the response (used, locked, frozen, or its body methods overridden)" } };
   return watched.then(({ body, cut }) => {
     if (cut?.reason === "cancelled") call.cancelledAt = cut.bytes;
     const seen: ComparableResponse = { status, headers, body: body.represent(contentType) };

@@ -36,17 +36,35 @@ const dropped = new FinalizationRegistry<() => void>((release) => release());
 /** The body-reading members a `Response` gets from `Body`; each is redirected to the pass-through. */
 const READERS = ["arrayBuffer", "blob", "bytes", "formData", "json", "text"] as const;
 
-/** Whether the body members can be redefined on this object (not frozen, no fixed own member). */
+/** The functions this module installs on a watched response: a nested shadowed handler may watch it again. */
+const installed = new WeakSet<object>();
+
+/**
+ * Whether the body members can be redefined on this object without changing what they do: it is
+ * not frozen, and each member is `Response.prototype`'s own or one a watch installed. A subclass
+ * that overrides one (`json()` unwrapping an envelope) or a method patched onto the object would be
+ * bypassed by the redirect, so such a response is left as it is.
+ */
 function redirectable(response: Response): boolean {
   if (!Object.isExtensible(response)) return false;
-  return ["body", "bodyUsed", "clone", ...READERS].every((name) => Object.getOwnPropertyDescriptor(response, name)?.configurable !== false);
+  return ["body", "bodyUsed", "clone", ...READERS].every((name) => {
+    for (let owner: object | null = response; owner !== null; owner = Object.getPrototypeOf(owner) as object | null) {
+      const descriptor = Object.getOwnPropertyDescriptor(owner, name);
+      if (descriptor === undefined) continue;
+      if (owner === Response.prototype) return true;
+      if (owner !== response || descriptor.configurable !== true) return false;
+      const member: unknown = "value" in descriptor ? descriptor.value : descriptor.get;
+      return typeof member === "function" && installed.has(member);
+    }
+    return true;
+  });
 }
 
 /**
  * Puts a pass-through in front of `response`'s body, on the same object, and returns a promise of
  * what the caller read. Undefined when the body cannot be watched (already used or locked, a null
- * body status, a frozen response): the caller's response is then left exactly as it was and the
- * comparison does without the body.
+ * body status, a frozen response, a body member overridden by a subclass or patched onto the object):
+ * the caller's response is then left exactly as it was and the comparison does without the body.
  *
  * @internal
  * @example
@@ -122,6 +140,10 @@ export function watchServedBody(response: Response, cap: number): Promise<Served
     const method = (view as unknown as Record<string, unknown>)[name];
     if (typeof method !== "function") continue;
     members[name] = { value: (...args: unknown[]) => Reflect.apply(method, view, args) as unknown, writable: true, configurable: true };
+  }
+  for (const descriptor of Object.values(members)) {
+    const member: unknown = descriptor.value ?? descriptor.get;
+    if (typeof member === "function") installed.add(member);
   }
   Object.defineProperties(response, members);
   // Nothing registered here may refer to `response`, or it would never be collected.

@@ -1,0 +1,94 @@
+/**
+ * penumbra/http against hostile handlers and clients: whatever the old handler returns reaches the
+ * caller as the bare handler would give it, and nothing the new handler does reaches the caller.
+ */
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import { configure, type ExperimentError } from "../../src/index";
+import { shadowHandler, type ComparableResponse } from "../../src/integrations/http";
+import { collector, errorSink, resetConfiguration } from "../support/capture";
+
+let experiments = 0;
+/** A fresh experiment name per handler, so no two tests' results mix. */
+const named = (what: string): string => `http-hostile-${what}-${++experiments}`;
+
+/** What a caller ends up with: the value, or the error, and the body text or the body's error. */
+async function outcome(call: () => Promise<unknown> | unknown): Promise<{ threw: boolean; value: unknown; text?: string; bodyError?: unknown }> {
+  let value: unknown;
+  try {
+    value = await call();
+  } catch (error) {
+    return { threw: true, value: error };
+  }
+  if (!(value instanceof Response)) return { threw: false, value };
+  try {
+    return { threw: false, value, text: await value.text() };
+  } catch (error) {
+    return { threw: false, value, bodyError: error };
+  }
+}
+
+describe("penumbra/http: the old handler's Response reaches the caller as the bare handler gives it", () => {
+  afterEach(resetConfiguration);
+
+  it("keeps a Response subclass's own json() override working, and compares it without its body", async () => {
+    class Enveloped extends Response {
+      override async json(): Promise<unknown> {
+        return { data: (await super.json()) as unknown };
+      }
+    }
+    const make = (): Response => new Enveloped('{"total":1}', { headers: { "content-type": "application/json" } });
+    const bare = await make().json();
+    const sink = collector();
+    const handler = shadowHandler(make, () => Response.json({ total: 1 }), { name: named("subclass"), publish: sink });
+    const res = await handler(new Request("http://local/"));
+    assert.ok(res instanceof Enveloped);
+    assert.deepEqual(await res.json(), bare);
+    await handler.experiment.settled();
+    const control = sink.results[0]?.control.value as ComparableResponse;
+    assert.equal(control.status, 200);
+    assert.match(String((control.body as { unreadable?: string }).unreadable), /body methods overridden/);
+  });
+
+  it("still compares the body of a Response subclass that only adds members", async () => {
+    class WithCookies extends Response {
+      get cookieNames(): string[] {
+        return this.headers.getSetCookie().map((c) => c.split("=")[0] ?? "");
+      }
+    }
+    const sink = collector();
+    const handler = shadowHandler(
+      () => new WithCookies('{"total":1}', { headers: { "content-type": "application/json", "set-cookie": "sid=1" } }),
+      () => Response.json({ total: 2 }, { headers: { "set-cookie": "sid=2" } }),
+      { name: named("adds-members"), publish: sink },
+    );
+    const res = (await handler(new Request("http://local/"))) as WithCookies;
+    assert.deepEqual(res.cookieNames, ["sid"]);
+    assert.deepEqual(await res.json(), { total: 1 });
+    await handler.experiment.settled();
+    assert.match(sink.results[0]?.mismatches[0]?.summary ?? "", /body\.total=1 vs 2/);
+  });
+
+  it("keeps a body method the old handler patched onto its Response", async () => {
+    const make = (): Response => {
+      const res = new Response("raw");
+      Object.assign(res, { text: async () => "patched" });
+      return res;
+    };
+    const handler = shadowHandler(make, () => new Response("raw"), { name: named("patched"), publish: collector() });
+    const res = await handler(new Request("http://local/"));
+    assert.equal(await res.text(), "patched");
+    await handler.experiment.settled();
+  });
+
+  it("still watches a plain Response through two nested shadowed handlers, body intact", async () => {
+    const sink = collector();
+    const inner = shadowHandler(() => new Response("nested body"), () => new Response("nested body"), { name: named("inner"), publish: sink });
+    const outer = shadowHandler(inner, () => new Response("nested body"), { name: named("outer"), publish: sink });
+    const res = await outer(new Request("http://local/"));
+    assert.equal(await res.text(), "nested body");
+    await Promise.all([inner.experiment.settled(), outer.experiment.settled()]);
+    assert.equal(sink.results.length, 2);
+    assert.ok(sink.results.every((r) => r.matched), JSON.stringify(sink.results.map((r) => r.mismatches)));
+  });
+});
