@@ -96,3 +96,46 @@ describe("penumbra/http: the old handler's Response reaches the caller as the ba
     assert.ok(sink.results.every((r) => r.matched), JSON.stringify(sink.results.map((r) => r.mismatches)));
   });
 });
+
+/** A body whose every read resolves at once: read in a loop, it never lets a timer run. */
+const eagerBodies: Array<[string, () => Response]> = [
+  ["an endless body of 64 KiB chunks", () => new Response(new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(64 * 1024)) }))],
+  ["an endless body of empty chunks", () => new Response(new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(0)) }))],
+  [
+    "a body getter whose reader yields strings forever",
+    () => {
+      const res = new Response("x");
+      const reader = { read: async () => ({ done: false, value: "not bytes" }), cancel: async () => undefined, releaseLock: () => undefined };
+      Object.defineProperty(res, "body", { get: () => ({ getReader: () => reader }) });
+      return res;
+    },
+  ],
+];
+
+describe("penumbra/http: a new handler's body that never ends cannot stall the process", () => {
+  afterEach(resetConfiguration);
+
+  for (const [what, make] of eagerBodies) {
+    it(`keeps timers running and times the candidate out on ${what}`, async function () {
+      this.timeout(10_000);
+      const errors = errorSink();
+      configure({ onError: errors.onError });
+      const sink = collector();
+      const handler = shadowHandler(() => new Response("old body"), make, { name: named("eager"), publish: sink, timeoutMs: 150 });
+      const res = await handler(new Request("http://local/"));
+      assert.equal(await res.text(), "old body");
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 20);
+      const started = Date.now();
+      try {
+        await handler.experiment.settled();
+      } finally {
+        clearInterval(ticker);
+      }
+      assert.ok(Date.now() - started < 3000, `settled after ${Date.now() - started} ms`);
+      assert.ok(ticks >= 3, `a 20 ms interval ran ${ticks} times while the body was read`);
+      assert.equal(sink.results.length, 1);
+      assert.equal(sink.results[0]?.candidates[0]?.timedOut, true);
+    });
+  }
+});

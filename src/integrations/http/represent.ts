@@ -220,12 +220,16 @@ function classify(contentType: string | undefined): "json" | "text" | "binary" |
   return "binary";
 }
 
+/** How long `readBounded` reads before it gives the event loop a turn (timers, I/O, other requests). */
+const READ_TURN_MS = 8;
+
 /**
  * Reads a fetch body through a {@link BoundedBody}: to its end (hashing past the cap, so the length
  * and hash cover every byte), or to `limit` bytes when the served side's caller cancelled there, or
- * until `signal` aborts (the candidate timed out: an endless body must not be read forever).
- * Stopping early cancels the stream, which reaches the body's source. A stream that errors is a
- * body cut with reason `"failed"`, as on the served side.
+ * until `signal` aborts (the candidate timed out: an endless body must not be read forever). A body
+ * whose reads resolve at once is still read a few milliseconds at a time, so the process's timers
+ * (the abort among them) and other requests go on. Stopping early cancels the stream, which reaches
+ * the body's source. A stream that errors is a body cut with reason `"failed"`, as on the served side.
  *
  * @internal
  * @example
@@ -252,8 +256,16 @@ export async function readBounded(
     return { body, cut: { bytes: 0, reason: "cancelled" } };
   }
   signal?.addEventListener("abort", stop, { once: true });
+  let turnStarted = performance.now();
   try {
     for (;;) {
+      if (performance.now() - turnStarted > READ_TURN_MS) {
+        // Reads that resolve at once (an endless body produced synchronously) are a microtask loop:
+        // without a turn of the event loop no timer runs, the candidate's timeout included.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turnStarted = performance.now();
+        if (aborted()) return { body, cut: { bytes: body.length, reason: "cancelled" } };
+      }
       if (limit !== undefined && body.length >= limit) {
         stop();
         return { body, cut: { bytes: body.length, reason: "cancelled" } };
