@@ -1,0 +1,116 @@
+/**
+ * penumbra/express against hostile new handlers, on a real app on 127.0.0.1: nothing they do reaches
+ * the client, stalls the process or changes what the old handler sends.
+ */
+import { strict as assert } from "node:assert";
+import { Readable } from "node:stream";
+import express, { type Request, type Response } from "express";
+import { configure } from "../../src/index";
+import { shadowExpress, type ComparableResponse } from "../../src/integrations/express";
+import { collector, errorSink, resetConfiguration } from "../support/capture";
+import { listen, type RunningApp } from "./express-support";
+
+let experiments = 0;
+const named = (what: string): string => `express-hostile-${what}-${++experiments}`;
+
+/** 512 MiB in one reused 64 KiB chunk, produced synchronously: as fast as a writer that never says "wait" takes it. */
+function* hugeSyncBody(): Generator<Buffer> {
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  for (let i = 0; i < 8192; i++) yield chunk;
+}
+
+/** The longest pause between ticks of a 10 ms interval while `work` runs. */
+async function longestStall(work: () => Promise<void>): Promise<number> {
+  let last = Date.now();
+  let longest = 0;
+  const ticker = setInterval(() => {
+    const now = Date.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 10);
+  try {
+    await work();
+  } finally {
+    clearInterval(ticker);
+  }
+  return Math.max(longest, Date.now() - last);
+}
+
+describe("penumbra/express: the stand-in response pushes back like a real one", () => {
+  let running: RunningApp | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+    resetConfiguration();
+  });
+
+  const writers: Array<[string, (res: Response) => void]> = [
+    ["pipes a synchronous stream into it", (res) => void Readable.from(hugeSyncBody()).pipe(res)],
+    [
+      "pipes a stream whose read() pushes at once",
+      (res) => {
+        let left = 8192;
+        const chunk = Buffer.alloc(64 * 1024, 0x62);
+        void new Readable({
+          read() {
+            this.push(left-- > 0 ? chunk : null);
+          },
+        }).pipe(res);
+      },
+    ],
+  ];
+
+  for (const [what, write] of writers) {
+    it(`keeps the event loop turning and times out a new handler that ${what}`, async function () {
+      this.timeout(15_000);
+      const errors = errorSink();
+      configure({ onError: errors.onError });
+      const sink = collector();
+      const route = shadowExpress(
+        (_req: Request, res: Response) => {
+          res.send("old");
+        },
+        (_req: Request, res: Response) => write(res),
+        { name: named("pipe"), publish: sink, timeoutMs: 100 },
+      );
+      const app = express();
+      app.get("/", route);
+      running = await listen(app);
+      const stall = await longestStall(async () => {
+        const res = await fetch(running?.url ?? "");
+        assert.equal(await res.text(), "old");
+        await route.experiment.settled();
+      });
+      assert.ok(stall < 250, `the event loop stalled for ${stall} ms`);
+      assert.equal(sink.results[0]?.candidates[0]?.timedOut, true);
+    });
+  }
+
+  it("lets a new handler that waits for drain write a large body, in full, compared with the old one", async () => {
+    const body = "z".repeat(300 * 1024);
+    const sink = collector();
+    const route = shadowExpress(
+      (_req: Request, res: Response) => {
+        res.type("text").send(body);
+      },
+      async (_req: Request, res: Response) => {
+        res.type("text");
+        for (let i = 0; i < body.length; i += 1000) {
+          if (!res.write(body.slice(i, i + 1000))) await new Promise((resolve) => res.once("drain", resolve));
+        }
+        res.end();
+      },
+      { name: named("drain"), publish: sink },
+    );
+    const app = express();
+    app.get("/", route);
+    running = await listen(app);
+    assert.equal(await (await fetch(running.url)).text(), body);
+    await route.experiment.settled();
+    const candidate = sink.results[0]?.candidates[0];
+    assert.equal(candidate?.threw, false);
+    const control = sink.results[0]?.control.value as ComparableResponse;
+    assert.equal(typeof control.body, "string");
+    assert.ok((candidate?.value as ComparableResponse).body === control.body, "the new handler's body differs from the old one's");
+  });
+});
