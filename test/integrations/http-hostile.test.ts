@@ -139,3 +139,77 @@ describe("penumbra/http: a new handler's body that never ends cannot stall the p
     });
   }
 });
+
+describe("penumbra/http: promote", () => {
+  afterEach(resetConfiguration);
+
+  it("lets the old handler serve, reported as a promote error, whatever a hostile predicate does", async () => {
+    const hostile = fc.oneof(
+      fc.anything().filter((v) => typeof v !== "boolean").map((v) => () => v),
+      fc.anything().map((v) => () => {
+        throw v;
+      }),
+      fc.constant(() => Promise.resolve(true)),
+      fc.constant(() => new Proxy({}, { get: () => { throw new Error("trap"); } })),
+    );
+    await fc.assert(
+      fc.asyncProperty(hostile, async (predicate) => {
+        const errors = errorSink();
+        configure({ onError: errors.onError });
+        const handler = shadowHandler(() => new Response("old"), () => new Response("new"), {
+          name: named("predicate"),
+          publish: collector(),
+          promote: predicate as (req: Request) => boolean,
+        });
+        const res = await handler(new Request("http://local/"));
+        assert.equal(await res.text(), "old");
+        await handler.experiment.settled();
+        assert.deepEqual(errors.errors.map((e) => e.operation), ["promote"]);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("gives the caller a promoted new handler's own error, the same object, and publishes it against the old handler's answer", async () => {
+    for (const thrown of [new Error("new handler broke"), undefined, 0, "text"]) {
+      const sink = collector();
+      const handler = shadowHandler(
+        () => Response.json({ total: 1 }),
+        async () => {
+          throw thrown;
+        },
+        { name: named("promoted-throws"), publish: sink, promote: 1 },
+      );
+      const got = await outcome(() => handler(new Request("http://local/")));
+      assert.equal(got.threw, true);
+      assert.equal(got.value, thrown);
+      await handler.experiment.settled();
+      const result = sink.results[0];
+      assert.equal(result?.servedBy, "candidate");
+      assert.equal(result?.candidates[0]?.threw, true);
+      assert.deepEqual((result?.control.value as ComparableResponse).body, { total: 1 });
+      assert.equal(result?.mismatches[0]?.kind, "error");
+    }
+  });
+
+  it("serves a call already promoted to its end when the flag turns off mid-request, and the next call from the old handler", async () => {
+    let flag = true;
+    const sink = collector();
+    const handler = shadowHandler(
+      () => new Response("old"),
+      async () => {
+        flag = false;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        return new Response("new");
+      },
+      { name: named("flag-off"), publish: sink, promote: 1, enabled: () => flag },
+    );
+    assert.equal(await (await handler(new Request("http://local/"))).text(), "new");
+    assert.equal(await (await handler(new Request("http://local/"))).text(), "old");
+    await handler.experiment.settled();
+    assert.deepEqual(
+      sink.results.map((r) => r.servedBy),
+      ["candidate"],
+    );
+  });
+});
