@@ -3,10 +3,12 @@
  * caller as the bare handler would give it, and nothing the new handler does reaches the caller.
  */
 import { strict as assert } from "node:assert";
+import * as net from "node:net";
 import fc from "fast-check";
 import { configure, type ExperimentError } from "../../src/index";
 import { shadowHandler, type ComparableResponse } from "../../src/integrations/http";
 import { collector, errorSink, resetConfiguration } from "../support/capture";
+import { serveFetch, type RunningFetchServer } from "./http-server";
 
 let experiments = 0;
 /** A fresh experiment name per handler, so no two tests' results mix. */
@@ -211,5 +213,69 @@ describe("penumbra/http: promote", () => {
       sink.results.map((r) => r.servedBy),
       ["candidate"],
     );
+  });
+});
+
+/** Sends a chunked POST that stalls after `sent` chunks, waits `leaveAfterMs`, then destroys the socket; the bytes received. */
+function abortingClient(port: number, plan: { chunks: number; finish: boolean; leaveAfterMs: number }): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1", () => {
+      socket.write("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n");
+      for (let i = 0; i < plan.chunks; i++) socket.write(`5\r\nchunk\r\n`);
+      if (plan.finish) socket.write("0\r\n\r\n");
+      setTimeout(() => socket.destroy(), plan.leaveAfterMs);
+    });
+    let received = "";
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
+    socket.on("error", () => undefined);
+    socket.on("close", () => resolve(received));
+  });
+}
+
+describe("penumbra/http: clients that abort at every stage", () => {
+  let running: RunningFetchServer | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+    resetConfiguration();
+  });
+
+  it("settles every run, frees every slot and keeps serving whenever a client with a stalled or finished upload leaves", async function () {
+    this.timeout(20_000);
+    configure({ onError: () => undefined });
+    const sink = collector();
+    const respond = async (req: Request): Promise<Response> => {
+      const body = await req.text();
+      let sent = 0;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            if (sent++ === 4) controller.close();
+            else controller.enqueue(new TextEncoder().encode(`${body.length};`));
+          },
+        }),
+        { headers: { "content-type": "text/plain" } },
+      );
+    };
+    const handler = shadowHandler(respond, respond, { name: named("aborts"), publish: sink, timeoutMs: 200, maxConcurrent: 4 });
+    running = await serveFetch(handler);
+    const port = running.port;
+    await fc.assert(
+      fc.asyncProperty(fc.record({ chunks: fc.nat(3), finish: fc.boolean(), leaveAfterMs: fc.nat(40) }), async (plan) => {
+        await abortingClient(port, plan);
+      }),
+      { numRuns: 25 },
+    );
+    await handler.experiment.settled();
+    // Every slot is free again: the next requests are all compared, and answered as the bare handler answers.
+    const before = sink.results.length;
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${running.url}/after`, { method: "POST", body: "abc" });
+      assert.equal(await res.text(), "3;3;3;3;");
+    }
+    await handler.experiment.settled();
+    assert.equal(sink.results.length - before, 5);
+    assert.ok(sink.results.slice(before).every((r) => r.matched));
   });
 });
