@@ -176,7 +176,7 @@ describe("penumbra/http: promote", () => {
     for (const thrown of [new Error("new handler broke"), undefined, 0, "text"]) {
       const sink = collector();
       const handler = shadowHandler(
-        () => Response.json({ total: 1 }),
+        async () => Response.json({ total: 1 }),
         async () => {
           throw thrown;
         },
@@ -198,7 +198,7 @@ describe("penumbra/http: promote", () => {
     let flag = true;
     const sink = collector();
     const handler = shadowHandler(
-      () => new Response("old"),
+      async () => new Response("old"),
       async () => {
         flag = false;
         await new Promise((resolve) => setTimeout(resolve, 10));
@@ -277,5 +277,48 @@ describe("penumbra/http: clients that abort at every stage", () => {
     await handler.experiment.settled();
     assert.equal(sink.results.length - before, 5);
     assert.ok(sink.results.slice(before).every((r) => r.matched));
+  });
+});
+
+describe("penumbra/http: bodies that are not what their content type says", () => {
+  afterEach(resetConfiguration);
+
+  /** Publishes the comparison of two responses and returns the result. */
+  async function compared(oldResponse: () => Response, newResponse: () => Response, options: { maxBodyBytes?: number } = {}) {
+    const sink = collector();
+    const handler = shadowHandler(oldResponse, newResponse, { name: named("body"), publish: sink, ...options });
+    await (await handler(new Request("http://local/"))).arrayBuffer();
+    await handler.experiment.settled();
+    assert.equal(sink.results.length, 1);
+    return sink.results[0] as NonNullable<(typeof sink.results)[0]>;
+  }
+
+  it("never calls two different byte sequences equal, whatever the content types claim", async () => {
+    const contentType = fc.constantFrom("text/plain", "application/json", "text/html; charset=utf-8", "application/problem+json", "image/png", undefined);
+    await fc.assert(
+      fc.asyncProperty(contentType, fc.uint8Array({ maxLength: 24 }), fc.uint8Array({ maxLength: 24 }), async (type, a, b) => {
+        fc.pre(Buffer.compare(Buffer.from(a), Buffer.from(b)) !== 0);
+        const headers: Record<string, string> = type === undefined ? {} : { "content-type": type };
+        const result = await compared(() => new Response(a, { headers }), () => new Response(b, { headers }));
+        assert.equal(result.matched, false, `${JSON.stringify([...a])} and ${JSON.stringify([...b])} as ${String(type)} compared equal`);
+        assert.match(result.mismatches[0]?.summary ?? "", /^body/);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("decodes a text body in its declared charset", async () => {
+    const headers = { "content-type": "text/plain; charset=iso-8859-1" };
+    const result = await compared(() => new Response(new Uint8Array([0x63, 0x61, 0x66, 0xe9]), { headers }), () => new Response("cafe", { headers }));
+    assert.equal(result.mismatches[0]?.summary, 'body="café" vs "cafe"');
+  });
+
+  it("explains invalid UTF-8 in a text or JSON body by length and hash instead of comparing replacement characters", async () => {
+    for (const type of ["text/plain", "application/json"]) {
+      const headers = { "content-type": type };
+      const result = await compared(() => new Response(new Uint8Array([0x22, 0xff, 0x22]), { headers }), () => new Response(new Uint8Array([0x22, 0xfe, 0x22]), { headers }));
+      assert.equal(result.mismatched, true, type);
+      assert.match(result.mismatches[0]?.summary ?? "", /^body\.sha256=/, type);
+    }
   });
 });

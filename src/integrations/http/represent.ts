@@ -177,27 +177,45 @@ export class BoundedBody {
     if (this.overCap) return this.digest();
     const bytes = Buffer.concat(this.chunks);
     const kind = classify(contentType);
-    if (kind === "json") {
-      const text = bytes.toString("utf8");
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        // A JSON content type over a broken body: the text still says what differs.
-        return text;
-      }
-    }
-    if (kind === "text") return bytes.toString("utf8");
     if (kind === "binary") return this.digest();
-    // No content type: text when it is valid UTF-8, else bytes.
+    // Decoded strictly: a lenient decoder turns every invalid sequence into U+FFFD, and two
+    // different bodies would compare equal. Bytes that are not text in their charset are compared
+    // by length and hash, like binary.
+    const text = decodeStrictly(bytes, kind === "unknown" ? undefined : charsetOf(contentType));
+    if (text === undefined) return this.digest();
+    if (kind !== "json") return text;
     try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      return JSON.parse(text) as unknown;
     } catch {
-      return this.digest();
+      // A JSON content type over a broken body: the text still says what differs.
+      return text;
     }
   }
 
   private digest(): BodyDigest {
     return { length: this.length, sha256: this.hash.copy().digest("hex") };
+  }
+}
+
+/** The `charset` parameter of a content type, if any. */
+function charsetOf(contentType: string | undefined): string | undefined {
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? "");
+  return match?.[1];
+}
+
+/** The bytes as text in `charset` (UTF-8 when absent or unknown), or undefined when they are not valid text in it. */
+function decodeStrictly(bytes: Buffer, charset: string | undefined): string | undefined {
+  let encoding = "utf-8";
+  try {
+    if (charset !== undefined) encoding = new TextDecoder(charset).encoding;
+  } catch {
+    // A charset TextDecoder does not know: read as UTF-8.
+  }
+  try {
+    // A byte order mark is a difference in bytes: kept, not swallowed.
+    return new TextDecoder(encoding, { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return undefined;
   }
 }
 
