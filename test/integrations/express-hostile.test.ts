@@ -4,7 +4,7 @@
  */
 import { strict as assert } from "node:assert";
 import { Readable } from "node:stream";
-import express, { type Request, type Response } from "express";
+import express, { type NextFunction, type Request, type Response } from "express";
 import { configure } from "../../src/index";
 import { shadowExpress, type ComparableResponse } from "../../src/integrations/express";
 import { collector, errorSink, resetConfiguration } from "../support/capture";
@@ -112,5 +112,73 @@ describe("penumbra/express: the stand-in response pushes back like a real one", 
     const control = sink.results[0]?.control.value as ComparableResponse;
     assert.equal(typeof control.body, "string");
     assert.ok((candidate?.value as ComparableResponse).body === control.body, "the new handler's body differs from the old one's");
+  });
+});
+
+describe("penumbra/express: promote", () => {
+  let running: RunningApp | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+    resetConfiguration();
+  });
+
+  for (const how of ["throws", "rejects"] as const) {
+    it(`hands Express a promoted new handler's own error when it ${how}, and the old handler's answer never reaches the client`, async () => {
+      const broke = new Error("new route broke");
+      let handled: unknown;
+      const sink = collector();
+      const route = shadowExpress(
+        (_req: Request, res: Response) => {
+          res.send("old");
+        },
+        how === "throws"
+          ? () => {
+              throw broke;
+            }
+          : async () => {
+              await new Promise((resolve) => setTimeout(resolve, 1));
+              throw broke;
+            },
+        { name: named(`promoted-${how}`), publish: sink, promote: 1 },
+      );
+      const app = express();
+      app.get("/", route);
+      app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+        handled = error;
+        res.status(500).send("handled");
+      });
+      running = await listen(app);
+      const res = await fetch(running.url);
+      assert.equal(res.status, 500);
+      assert.equal(await res.text(), "handled");
+      await route.experiment.settled();
+      assert.equal(handled, broke);
+      assert.equal(sink.results[0]?.servedBy, "candidate");
+      assert.equal((sink.results[0]?.control.value as ComparableResponse).body, "old");
+      assert.equal(sink.results[0]?.mismatches[0]?.kind, "error");
+    });
+  }
+
+  it("sends the old handler's answer for a hostile promote predicate, reported as a promote error", async () => {
+    const errors = errorSink();
+    configure({ onError: errors.onError });
+    const predicates: Array<() => unknown> = [() => "yes", () => 1, () => null, () => { throw new Error("flag service down"); }];
+    let i = 0;
+    const route = shadowExpress(
+      (_req: Request, res: Response) => {
+        res.send("old");
+      },
+      (_req: Request, res: Response) => {
+        res.send("new");
+      },
+      { name: named("predicate"), publish: collector(), promote: () => (predicates[i++ % predicates.length] as () => boolean)() },
+    );
+    const app = express();
+    app.get("/", route);
+    running = await listen(app);
+    for (let n = 0; n < predicates.length; n++) assert.equal(await (await fetch(running.url)).text(), "old");
+    await route.experiment.settled();
+    assert.deepEqual(errors.errors.map((e) => e.operation), ["promote", "promote", "promote", "promote"]);
   });
 });
