@@ -3,7 +3,9 @@
  * the client, stalls the process or changes what the old handler sends.
  */
 import { strict as assert } from "node:assert";
+import * as net from "node:net";
 import { Readable } from "node:stream";
+import fc from "fast-check";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { configure } from "../../src/index";
 import { shadowExpress, type ComparableResponse } from "../../src/integrations/express";
@@ -180,5 +182,63 @@ describe("penumbra/express: promote", () => {
     for (let n = 0; n < predicates.length; n++) assert.equal(await (await fetch(running.url)).text(), "old");
     await route.experiment.settled();
     assert.deepEqual(errors.errors.map((e) => e.operation), ["promote", "promote", "promote", "promote"]);
+  });
+});
+
+/** Sends a chunked POST that stalls after `chunks` chunks (or finishes), then leaves after `leaveAfterMs`. */
+function abortingClient(port: number, plan: { chunks: number; finish: boolean; leaveAfterMs: number }): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1", () => {
+      socket.write("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n");
+      for (let i = 0; i < plan.chunks; i++) socket.write("5\r\nchunk\r\n");
+      if (plan.finish) socket.write("0\r\n\r\n");
+      setTimeout(() => socket.destroy(), plan.leaveAfterMs);
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => resolve());
+  });
+}
+
+describe("penumbra/express: clients that abort at every stage", () => {
+  let running: RunningApp | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+    resetConfiguration();
+  });
+
+  it("settles every run, frees every slot and keeps serving whenever a client with a stalled or finished upload leaves", async function () {
+    this.timeout(20_000);
+    configure({ onError: () => undefined });
+    const sink = collector();
+    const respond = async (req: Request, res: Response): Promise<void> => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      res.type("text");
+      for (let i = 0; i < 4; i++) {
+        res.write(`${String(req.body).length};`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      res.end();
+    };
+    const route = shadowExpress(respond, respond, { name: named("aborts"), publish: sink, timeoutMs: 200, maxConcurrent: 4 });
+    const app = express();
+    app.set("env", "test");
+    app.use(express.text());
+    app.post("/{*rest}", route);
+    running = await listen(app);
+    const port = running.port;
+    await fc.assert(
+      fc.asyncProperty(fc.record({ chunks: fc.nat(3), finish: fc.boolean(), leaveAfterMs: fc.nat(40) }), (plan) => abortingClient(port, plan)),
+      { numRuns: 25 },
+    );
+    await route.experiment.settled();
+    const before = sink.results.length;
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${running.url}/after`, { method: "POST", body: "abc", headers: { "content-type": "text/plain" } });
+      assert.equal(await res.text(), "3;3;3;3;");
+    }
+    await route.experiment.settled();
+    assert.equal(sink.results.length - before, 5);
+    assert.ok(sink.results.slice(before).every((r) => r.matched), JSON.stringify(sink.results.slice(before).map((r) => r.mismatches[0]?.summary)));
   });
 });
