@@ -322,3 +322,69 @@ describe("penumbra/http: bodies that are not what their content type says", () =
     }
   });
 });
+
+describe("penumbra/http: hostile requests", () => {
+  afterEach(resetConfiguration);
+
+  it("hands the old handler the caller's own Request when its body was already read or locked, bare-identical", async () => {
+    const errors = errorSink();
+    configure({ onError: errors.onError });
+    const spoil: Array<[string, (req: Request) => Promise<unknown> | unknown]> = [
+      ["read", (req) => req.text()],
+      ["locked", (req) => req.body?.getReader()],
+    ];
+    const newSaw: Array<[string, boolean]> = [];
+    for (const [how, prepare] of spoil) {
+      let seen: Request | undefined;
+      const sink = collector();
+      const handler = shadowHandler(
+        async (req: Request) => {
+          seen = req;
+          return new Response(`used=${String(req.bodyUsed)}`);
+        },
+        async (req: Request) => {
+          newSaw.push([how, req === seen]);
+          return new Response(`used=${String(req.bodyUsed)}`);
+        },
+        { name: named(`spoiled-${how}`), publish: sink },
+      );
+      const req = new Request("http://local/", { method: "POST", body: "payload" });
+      await prepare(req);
+      const bare = `used=${String(req.bodyUsed)}`;
+      assert.equal(await (await handler(req)).text(), bare);
+      await handler.experiment.settled();
+      assert.equal(seen, req);
+      if (how === "read") assert.equal(sink.results[0]?.candidates[0]?.isolated, false);
+    }
+    // A read body has nothing left to copy: the Request is shared (isolated: false). A locked one
+    // cannot be cloned: an isolate error, and the new handler does not run.
+    assert.deepEqual(newSaw, [["read", true]]);
+    assert.deepEqual(errors.errors.map((e) => e.operation), ["isolate"]);
+  });
+
+  it("gives both handlers the same method, headers and body for generated requests, and the caller the old answer", async () => {
+    const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/);
+    const value = fc.oneof(fc.stringMatching(/^[!-~]{0,30}$/), fc.nat(8000).map((n) => "v".repeat(n)));
+    const request = fc.record({
+      method: fc.constantFrom("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PURGE", "propfind", "X-CUSTOM"),
+      headers: fc.array(fc.tuple(name, value), { maxLength: 60 }),
+      body: fc.oneof(fc.constant(undefined), fc.string({ maxLength: 100 }), fc.uint8Array({ maxLength: 3000 })),
+    });
+    await fc.assert(
+      fc.asyncProperty(request, async ({ method, headers, body }) => {
+        const init: RequestInit = { method, headers: new Headers(headers) };
+        const withBody = body !== undefined && method !== "GET";
+        if (withBody) init.body = body;
+        const echo = async (req: Request): Promise<Response> =>
+          Response.json({ method: req.method, headers: [...req.headers], body: withBody ? Buffer.from(await req.arrayBuffer()).toString("base64") : null });
+        const sink = collector();
+        const handler = shadowHandler(echo, echo, { name: named("echo"), publish: sink });
+        const bare = await (await echo(new Request("http://local/", init))).text();
+        assert.equal(await (await handler(new Request("http://local/", init))).text(), bare);
+        await handler.experiment.settled();
+        assert.equal(sink.results[0]?.matched, true, sink.results[0]?.mismatches[0]?.summary);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
