@@ -192,7 +192,7 @@ function behaviour<A extends unknown[]>(handler: FetchHandler, experiment: strin
     }
     // A call that was not admitted runs bare: no frame of this experiment, nothing to compare.
     const admitted = run !== undefined && run.experiment === experiment;
-    if (!admitted || !(response instanceof Response)) {
+    if (!admitted || !isResponse(response)) {
       call.serve(response);
       return admitted ? represent(response, cap) : NOT_COMPARED;
     }
@@ -206,9 +206,18 @@ function behaviour<A extends unknown[]>(handler: FetchHandler, experiment: strin
  * response its caller dropped from ever being collected (see `./http/paced-body`).
  */
 function observeServed(call: HandlerCall, response: Response, cap: number): Promise<ComparableResponse> | ComparableResponse {
-  const { status } = response;
-  const headers = fetchHeaders(response.headers);
-  const contentType = response.headers.get("content-type") ?? undefined;
+  let status: number;
+  let headers: Record<string, string | string[]>;
+  let contentType: string | undefined;
+  try {
+    status = response.status;
+    headers = fetchHeaders(response.headers);
+    contentType = response.headers.get("content-type") ?? undefined;
+  } catch (error) {
+    // The caller gets the response as it is; the old side's value is that it could not be read.
+    call.serve(response);
+    throw error;
+  }
   let watched: ReturnType<typeof watchServedBody>;
   try {
     watched = watchServedBody(response, cap);
@@ -223,6 +232,15 @@ function observeServed(call: HandlerCall, response: Response, cap: number): Prom
     if (cut !== undefined) seen.bodyCut = cut;
     return seen;
   });
+}
+
+/** Whether `value` is a `Response`; a Proxy whose `getPrototypeOf` trap throws is not one. */
+function isResponse(value: unknown): value is Response {
+  try {
+    return value instanceof Response;
+  } catch {
+    return false;
+  }
 }
 
 /** A response's comparable value; consumes its body, to `limit` bytes or until `signal` aborts. */

@@ -87,6 +87,50 @@ describe("penumbra/http: the old handler's Response reaches the caller as the ba
     await handler.experiment.settled();
   });
 
+  it("hands the caller the very value the old handler returned, however hostile, and never throws instead", async () => {
+    const hostile: Array<[string, () => unknown]> = [
+      ["a Proxy whose getPrototypeOf throws", () => new Proxy(new Response("x"), { getPrototypeOf: () => { throw new Error("trap"); } })],
+      ["a Proxy whose every trap throws", () => new Proxy({}, { get: () => { throw new Error("get"); }, getPrototypeOf: () => { throw new Error("proto"); }, has: () => { throw new Error("has"); } })],
+      [
+        "a Response whose headers getter throws",
+        () => {
+          const res = new Response("x");
+          Object.defineProperty(res, "headers", { get: () => { throw new Error("headers"); } });
+          return res;
+        },
+      ],
+      [
+        "a Response whose status getter throws",
+        () => {
+          const res = new Response("x");
+          Object.defineProperty(res, "status", { get: () => { throw new Error("status"); } });
+          return res;
+        },
+      ],
+      ["a revoked Proxy", () => { const p = Proxy.revocable({}, {}); p.revoke(); return p.proxy; }],
+      ["null", () => null],
+      ["a string", () => "not a response"],
+      ["a plain object", () => ({ status: 200, body: "x" })],
+    ];
+    for (const [what, make] of hostile) {
+      const value = make();
+      const sink = collector();
+      const handler = shadowHandler((() => value) as unknown as (req: Request) => Response, () => new Response("x"), { name: named("hostile-value"), publish: sink });
+      // What a caller that awaits the bare handler gets (awaiting reads `then`: a trap may throw there).
+      const bare = await outcome(async () => ({ v: (await (async () => make())()) as unknown }));
+      const got = await outcome(async () => ({ v: (await handler(new Request("http://local/"))) as unknown }));
+      assert.equal(got.threw, bare.threw, `${what}: ${got.threw ? "the caller got an error instead" : "the caller got no error"}`);
+      if (got.threw) {
+        assert.equal(String((got.value as Error).message), String((bare.value as Error).message), what);
+        continue;
+      }
+      assert.equal((got.value as { v: unknown }).v, value, what);
+      await handler.experiment.settled();
+      assert.equal(sink.results.length, 1, what);
+      assert.equal(sink.results[0]?.control.threw, true, what);
+    }
+  });
+
   it("still watches a plain Response through two nested shadowed handlers, body intact", async () => {
     const sink = collector();
     const inner = shadowHandler(() => new Response("nested body"), () => new Response("nested body"), { name: named("inner"), publish: sink });
