@@ -131,6 +131,70 @@ describe("penumbra/http: the old handler's Response reaches the caller as the ba
     }
   });
 
+  it("gives the caller the same object, the same bytes or the same error as the bare old handler, for generated bodies", async () => {
+    const shape = fc.record({
+      chunks: fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 6 }),
+      failAfter: fc.option(fc.nat(6), { nil: undefined }),
+      status: fc.constantFrom(200, 201, 204, 304, 404, 500),
+      spoil: fc.constantFrom("none", "locked", "read"),
+      readWith: fc.constantFrom("text", "arrayBuffer", "bytes", "reader", "clone"),
+    });
+    await fc.assert(
+      fc.asyncProperty(shape, async ({ chunks, failAfter, status, spoil, readWith }) => {
+        const nullBody = status === 204 || status === 304;
+        const failure = new Error("body broke");
+        const make = async (): Promise<Response> => {
+          let i = 0;
+          const stream = new ReadableStream<Uint8Array>({
+            pull(controller) {
+              if (failAfter !== undefined && i === failAfter) controller.error(failure);
+              else if (i === chunks.length) controller.close();
+              else controller.enqueue(chunks[i] as Uint8Array);
+              i++;
+            },
+          });
+          const res = new Response(nullBody ? null : stream, { status });
+          if (spoil === "locked") res.body?.getReader();
+          if (spoil === "read") await res.arrayBuffer().catch(() => undefined);
+          return res;
+        };
+        const read = async (res: Response): Promise<unknown> => {
+          try {
+            if (readWith === "text") return await res.text();
+            if (readWith === "arrayBuffer") return Buffer.from(await res.arrayBuffer()).toString("hex");
+            if (readWith === "bytes") return Buffer.from(await res.bytes()).toString("hex");
+            if (readWith === "clone") return await res.clone().text();
+            if (res.body === null) return null;
+            const reader = res.body.getReader();
+            const seen: string[] = [];
+            for (;;) {
+              const { done, value } = await reader.read();
+              if (done) return seen;
+              seen.push(Buffer.from(value).toString("hex"));
+            }
+          } catch (error) {
+            return error === failure ? "the body's own error" : `${(error as Error).name}: ${(error as Error).message}`;
+          }
+        };
+        const bare = await read(await make());
+        let served: Response | undefined;
+        const wrapped = shadowHandler(
+          async () => {
+            served = await make();
+            return served;
+          },
+          make,
+          { name: named("bodies"), publish: collector() },
+        );
+        const res = await wrapped(new Request("http://local/"));
+        assert.equal(res, served);
+        assert.deepEqual(await read(res), bare);
+        await wrapped.experiment.settled();
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it("still watches a plain Response through two nested shadowed handlers, body intact", async () => {
     const sink = collector();
     const inner = shadowHandler(() => new Response("nested body"), () => new Response("nested body"), { name: named("inner"), publish: sink });
