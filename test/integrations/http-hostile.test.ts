@@ -162,7 +162,7 @@ describe("penumbra/http: the old handler's Response reaches the caller as the ba
           try {
             if (readWith === "text") return await res.text();
             if (readWith === "arrayBuffer") return Buffer.from(await res.arrayBuffer()).toString("hex");
-            if (readWith === "bytes") return Buffer.from(await res.bytes()).toString("hex");
+            if (readWith === "bytes") return Buffer.from(await (res as Response & { bytes(): Promise<Uint8Array> }).bytes()).toString("hex");
             if (readWith === "clone") return await res.clone().text();
             if (res.body === null) return null;
             const reader = res.body.getReader();
