@@ -6,6 +6,7 @@ import { strict as assert } from "node:assert";
 import * as net from "node:net";
 import fc from "fast-check";
 import { configure, type ExperimentError } from "../../src/index";
+import { shadowExpress } from "../../src/integrations/express";
 import { shadowHandler, type ComparableResponse } from "../../src/integrations/http";
 import { collector, errorSink, resetConfiguration } from "../support/capture";
 import { serveFetch, type RunningFetchServer } from "./http-server";
@@ -493,6 +494,45 @@ describe("penumbra/http: hostile requests", () => {
         assert.equal(sink.results[0]?.matched, true, sink.results[0]?.mismatches[0]?.summary);
       }),
       { numRuns: 60 },
+    );
+  });
+});
+
+describe("penumbra/http and penumbra/express: invalid comparison options", () => {
+  const builds = (option: string, value: unknown, express: boolean) => (): unknown =>
+    express
+      ? shadowExpress(() => undefined, () => undefined, { [option]: value })
+      : shadowHandler(() => new Response(), () => new Response(), { [option]: value });
+  const namesOption = (option: string) => (error: unknown) => error instanceof TypeError && error.message.includes(option);
+
+  it("throw a TypeError naming the option when the handler is built, for any generated value", () => {
+    const notNames = fc.anything().filter((v) => !(Array.isArray(v) && v.every((n) => typeof n === "string")) && v !== undefined && v !== null);
+    fc.assert(
+      fc.property(notNames, fc.constantFrom("noiseHeaders", "maxBodyBytes"), fc.boolean(), (value, option, express) => {
+        fc.pre(option === "noiseHeaders" || !(typeof value === "number" && Number.isInteger(value) && value >= 0));
+        assert.throws(builds(option, value, express), namesOption(option));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("throw a TypeError naming the option, not the trap's error, for Proxies whose traps throw", () => {
+    const proxies = [
+      new Proxy([], { get: () => { throw new Error("trap"); } }),
+      new Proxy(["date"], { get: (t, k) => (k === "length" ? (() => { throw new Error("length"); })() : Reflect.get(t, k)) }),
+      new Proxy({}, { getPrototypeOf: () => { throw new Error("proto"); }, get: () => { throw new Error("get"); } }),
+    ];
+    for (const value of proxies) {
+      for (const option of ["noiseHeaders", "maxBodyBytes"]) {
+        for (const express of [false, true]) assert.throws(builds(option, value, express), namesOption(option));
+      }
+    }
+  });
+
+  it("shows a string given for maxBodyBytes as a string", () => {
+    assert.throws(
+      () => shadowHandler(() => new Response(), () => new Response(), { maxBodyBytes: "5" as unknown as number }),
+      (error: unknown) => error instanceof TypeError && error.message.includes(`'5'`),
     );
   });
 });

@@ -12,6 +12,7 @@ import { pathMatcher } from "../../compare/path-glob";
 import { isIdentifierKey } from "../../compare/path";
 import type { BucketRule } from "../../types/options";
 import type { FieldDiff } from "../../types/results";
+import { show } from "../../experiment/index";
 
 /**
  * A response as the experiment compares it: status, lower-cased headers and a decoded body.
@@ -130,7 +131,7 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export function checkMaxBodyBytes(value: number | undefined): number {
   if (value === undefined) return DEFAULT_MAX_BODY_BYTES;
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new TypeError(`penumbra: options.maxBodyBytes must be a non-negative integer, got ${String(value)}`);
+    throw new TypeError(`penumbra: options.maxBodyBytes must be a non-negative integer, got ${show(value)}`);
   }
   return value;
 }
@@ -357,10 +358,18 @@ export function nodeHeaders(headers: OutgoingHttpHeaders): Record<string, string
  * ```
  */
 export function headerNoise(names: readonly string[]): BucketRule {
-  if (!Array.isArray(names) || names.some((n) => typeof n !== "string")) {
-    throw new TypeError("penumbra: options.noiseHeaders must be an array of header names");
+  let copied: string[] | undefined;
+  try {
+    // Copied once: a Proxy or an array changed later cannot change (or break) the rule.
+    if (Array.isArray(names)) copied = Array.from(names as unknown[], (n) => (typeof n === "string" ? n : undefined)).filter((n) => n !== undefined);
+    if (copied?.length !== names.length) copied = undefined;
+  } catch {
+    copied = undefined;
   }
-  const paths = names.map((name) => headerPath(name.toLowerCase()));
+  if (copied === undefined) {
+    throw new TypeError(`penumbra: options.noiseHeaders must be an array of header names, got ${show(names)}`);
+  }
+  const paths = copied.map((name) => headerPath(name.toLowerCase()));
   const exact = new Set(paths);
   const below = pathMatcher(paths);
   return {
