@@ -11,6 +11,8 @@
  */
 import { shadow, type Experiment } from "../experiment/index";
 import { currentRun, isShadow } from "../context/run-info";
+import { MismatchError } from "../errors";
+import { reportError } from "../report";
 import type { ExperimentOptions } from "../types/options";
 import {
   statusCompared,
@@ -111,8 +113,14 @@ export function shadowHandler<H extends FetchHandler>(
     buckets: [...(experimentOptions.buckets ?? []), ...(experimentOptions.statusOf === undefined ? [statusCompared] : []), noiseRule],
     context: requestContext<A>(experimentOptions.context),
   });
+  // Sequential mode throws a MismatchError after the run is published; by then the caller has its
+  // response (it is served at once, see HandlerCall), so the error is reported instead of lost.
+  const late = (error: unknown): void => {
+    if (!(error instanceof MismatchError)) return;
+    reportError(name, experimentOptions.onError, "sequential", error, `the caller already had its response, so throwOnMismatch reports instead of throwing: ${error.message}`);
+  };
   const handler = function (this: unknown, ...args: A): Promise<Response> {
-    const call = new HandlerCall(this);
+    const call = new HandlerCall(this, late);
     let engine: Promise<ComparableResponse>;
     try {
       engine = Reflect.apply(shadowed, call, args) as Promise<ComparableResponse>;
@@ -142,7 +150,11 @@ class HandlerCall {
   /** Bytes the caller read before cancelling the served body, once it has. */
   cancelledAt: number | undefined;
 
-  constructor(readonly thisArg: unknown) {}
+  constructor(
+    readonly thisArg: unknown,
+    /** Where an engine error that comes after the caller has its response goes. */
+    private readonly late: (error: unknown) => void,
+  ) {}
 
   serve(response: unknown): void {
     if (this.served) return;
@@ -167,7 +179,10 @@ class HandlerCall {
     });
     engine.then(
       () => this.pending?.reject(new Error("penumbra: the shadowed handler settled without serving a response")),
-      (error: unknown) => this.pending?.reject(error),
+      (error: unknown) => {
+        if (this.pending !== undefined) this.pending.reject(error);
+        else this.late(error);
+      },
     );
     return answer;
   }

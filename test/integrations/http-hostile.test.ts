@@ -5,7 +5,7 @@
 import { strict as assert } from "node:assert";
 import * as net from "node:net";
 import fc from "fast-check";
-import { configure, type ExperimentError } from "../../src/index";
+import { configure, MismatchError } from "../../src/index";
 import { shadowExpress } from "../../src/integrations/express";
 import { shadowHandler, type ComparableResponse } from "../../src/integrations/http";
 import { collector, errorSink, resetConfiguration } from "../support/capture";
@@ -534,5 +534,46 @@ describe("penumbra/http and penumbra/express: invalid comparison options", () =>
       () => shadowHandler(() => new Response(), () => new Response(), { maxBodyBytes: "5" as unknown as number }),
       (error: unknown) => error instanceof TypeError && error.message.includes(`'5'`),
     );
+  });
+});
+
+describe("penumbra/http: sequential mode with throwOnMismatch", () => {
+  afterEach(resetConfiguration);
+
+  it("reports the MismatchError it cannot throw at a caller that already has its response, as a sequential error", async () => {
+    const errors = errorSink();
+    configure({ onError: errors.onError });
+    const sink = collector();
+    const handler = shadowHandler(async () => Response.json({ total: 1 }), async () => Response.json({ total: 2 }), {
+      name: named("sequential-mismatch"),
+      publish: sink,
+      mode: "sequential",
+      throwOnMismatch: true,
+    });
+    assert.deepEqual(await (await handler(new Request("http://local/"))).json(), { total: 1 });
+    for (let i = 0; i < 100 && sink.results.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await handler.experiment.settled();
+    assert.equal(sink.results[0]?.mismatched, true);
+    assert.deepEqual(errors.errors.map((e) => e.operation), ["sequential"]);
+    assert.ok(errors.errors[0]?.cause instanceof MismatchError);
+    assert.match(errors.errors[0]?.message ?? "", /body\.total=1 vs 2/);
+  });
+
+  it("reports nothing for a sequential run that matched", async () => {
+    const errors = errorSink();
+    configure({ onError: errors.onError });
+    const sink = collector();
+    const handler = shadowHandler(async () => Response.json({ total: 1 }), async () => Response.json({ total: 1 }), {
+      name: named("sequential-match"),
+      publish: sink,
+      mode: "sequential",
+      throwOnMismatch: true,
+    });
+    await (await handler(new Request("http://local/"))).json();
+    for (let i = 0; i < 100 && sink.results.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    await handler.experiment.settled();
+    assert.equal(sink.results[0]?.matched, true);
+    assert.deepEqual(errors.errors, []);
   });
 });
