@@ -25,6 +25,7 @@ import {
   type HttpComparisonOptions,
 } from "./http/represent";
 import { watchServedBody } from "./http/paced-body";
+import { withoutLiveConnection } from "./http/inert-args";
 
 export { defaultNoiseHeaders, DEFAULT_MAX_BODY_BYTES } from "./http/represent";
 export type { BodyCut, BodyDigest, ComparableResponse, HttpComparisonOptions } from "./http/represent";
@@ -201,7 +202,8 @@ function behaviour<A extends unknown[]>(handler: FetchHandler, experiment: strin
     // Read before the first await: the run frame is what tells a shadow run from a serving one.
     const shadowRun = isShadow();
     const run = currentRun();
-    const response = (await Reflect.apply(handler, thisArg, args)) as unknown;
+    // A server adapter's live connection among the extra arguments is replaced in the shadow.
+    const response = (await Reflect.apply(handler, thisArg, shadowRun ? withoutLiveConnection(args, cap) : args)) as unknown;
     if (shadowRun || call === undefined) {
       return represent(response, cap, { limit: call?.cancelledAt, signal: run?.signal });
     }

@@ -3,6 +3,7 @@
  * caller as the bare handler would give it, and nothing the new handler does reaches the caller.
  */
 import { strict as assert } from "node:assert";
+import * as http from "node:http";
 import * as net from "node:net";
 import fc from "fast-check";
 import { configure, MismatchError } from "../../src/index";
@@ -575,5 +576,103 @@ describe("penumbra/http: sequential mode with throwOnMismatch", () => {
     await handler.experiment.settled();
     assert.equal(sink.results[0]?.matched, true);
     assert.deepEqual(errors.errors, []);
+  });
+});
+
+/** A node:http server that calls a fetch handler with `{ incoming, outgoing }`, as @hono/node-server does. */
+async function serveWithBindings(handler: (req: Request, env: Bindings) => Promise<Response>): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http.createServer((incoming, outgoing) => {
+    void (async () => {
+      const res = await handler(new Request(`http://127.0.0.1${incoming.url ?? "/"}`, { method: incoming.method }), { incoming, outgoing, socket: incoming.socket });
+      const text = await res.text();
+      outgoing.writeHead(res.status, { "content-type": "text/plain", "content-length": Buffer.byteLength(text) }).end(text);
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+interface Bindings {
+  incoming: http.IncomingMessage;
+  outgoing: http.ServerResponse;
+  socket: net.Socket;
+}
+
+describe("penumbra/http: extra arguments that carry the live connection", () => {
+  afterEach(resetConfiguration);
+
+  it("gives the new handler inert stand-ins for the server's incoming, outgoing and socket: nothing it writes reaches the client", async function () {
+    this.timeout(10_000);
+    configure({ onError: () => undefined });
+    const seen: string[] = [];
+    const old = async (req: Request, env: Bindings): Promise<Response> => new Response(`old ${req.method} ${env.incoming.url ?? ""}`);
+    const hostile = async (req: Request, env: Bindings): Promise<Response> => {
+      seen.push(`${env.incoming.method ?? ""} ${env.incoming.url ?? ""} ${env.incoming.headers.host ?? ""} ${env.socket.remoteAddress ?? ""}`);
+      env.socket.write("HTTP/1.1 418 I'm a teapot\r\n\r\n");
+      env.incoming.socket.write("INJECTED");
+      env.outgoing.writeHead(500, { "x-shadow": "1" });
+      env.outgoing.end("shadow body");
+      env.outgoing.socket?.write("MORE");
+      env.incoming.destroy();
+      env.socket.destroy();
+      return new Response(`new ${req.method}`);
+    };
+    const bare = await serveWithBindings(old);
+    const shadowed = shadowHandler(old, hostile, { name: named("bindings"), publish: collector() });
+    const withPenumbra = await serveWithBindings(shadowed);
+    const requests = ["/a", "/b", "/c"].map((path, i, all) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: ${i === all.length - 1 ? "close" : "keep-alive"}\r\n\r\n`);
+    const exchange = (port: number): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect(port, "127.0.0.1");
+        let received = "";
+        let sent = 0;
+        socket.on("data", (chunk: Buffer) => {
+          received += chunk.toString("latin1");
+          // One request at a time, after the previous response (its head is complete) and its shadow run.
+          if (received.split("\r\n\r\n").length - 1 === sent && sent < requests.length) {
+            const next = requests[sent++] ?? "";
+            setTimeout(() => socket.write(next), 30);
+          }
+        });
+        socket.on("error", reject);
+        socket.on("close", () => resolve(received.replace(/^date: .*$/gim, "date: <date>")));
+        socket.write(requests[sent++] ?? "");
+      });
+    try {
+      assert.equal(await exchange(withPenumbra.port), await exchange(bare.port));
+      await shadowed.experiment.settled();
+      assert.deepEqual(seen, ["GET /a 127.0.0.1 127.0.0.1", "GET /b 127.0.0.1 127.0.0.1", "GET /c 127.0.0.1 127.0.0.1"]);
+    } finally {
+      await Promise.all([bare.close(), withPenumbra.close()]);
+    }
+  });
+
+  it("leaves the caller's own argument objects untouched", async () => {
+    const socket = new net.Socket();
+    const env = { nested: { socket }, list: [socket], plain: 1 };
+    let got: typeof env | undefined;
+    const handler = shadowHandler(
+      async (_req: Request, _env: typeof env) => new Response("old"),
+      async (_req: Request, e: typeof env) => {
+        got = e;
+        return new Response("new");
+      },
+      { name: named("untouched"), publish: collector(), isolate: false },
+    );
+    await (await handler(new Request("http://local/"), env)).text();
+    await handler.experiment.settled();
+    assert.equal(env.nested.socket, socket);
+    assert.equal(env.list[0], socket);
+    assert.notEqual(got?.nested.socket, socket);
+    assert.notEqual(got?.list[0], socket);
+    assert.equal(got?.plain, 1);
+    socket.destroy();
   });
 });
