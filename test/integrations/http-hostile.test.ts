@@ -139,22 +139,25 @@ describe("penumbra/http: the old handler's Response reaches the caller as the ba
       failAfter: fc.option(fc.nat(6), { nil: undefined }),
       status: fc.constantFrom(200, 201, 204, 304, 404, 500),
       spoil: fc.constantFrom("none", "locked", "read"),
-      readWith: fc.constantFrom("text", "arrayBuffer", "bytes", "reader", "clone"),
+      readWith: fc.constantFrom("text", "arrayBuffer", "bytes", "reader", "byob", "clone"),
+      byteStream: fc.boolean(),
     });
     await fc.assert(
-      fc.asyncProperty(shape, async ({ chunks, failAfter, status, spoil, readWith }) => {
+      fc.asyncProperty(shape, async ({ chunks, failAfter, status, spoil, readWith, byteStream }) => {
         const nullBody = status === 204 || status === 304;
         const failure = new Error("body broke");
         const make = async (): Promise<Response> => {
           let i = 0;
-          const stream = new ReadableStream<Uint8Array>({
-            pull(controller) {
-              if (failAfter !== undefined && i === failAfter) controller.error(failure);
-              else if (i === chunks.length) controller.close();
-              else controller.enqueue(chunks[i] as Uint8Array);
-              i++;
-            },
-          });
+          const pull = (controller: { enqueue(chunk: Uint8Array): void; close(): void; error(e: unknown): void; byobRequest?: { respond(n: number): void } | null }): void => {
+            if (failAfter !== undefined && i === failAfter) controller.error(failure);
+            else if (i === chunks.length) {
+              controller.close();
+              controller.byobRequest?.respond(0);
+            } else if (byteStream && (chunks[i] as Uint8Array).byteLength === 0) controller.enqueue(new Uint8Array([0x2d]));
+            else controller.enqueue((chunks[i] as Uint8Array).slice());
+            i++;
+          };
+          const stream: ReadableStream<Uint8Array> = byteStream ? new ReadableStream({ type: "bytes", pull }) : new ReadableStream<Uint8Array>({ pull });
           const res = new Response(nullBody ? null : stream, { status });
           if (spoil === "locked") res.body?.getReader();
           if (spoil === "read") await res.arrayBuffer().catch(() => undefined);
@@ -167,6 +170,15 @@ describe("penumbra/http: the old handler's Response reaches the caller as the ba
             if (readWith === "bytes") return Buffer.from(await (res as Response & { bytes(): Promise<Uint8Array> }).bytes()).toString("hex");
             if (readWith === "clone") return await res.clone().text();
             if (res.body === null) return null;
+            if (readWith === "byob") {
+              const byob = res.body.getReader({ mode: "byob" });
+              const seen: string[] = [];
+              for (;;) {
+                const { done, value } = await byob.read(new Uint8Array(7));
+                if (done) return seen;
+                seen.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex"));
+              }
+            }
             const reader = res.body.getReader();
             const seen: string[] = [];
             for (;;) {
@@ -175,7 +187,9 @@ describe("penumbra/http: the old handler's Response reaches the caller as the ba
               seen.push(Buffer.from(value).toString("hex"));
             }
           } catch (error) {
-            return error === failure ? "the body's own error" : `${(error as Error).name}: ${(error as Error).message}`;
+            // A caller that could not read the body lets it go, as it would drop a bare one.
+            if (res.body !== null && !res.body.locked) await res.body.cancel().catch(() => undefined);
+            return error === failure ? "the body's own error" : `${(error as Error).name}: ${(error as Error).message.split(". Received")[0] ?? ""}`;
           }
         };
         const bare = await read(await make());
@@ -195,6 +209,31 @@ describe("penumbra/http: the old handler's Response reaches the caller as the ba
       }),
       { numRuns: 150 },
     );
+  });
+
+  it("keeps the served body a byte stream when the old one was, so a BYOB reader reads it as it reads the bare body", async () => {
+    const sources: Array<[string, () => Response]> = [
+      ["a string body", () => new Response("hello, byte reader")],
+      ["a fetch-style byte stream", () => new Response(new ReadableStream({ type: "bytes", pull: (c) => { c.enqueue(new TextEncoder().encode("abc")); c.close(); } }))],
+      ["a JSON body", () => Response.json({ total: 1, items: [1, 2, 3] })],
+    ];
+    const readByob = async (res: Response): Promise<string> => {
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader({ mode: "byob" });
+      let text = "";
+      for (;;) {
+        const { done, value } = await reader.read(new Uint8Array(5));
+        if (done) return text;
+        text += Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("latin1");
+      }
+    };
+    for (const [what, make] of sources) {
+      const sink = collector();
+      const handler = shadowHandler(make, make, { name: named("byob"), publish: sink });
+      const res = await handler(new Request("http://local/"));
+      assert.equal(await readByob(res), await readByob(make()), what);
+      await handler.experiment.settled();
+      assert.equal(sink.results[0]?.matched, true, what);
+    }
   });
 
   it("still watches a plain Response through two nested shadowed handlers, body intact", async () => {

@@ -33,6 +33,24 @@ export interface ServedBody {
  */
 const dropped = new FinalizationRegistry<() => void>((release) => release());
 
+/** What the pass-through's source needs of its controller, default or byte stream alike. */
+interface PassController {
+  enqueue(chunk: Uint8Array): void;
+  close(): void;
+  error(reason: unknown): void;
+  readonly byobRequest?: { respond(bytesWritten: number): void } | null;
+}
+
+/** Whether `stream` is a byte stream (it hands out a BYOB reader); it is left unlocked. */
+function isByteStream(stream: ReadableStream<Uint8Array>): boolean {
+  try {
+    (stream as ReadableStream<Uint8Array> & { getReader(options: { mode: "byob" }): ReadableStreamBYOBReader }).getReader({ mode: "byob" }).releaseLock();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The body-reading members a `Response` gets from `Body`; each is redirected to the pass-through. */
 const READERS = ["arrayBuffer", "blob", "bytes", "formData", "json", "text"] as const;
 
@@ -90,40 +108,52 @@ export function watchServedBody(response: Response, cap: number): Promise<Served
       resolve({ body: recorded, cut });
     };
   });
+  // A byte stream stays one (a BYOB reader works on the bare body); its chunks are the pass-through's
+  // own to enqueue, since the source's enqueue already transferred their buffers.
+  const bytes = isByteStream(source);
   const reader = source.getReader();
   let delivered = 0;
-  const passThrough = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        let step: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
-        try {
-          step = await reader.read();
-        } catch (error) {
-          finish({ bytes: delivered, reason: "failed" });
-          controller.error(error);
-          return;
-        }
-        if (step.done) {
-          finish(undefined);
-          controller.close();
-          return;
-        }
-        const chunk: unknown = step.value;
-        if (chunk instanceof Uint8Array) {
-          recorded.push(chunk);
-          delivered += chunk.byteLength;
-        }
-        // Passed on as it came, whatever it is: the caller's reader decides what to make of it.
-        controller.enqueue(chunk as Uint8Array);
-      },
-      cancel(reason) {
-        finish({ bytes: delivered, reason: "cancelled" });
-        return reader.cancel(reason);
-      },
-    },
-    // No queue of its own: a chunk is pulled from the old body only when the caller reads one.
-    { highWaterMark: 0 },
-  );
+  const pull = async (controller: PassController): Promise<void> => {
+    let step: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
+    try {
+      step = await reader.read();
+    } catch (error) {
+      finish({ bytes: delivered, reason: "failed" });
+      controller.error(error);
+      return;
+    }
+    if (step.done) {
+      finish(undefined);
+      controller.close();
+      // A byte stream's pending BYOB read is only released by answering it with no bytes.
+      controller.byobRequest?.respond(0);
+      return;
+    }
+    const chunk: unknown = step.value;
+    if (chunk instanceof Uint8Array) {
+      recorded.push(chunk);
+      delivered += chunk.byteLength;
+    }
+    // Passed on as it came, whatever it is: the caller's reader decides what to make of it.
+    if (!bytes || !(chunk instanceof Uint8Array)) {
+      controller.enqueue(chunk as Uint8Array);
+      return;
+    }
+    try {
+      controller.enqueue(chunk);
+    } catch {
+      // A byte stream transfers what it is given: a buffer that cannot be transferred goes as a copy.
+      controller.enqueue(chunk.slice());
+    }
+  };
+  const cancel = (reason: unknown): Promise<void> => {
+    finish({ bytes: delivered, reason: "cancelled" });
+    return reader.cancel(reason);
+  };
+  // No queue of its own: a chunk is pulled from the old body only when the caller reads one.
+  const passThrough: ReadableStream<Uint8Array> = bytes
+    ? new ReadableStream({ type: "bytes", pull, cancel }, { highWaterMark: 0 })
+    : new ReadableStream<Uint8Array>({ pull, cancel }, { highWaterMark: 0 });
   try {
     view = new Response(passThrough, { status: response.status, statusText: response.statusText, headers: response.headers });
   } catch {
