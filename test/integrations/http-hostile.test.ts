@@ -263,6 +263,40 @@ const eagerBodies: Array<[string, () => Response]> = [
   ],
 ];
 
+describe("penumbra/http: an old handler that proxies fetch()", () => {
+  let upstream: http.Server | undefined;
+  afterEach(async () => {
+    upstream?.closeAllConnections();
+    await new Promise<void>((resolve) => (upstream === undefined ? resolve() : upstream.close(() => resolve())));
+    upstream = undefined;
+  });
+
+  it("hands the caller a fetched, redirected Response whose url, type and redirected survive clone(), as on the bare one", async () => {
+    upstream = http.createServer((req, res) => {
+      if (req.url === "/moved") res.writeHead(302, { location: "/final" }).end();
+      else res.writeHead(200, { "content-type": "text/plain", "set-cookie": ["a=1", "b=2"] }).end(`upstream ${req.url ?? ""}`);
+    });
+    await new Promise<void>((resolve) => upstream?.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}`;
+    const proxy = (): Promise<Response> => fetch(`${base}/moved`);
+    const describeResponse = async (res: Response): Promise<unknown> => {
+      const copy = res.clone();
+      const copyOfCopy = copy.clone();
+      return {
+        own: [res.url, res.type, res.redirected, res.status, res.headers.getSetCookie()],
+        copy: [copy.url, copy.type, copy.redirected, copy.status],
+        copyOfCopy: [copyOfCopy.url, copyOfCopy.type, copyOfCopy.redirected],
+        bodies: [await res.text(), await copy.text(), await copyOfCopy.text()],
+      };
+    };
+    const sink = collector();
+    const handler = shadowHandler(proxy, proxy, { name: named("proxy"), publish: sink });
+    assert.deepEqual(await describeResponse(await handler(new Request("http://local/"))), await describeResponse(await proxy()));
+    await handler.experiment.settled();
+    assert.equal(sink.results[0]?.matched, true);
+  });
+});
+
 describe("penumbra/http: a new handler's body that never ends cannot stall the process", () => {
   afterEach(resetConfiguration);
 

@@ -41,6 +41,29 @@ interface PassController {
   readonly byobRequest?: { respond(bytesWritten: number): void } | null;
 }
 
+/** A response's `url`, `type` and `redirected`, which only `fetch()` sets. */
+interface ResponseFacts {
+  url: string;
+  type: Response["type"];
+  redirected: boolean;
+}
+
+/**
+ * `copy` saying the served response's `url`, `type` and `redirected` (a `fetch()` response's),
+ * and so do its own clones; left as it is when it already says them.
+ */
+function withFacts(copy: Response, facts: ResponseFacts): Response {
+  if (copy.url === facts.url && copy.type === facts.type && copy.redirected === facts.redirected) return copy;
+  const clone = Response.prototype.clone;
+  Object.defineProperties(copy, {
+    url: { value: facts.url, configurable: true },
+    type: { value: facts.type, configurable: true },
+    redirected: { value: facts.redirected, configurable: true },
+    clone: { value: () => withFacts(Reflect.apply(clone, copy, []) as Response, facts), writable: true, configurable: true },
+  });
+  return copy;
+}
+
 /** Whether `stream` is a byte stream (it hands out a BYOB reader); it is left unlocked. */
 function isByteStream(stream: ReadableStream<Uint8Array>): boolean {
   try {
@@ -97,6 +120,13 @@ export function watchServedBody(response: Response, cap: number): Promise<Served
   const source = response.body;
   if (source === null) return Promise.resolve({ body: recorded, cut: undefined });
   if (response.bodyUsed || source.locked || !redirectable(response)) return undefined;
+  // What a new Response cannot be built with: a clone of the served one must still say them.
+  let facts: ResponseFacts;
+  try {
+    facts = { url: response.url, type: response.type, redirected: response.redirected };
+  } catch {
+    return undefined;
+  }
   let view: Response;
   let finish!: (cut: BodyCut | undefined) => void;
   const ended = new Promise<ServedBody>((resolve) => {
@@ -164,7 +194,7 @@ export function watchServedBody(response: Response, cap: number): Promise<Served
   const members: PropertyDescriptorMap = {
     body: { get: () => view.body, configurable: true },
     bodyUsed: { get: () => view.bodyUsed, configurable: true },
-    clone: { value: () => view.clone(), writable: true, configurable: true },
+    clone: { value: () => withFacts(view.clone(), facts), writable: true, configurable: true },
   };
   for (const name of READERS) {
     const method = (view as unknown as Record<string, unknown>)[name];
