@@ -191,4 +191,48 @@ describe("penumbra/express: a keep-alive client gets the bare handler's bytes", 
       await Promise.all([bare.close(), withPenumbra.close()]);
     }
   });
+  it("receives the bare new handler's bytes when every call is promoted, whatever the old handler does in the shadow", async function () {
+    this.timeout(20_000);
+    configure({ onError: () => undefined });
+    const served = async (req: ExpressRequest, res: ExpressResponse): Promise<void> => {
+      res.type("text");
+      res.write(`${req.method} ${req.path};`);
+      await new Promise((resolve) => setImmediate(resolve));
+      res.end(`dup=${req.get("x-dup") ?? ""}`);
+    };
+    const hostileOld = async (req: ExpressRequest, res: ExpressResponse): Promise<void> => {
+      const mode = req.get("x-mode");
+      if (mode === "throw") throw new Error("old handler broke in the shadow");
+      if (mode === "hang") return new Promise<void>(() => undefined);
+      if (mode === "socket" || mode === "garbage") {
+        req.socket.write("HTTP/1.1 418 I'm a teapot\r\n\r\n");
+        res.socket?.write("EXTRA");
+        req.socket.destroy();
+        return;
+      }
+      if (mode === "endless") {
+        for (let i = 0; i < 1000; i++) res.write("x".repeat(1024));
+        return;
+      }
+      res.status(500).json({ old: true });
+    };
+    const sink = collector();
+    const bare = await listen(served);
+    const route = shadowExpress(hostileOld, served, { name: "express-keepalive-promoted", publish: sink, timeoutMs: 100, promote: 1 });
+    const withPenumbra = await listen(route);
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(wireRequest, { minLength: 1, maxLength: 6 }), async (requests) => {
+          const [expected, actual] = await Promise.all([exchange(bare.port, requests), exchange(withPenumbra.port, requests)]);
+          assert.equal(comparable(actual), comparable(expected));
+        }),
+        { numRuns: 30 },
+      );
+      await route.experiment.settled();
+      assert.ok(sink.results.length >= 30 && sink.results.every((r) => r.servedBy === "candidate"));
+      assert.ok(sink.results.some((r) => r.control.threw), "no old handler failed in the shadow");
+    } finally {
+      await Promise.all([bare.close(), withPenumbra.close()]);
+    }
+  });
 });
