@@ -242,3 +242,46 @@ describe("penumbra/express: clients that abort at every stage", () => {
     assert.ok(sink.results.slice(before).every((r) => r.matched), JSON.stringify(sink.results.slice(before).map((r) => r.mismatches[0]?.summary)));
   });
 });
+
+describe("penumbra/express: what Express gets from an old handler that throws", () => {
+  let running: RunningApp[] = [];
+  afterEach(async () => {
+    await Promise.all(running.map((r) => r.close()));
+    running = [];
+    resetConfiguration();
+  });
+
+  /** An app whose route is `route`, followed by a fallback route and an error handler that both say what they got. */
+  async function appWith(route: (req: Request, res: Response, next: NextFunction) => unknown): Promise<RunningApp> {
+    const app = express();
+    app.set("env", "test");
+    app.get("/", route);
+    app.get("/", (_req: Request, res: Response) => {
+      res.send("fell through");
+    });
+    app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      res.status(500).send(`error handler got ${error instanceof Error ? error.message : String(error)}`);
+    });
+    const started = await listen(app);
+    running.push(started);
+    return started;
+  }
+
+  for (const thrown of [undefined, null, 0, "", false, "text", new Error("broke")]) {
+    it(`gives Express exactly what a synchronous throw of ${thrown instanceof Error ? "an Error" : JSON.stringify(thrown) ?? "undefined"} gives it bare`, async () => {
+      configure({ onError: () => undefined });
+      const old = (): void => {
+        throw thrown;
+      };
+      const route = shadowExpress(old, (_req: Request, res: Response) => void res.send("new"), { name: named("sync-throw"), publish: collector() });
+      const bare = await appWith(old);
+      const shadowed = await appWith(route);
+      const answer = async (app: RunningApp): Promise<string> => {
+        const res = await fetch(app.url);
+        return `${res.status} ${await res.text()}`;
+      };
+      assert.equal(await answer(shadowed), await answer(bare));
+      await route.experiment.settled();
+    });
+  }
+});
