@@ -545,6 +545,35 @@ describe("penumbra/http: hostile requests", () => {
     assert.deepEqual(errors.errors.map((e) => e.operation), ["isolate"]);
   });
 
+  it("lets both handlers see an upload that fails midway fail with its own error, and answers with the old handler's Response", async () => {
+    const broke = new Error("upload broke");
+    const upload = (): Request =>
+      new Request("http://local/", {
+        method: "POST",
+        body: new ReadableStream<Uint8Array>({
+          pull(controller) {
+            controller.enqueue(new TextEncoder().encode("part"));
+            controller.error(broke);
+          },
+        }),
+        duplex: "half",
+      } as RequestInit);
+    const saw: string[] = [];
+    const read = (who: string) => async (req: Request): Promise<Response> => {
+      try {
+        await req.text();
+        saw.push(`${who} read it all`);
+      } catch (error) {
+        saw.push(`${who} got ${error === broke ? "the upload's own error" : String(error)}`);
+      }
+      return new Response(`${who} answered`);
+    };
+    const handler = shadowHandler(read("old"), read("new"), { name: named("failed-upload"), publish: collector() });
+    assert.equal(await (await handler(upload())).text(), "old answered");
+    await handler.experiment.settled();
+    assert.deepEqual(saw, ["old got the upload's own error", "new got the upload's own error"]);
+  });
+
   it("gives both handlers the same method, headers and body for generated requests, and the caller the old answer", async () => {
     const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/);
     const value = fc.oneof(fc.stringMatching(/^[!-~]{0,30}$/), fc.nat(8000).map((n) => "v".repeat(n)));
