@@ -85,6 +85,8 @@ export function withoutLiveConnection(args: unknown[], cap: number): unknown[] {
     const kind = liveKind(value);
     if (kind !== undefined) return standIn(value as Live, kind);
     if (depth >= MAX_DEPTH || !isPlainContainer(value)) return value;
+    // A container larger than what is left to visit is left as it is, without listing its keys.
+    if (Array.isArray(value) && value.length > budget) return value;
     let copy: Record<string, unknown> | unknown[] | undefined;
     let keys: string[];
     try {
@@ -92,6 +94,7 @@ export function withoutLiveConnection(args: unknown[], cap: number): unknown[] {
     } catch {
       return value;
     }
+    if (keys.length > budget) return value;
     for (const key of keys) {
       let descriptor: PropertyDescriptor | undefined;
       try {
