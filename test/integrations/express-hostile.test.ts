@@ -285,3 +285,56 @@ describe("penumbra/express: what Express gets from an old handler that throws", 
     });
   }
 });
+
+describe("penumbra/express: request data too large to copy", () => {
+  let running: RunningApp[] = [];
+  afterEach(async () => {
+    await Promise.all(running.map((r) => r.close()));
+    running = [];
+    resetConfiguration();
+  });
+
+  for (const size of [10, 20_000]) {
+    it(`leaves the live req and res.locals untouched, and the live response the old handler's, when they hold ${size} values and the live req / res`, async () => {
+      configure({ onError: () => undefined });
+      const seenLive: boolean[] = [];
+      const old = (req: Request, res: Response): void => {
+        const ctx = (req as unknown as { ctx: { req: Request; res: Response } }).ctx;
+        const locals = res.locals as { ctx: { res: Response }; other: { back: { ctx: { res: Response } } } };
+        seenLive.push(ctx.req === req, ctx.res === res, locals.ctx.res === res, locals.other.back.ctx.res === res);
+        locals.ctx.res.send("old via locals");
+      };
+      const hostileNew = (req: Request, res: Response): void => {
+        const ctx = (req as unknown as { ctx: { req: Request; res: Response } }).ctx;
+        const locals = res.locals as { ctx: { res: Response }; other: { back: { ctx: { res: Response } } } };
+        for (const target of [ctx.res, locals.ctx.res, locals.other.back.ctx.res]) target.socket?.write("LEAK");
+        locals.other.back.ctx.res.end("leaked");
+        ctx.res.end("leaked");
+      };
+      const build = async (route: (req: Request, res: Response, next: NextFunction) => unknown): Promise<RunningApp> => {
+        const app = express();
+        app.use((req: Request, res: Response, next: NextFunction) => {
+          res.locals.big = new Array(size).fill(1);
+          res.locals.ctx = { res };
+          res.locals.other = { back: res.locals };
+          Object.assign(req, { ctx: { big: new Array(size).fill(2), req, res } });
+          next();
+        });
+        app.get("/", route);
+        const started = await listen(app);
+        running.push(started);
+        return started;
+      };
+      const route = shadowExpress(old, hostileNew, { name: named(`big-locals-${size}`), publish: collector(), timeoutMs: 200 });
+      const bare = await build(old);
+      const shadowed = await build(route);
+      const wire = async (app: RunningApp): Promise<string> => {
+        const res = await fetch(app.url, { signal: AbortSignal.timeout(3000) });
+        return `${res.status} ${await res.text()}`;
+      };
+      assert.equal(await wire(shadowed), await wire(bare));
+      await route.experiment.settled();
+      assert.ok(seenLive.every((live) => live), JSON.stringify(seenLive));
+    });
+  }
+});

@@ -269,7 +269,7 @@ export function shadowExchange(live: Request, liveRes: Response, cap: number): [
   Object.defineProperty(req, "next", { value: next, writable: true, configurable: true, enumerable: false });
   const counterparts = new Map<unknown, unknown>([[live, req], [liveRes, res], [live.socket, socket]]);
   replaceLiveHandles(req as unknown as Record<string, unknown>, counterparts);
-  replaceLiveHandles(res.locals, counterparts);
+  replaceLiveHandles(res, counterparts, ["locals"]);
   return [req, res, next, recorder];
 }
 
