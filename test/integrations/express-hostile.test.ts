@@ -338,3 +338,64 @@ describe("penumbra/express: request data too large to copy", () => {
     });
   }
 });
+
+describe("penumbra/express: the live recorder and the stand-in see the same answer", () => {
+  let running: RunningApp | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+    resetConfiguration();
+  });
+
+  type Step = (res: Response) => void;
+  const step: fc.Arbitrary<[string, Step]> = fc.oneof(
+    fc.constantFrom(200, 201, 202, 400, 404, 418, 500).map((code): [string, Step] => [`status(${code})`, (res) => void res.status(code)]),
+    fc.tuple(fc.stringMatching(/^x-[a-z]{1,8}$/), fc.stringMatching(/^[a-z0-9 ]{0,12}$/)).map(([n, v]): [string, Step] => [`set(${n})`, (res) => void res.set(n, v)]),
+    fc.tuple(fc.stringMatching(/^x-[a-z]{1,8}$/), fc.stringMatching(/^[a-z0-9]{0,12}$/)).map(([n, v]): [string, Step] => [`append(${n})`, (res) => void res.append(n, v)]),
+    fc.tuple(fc.stringMatching(/^[a-z]{1,6}$/), fc.stringMatching(/^[a-z0-9]{0,8}$/)).map(([n, v]): [string, Step] => [`cookie(${n})`, (res) => void res.cookie(n, v)]),
+    fc.constantFrom("text", "json", "html", "application/octet-stream").map((t): [string, Step] => [`type(${t})`, (res) => void res.type(t)]),
+    fc.constant<[string, Step]>(["vary(accept)", (res) => void res.vary("Accept")]),
+    fc.constant<[string, Step]>(["location(/x)", (res) => void res.location("/x")]),
+  );
+  const ending: fc.Arbitrary<[string, Step]> = fc.oneof(
+    fc.jsonValue().map((v): [string, Step] => ["json", (res) => void res.json(v)]),
+    fc.string({ maxLength: 40 }).map((v): [string, Step] => ["send(text)", (res) => void res.send(v)]),
+    fc.uint8Array({ maxLength: 40 }).map((v): [string, Step] => ["send(buffer)", (res) => void res.send(Buffer.from(v))]),
+    fc.constantFrom(200, 204, 404, 500).map((code): [string, Step] => [`sendStatus(${code})`, (res) => void res.sendStatus(code)]),
+    fc.constant<[string, Step]>(["redirect", (res) => res.redirect(302, "/elsewhere")]),
+    fc.array(fc.string({ maxLength: 10 }), { maxLength: 4 }).map((parts): [string, Step] => [
+      "write+end",
+      (res) => {
+        for (const part of parts) res.write(part);
+        res.end();
+      },
+    ]),
+    fc.constant<[string, Step]>(["end()", (res) => void res.end()]),
+  );
+
+  it("compares the same generated sequence of response calls on both sides as matched", async function () {
+    this.timeout(20_000);
+    const sink = collector();
+    let steps: Array<[string, Step]> = [];
+    const answer = (_req: Request, res: Response): void => {
+      for (const [, apply] of steps) apply(res);
+    };
+    const route = shadowExpress(answer, answer, { name: named("same-calls"), publish: sink });
+    const app = express();
+    app.set("env", "test");
+    app.get("/", route);
+    running = await listen(app);
+    const url = running.url;
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 6 }), ending, async (before, end) => {
+        steps = [...before, end];
+        const done = sink.results.length;
+        await (await fetch(url, { redirect: "manual" })).arrayBuffer();
+        await route.experiment.settled();
+        const result = sink.results[done];
+        assert.equal(result?.matched, true, `${steps.map(([what]) => what).join(" → ")}: ${result?.mismatches[0]?.summary ?? "not published"}`);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
