@@ -778,3 +778,50 @@ describe("penumbra/http: extra arguments that carry the live connection", () => 
     socket.destroy();
   });
 });
+
+/** What `new Response()` takes as a body (the DOM's `BodyInit`, not in Node's lib types). */
+type ResponseBody = ConstructorParameters<typeof Response>[0];
+
+describe("penumbra/http: the same answer on both sides", () => {
+  it("compares the same generated Response from both handlers as matched", async () => {
+    const body = fc.oneof(
+      fc.constant<[string, () => ResponseBody]>(["null", () => null]),
+      fc.string({ maxLength: 60 }).map((v): [string, () => ResponseBody] => ["text", () => v]),
+      fc.uint8Array({ maxLength: 60 }).map((v): [string, () => ResponseBody] => ["bytes", () => v.slice()]),
+      fc.jsonValue().map((v): [string, () => ResponseBody] => ["json", () => JSON.stringify(v)]),
+      fc.array(fc.uint8Array({ minLength: 1, maxLength: 20 }), { maxLength: 5 }).map((chunks): [string, () => ResponseBody] => [
+        "stream",
+        () => {
+          let i = 0;
+          return new ReadableStream<Uint8Array>({
+            pull(controller) {
+              if (i === chunks.length) controller.close();
+              else controller.enqueue((chunks[i++] as Uint8Array).slice());
+            },
+          });
+        },
+      ]),
+      fc.dictionary(fc.stringMatching(/^[a-z]{1,5}$/), fc.string({ maxLength: 8 })).map((d): [string, () => ResponseBody] => ["form", () => new URLSearchParams(d)]),
+      fc.string({ maxLength: 20 }).map((v): [string, () => ResponseBody] => ["blob", () => new Blob([v], { type: "text/plain" })]),
+    );
+    const headers = fc.array(
+      fc.oneof(
+        fc.tuple(fc.stringMatching(/^x-[a-z]{1,6}$/), fc.stringMatching(/^[a-z0-9]{0,8}$/)),
+        fc.tuple(fc.constantFrom("content-type", "set-cookie", "cache-control", "etag"), fc.stringMatching(/^[a-z0-9=/;]{1,12}$/)),
+      ),
+      { maxLength: 6 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(200, 201, 204, 404, 500), body, headers, async (status, [kind, make], pairs) => {
+        const nullBody = status === 204;
+        const answer = (): Response => new Response(nullBody ? null : make(), { status, headers: pairs });
+        const sink = collector();
+        const handler = shadowHandler(answer, answer, { name: named("same-answer"), publish: sink });
+        await (await handler(new Request("http://local/"))).arrayBuffer();
+        await handler.experiment.settled();
+        assert.equal(sink.results[0]?.matched, true, `${kind} ${status}: ${sink.results[0]?.mismatches[0]?.summary ?? "not published"}`);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
