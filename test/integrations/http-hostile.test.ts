@@ -236,6 +236,37 @@ describe("penumbra/http: the old handler's Response reaches the caller as the ba
     }
   });
 
+  it("adopts an old handler's thenable once, as a caller awaiting the bare handler does, and serves the Response it resolves to", async () => {
+    for (const outcomeOf of ["resolves", "rejects"] as const) {
+      const served = new Response("from a thenable");
+      const broke = new Error("thenable broke");
+      let thenCalls = 0;
+      const thenable = {
+        then(resolve: (value: unknown) => void, reject: (reason: unknown) => void): void {
+          thenCalls++;
+          if (outcomeOf === "resolves") resolve(served);
+          else reject(broke);
+        },
+      };
+      const sink = collector();
+      const handler = shadowHandler((() => thenable) as unknown as (req: Request) => Promise<Response>, async () => new Response("from a thenable"), {
+        name: named("thenable"),
+        publish: sink,
+      });
+      const got = await outcome(() => handler(new Request("http://local/")));
+      assert.equal(thenCalls, 1, outcomeOf);
+      if (outcomeOf === "resolves") {
+        assert.equal(got.value, served);
+        assert.equal(got.text, "from a thenable");
+      } else {
+        assert.equal(got.threw, true);
+        assert.equal(got.value, broke);
+      }
+      await handler.experiment.settled();
+      assert.equal(sink.results[0]?.matched, outcomeOf === "resolves", outcomeOf);
+    }
+  });
+
   it("still watches a plain Response through two nested shadowed handlers, body intact", async () => {
     const sink = collector();
     const inner = shadowHandler(() => new Response("nested body"), () => new Response("nested body"), { name: named("inner"), publish: sink });
