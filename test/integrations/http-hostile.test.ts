@@ -521,6 +521,22 @@ describe("penumbra/http: bodies that are not what their content type says", () =
     );
   });
 
+  it("compares multipart bodies without their random boundaries: the same form matches, a changed field is shown", async () => {
+    const form = (fields: Record<string, string>) => (): Response => {
+      const data = new FormData();
+      for (const [name, value] of Object.entries(fields)) data.append(name, value);
+      return new Response(data);
+    };
+    const same = await compared(form({ a: "1", b: "two" }), form({ a: "1", b: "two" }));
+    assert.equal(same.matched, true, same.mismatches[0]?.summary);
+    const changed = await compared(form({ a: "1", b: "two" }), form({ a: "1", b: "three" }));
+    assert.equal(changed.mismatched, true);
+    assert.deepEqual(changed.mismatches[0]?.diffs.filter((d) => d.noise !== true).map((d) => d.path), ["body"]);
+    const diff = changed.mismatches[0]?.diffs.find((d) => d.path === "body");
+    assert.match(String(diff?.control), /name="b"\r\n\r\ntwo\r\n--<boundary>--/);
+    assert.match(String(diff?.candidate), /name="b"\r\n\r\nthree\r\n--<boundary>--/);
+  });
+
   it("decodes a text body in its declared charset", async () => {
     const headers = { "content-type": "text/plain; charset=iso-8859-1" };
     const result = await compared(() => new Response(new Uint8Array([0x63, 0x61, 0x66, 0xe9]), { headers }), () => new Response("cafe", { headers }));

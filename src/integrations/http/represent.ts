@@ -176,9 +176,15 @@ export class BoundedBody {
   represent(contentType: string | undefined): unknown {
     if (this.length === 0) return null;
     if (this.overCap) return this.digest();
-    const bytes = Buffer.concat(this.chunks);
+    let bytes: Buffer = Buffer.concat(this.chunks);
     const kind = classify(contentType);
-    if (kind === "binary") return this.digest();
+    const boundary = kind === "multipart" ? boundaryOf(contentType) : undefined;
+    if (boundary !== undefined) {
+      // The boundary is framing picked at random per response: compared as a placeholder.
+      bytes = replaceAll(bytes, Buffer.from(boundary, "latin1"), Buffer.from(BOUNDARY_PLACEHOLDER, "latin1"));
+      return decodeStrictly(bytes, undefined) ?? { length: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+    }
+    if (kind === "binary" || kind === "multipart") return this.digest();
     // Decoded strictly: a lenient decoder turns every invalid sequence into U+FFFD, and two
     // different bodies would compare equal. Bytes that are not text in their charset are compared
     // by length and hash, like binary.
@@ -220,9 +226,48 @@ function decodeStrictly(bytes: Buffer, charset: string | undefined): string | un
   }
 }
 
-function classify(contentType: string | undefined): "json" | "text" | "binary" | "unknown" {
+/** What a multipart body's boundary and a multipart content type's `boundary` parameter compare as. */
+const BOUNDARY_PLACEHOLDER = "<boundary>";
+
+/** The `boundary` parameter of a multipart content type, if any. */
+function boundaryOf(contentType: string | undefined): string | undefined {
+  const match = /;\s*boundary\s*=\s*(?:"([^"]+)"|([^";\s]+))/i.exec(contentType ?? "");
+  const boundary = match?.[1] ?? match?.[2];
+  return boundary === undefined || boundary === "" ? undefined : boundary;
+}
+
+/** `bytes` with every occurrence of `find` replaced by `by`. */
+function replaceAll(bytes: Buffer, find: Buffer, by: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = bytes.indexOf(find, from); at >= 0; at = bytes.indexOf(find, from)) {
+    parts.push(bytes.subarray(from, at), by);
+    from = at + find.length;
+  }
+  parts.push(bytes.subarray(from));
+  return Buffer.concat(parts);
+}
+
+/**
+ * A multipart content type with its boundary as a placeholder, anything else as it is: two
+ * responses carrying the same parts under different random boundaries compare equal.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * comparableContentType("multipart/form-data; boundary=----x1"); // "multipart/form-data; boundary=<boundary>"
+ * ```
+ */
+export function comparableContentType(contentType: string): string {
+  if (classify(contentType) !== "multipart") return contentType;
+  const boundary = boundaryOf(contentType);
+  return boundary === undefined ? contentType : contentType.split(boundary).join(BOUNDARY_PLACEHOLDER);
+}
+
+function classify(contentType: string | undefined): "json" | "text" | "binary" | "multipart" | "unknown" {
   if (contentType === undefined || contentType.trim() === "") return "unknown";
   const type = (contentType.split(";")[0] ?? "").trim().toLowerCase();
+  if (type.startsWith("multipart/")) return "multipart";
   if (type === "application/json" || type.endsWith("+json") || type === "application/x-ndjson") {
     return type === "application/x-ndjson" ? "text" : "json";
   }
@@ -319,7 +364,7 @@ export function fetchHeaders(headers: Headers): Record<string, string | string[]
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of headers) {
     // Iteration lists each set-cookie on its own; getSetCookie() gives them all at once.
-    if (name !== "set-cookie") out[name] = value;
+    if (name !== "set-cookie") out[name] = name === "content-type" ? comparableContentType(value) : value;
   }
   const cookies = headers.getSetCookie();
   if (cookies.length > 0) out["set-cookie"] = cookies;
@@ -343,6 +388,7 @@ export function nodeHeaders(headers: OutgoingHttpHeaders): Record<string, string
     const name = rawName.toLowerCase();
     if (name === "set-cookie") out[name] = Array.isArray(value) ? value.map(String) : [String(value)];
     else out[name] = Array.isArray(value) ? value.map(String).join(", ") : String(value);
+    if (name === "content-type") out[name] = comparableContentType(out[name] as string);
   }
   return out;
 }
