@@ -12,7 +12,8 @@
 import { shadow, type Experiment } from "../experiment/index";
 import { currentRun, isShadow } from "../context/run-info";
 import { MismatchError } from "../errors";
-import { reportError } from "../report";
+import { reportError, type Report } from "../report";
+import { currentFrame } from "../context/frame";
 import type { ExperimentOptions } from "../types/options";
 import {
   statusCompared,
@@ -115,10 +116,17 @@ export function shadowHandler<H extends FetchHandler>(
     context: requestContext<A>(experimentOptions.context),
   });
   // Sequential mode throws a MismatchError after the run is published; by then the caller has its
-  // response (it is served at once, see HandlerCall), so the error is reported instead of lost.
-  const late = (error: unknown): void => {
+  // response (it is served at once, see HandlerCall), so the error is reported instead of lost:
+  // into the run it came from (strict mode then owes it to settled()), else the experiment's way.
+  const late = (error: unknown, report: Report | undefined): void => {
     if (!(error instanceof MismatchError)) return;
-    reportError(name, experimentOptions.onError, "sequential", error, `the caller already had its response, so throwOnMismatch reports instead of throwing: ${error.message}`);
+    const detail = `the caller already had its response, so throwOnMismatch reports instead of throwing: ${error.message}`;
+    try {
+      if (report !== undefined) report("sequential", error, detail);
+      else reportError(name, experimentOptions.onError, "sequential", error, detail);
+    } catch {
+      // Reporting never throws into the caller's promise chain.
+    }
   };
   const handler = function (this: unknown, ...args: A): Promise<Response> {
     const call = new HandlerCall(this, late);
@@ -151,10 +159,13 @@ class HandlerCall {
   /** Bytes the caller read before cancelling the served body, once it has. */
   cancelledAt: number | undefined;
 
+  /** The serving run's reporter, once the serving behaviour has started in it. */
+  report: Report | undefined;
+
   constructor(
     readonly thisArg: unknown,
     /** Where an engine error that comes after the caller has its response goes. */
-    private readonly late: (error: unknown) => void,
+    private readonly late: (error: unknown, report: Report | undefined) => void,
   ) {}
 
   serve(response: unknown): void {
@@ -182,7 +193,7 @@ class HandlerCall {
       () => this.pending?.reject(new Error("penumbra: the shadowed handler settled without serving a response")),
       (error: unknown) => {
         if (this.pending !== undefined) this.pending.reject(error);
-        else this.late(error);
+        else this.late(error, this.report);
       },
     );
     return answer;
@@ -202,6 +213,12 @@ function behaviour<A extends unknown[]>(handler: FetchHandler, experiment: strin
     // Read before the first await: the run frame is what tells a shadow run from a serving one.
     const shadowRun = isShadow();
     const run = currentRun();
+    if (!shadowRun && call !== undefined && call.report === undefined) {
+      const frame = currentFrame();
+      const report = frame?.report;
+      // A method of the frame: called on it.
+      if (report !== undefined) call.report = (operation, cause, detail) => Reflect.apply(report, frame, [operation, cause, detail]) as void;
+    }
     // A server adapter's live connection among the extra arguments is replaced in the shadow.
     const response = (await Reflect.apply(handler, thisArg, shadowRun ? withoutLiveConnection(args, cap) : args)) as unknown;
     if (shadowRun || call === undefined) {

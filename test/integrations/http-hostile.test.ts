@@ -710,6 +710,21 @@ describe("penumbra/http: sequential mode with throwOnMismatch", () => {
     assert.match(errors.errors[0]?.message ?? "", /body\.total=1 vs 2/);
   });
 
+  it("owes that error to settled() in strict mode", async () => {
+    const errors = errorSink();
+    configure({ onError: errors.onError, strict: true });
+    const sink = collector();
+    const handler = shadowHandler(async () => Response.json({ total: 1 }), async () => Response.json({ total: 2 }), {
+      name: named("sequential-strict"),
+      publish: sink,
+      mode: "sequential",
+      throwOnMismatch: true,
+    });
+    assert.deepEqual(await (await handler(new Request("http://local/"))).json(), { total: 1 });
+    for (let i = 0; i < 100 && errors.errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    await assert.rejects(handler.experiment.settled(), (error: unknown) => (error as { operation?: string }).operation === "sequential");
+  });
+
   it("reports nothing for a sequential run that matched", async () => {
     const errors = errorSink();
     configure({ onError: errors.onError });
