@@ -408,6 +408,25 @@ describe("penumbra/http: promote", () => {
     }
   });
 
+  it("rolls a failing promotion back once the mismatch-rate guardrail trips: the callers get the new handler's errors, then the old answers", async () => {
+    configure({ onError: () => undefined });
+    const handler = shadowHandler(
+      async () => new Response("old"),
+      async () => {
+        throw new Error("new handler broke");
+      },
+      { name: named("promoted-trips"), publish: collector(), promote: 1, guardrails: { maxMismatchRate: 0.1, minRuns: 5 } },
+    );
+    const answers: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const got = await outcome(() => handler(new Request("http://local/")));
+      answers.push(got.threw ? String((got.value as Error).message) : (got.text ?? ""));
+      await handler.experiment.settled();
+    }
+    assert.deepEqual(answers, [...Array<string>(5).fill("new handler broke"), "old", "old", "old"]);
+    assert.equal(handler.experiment.enabled, false);
+  });
+
   it("serves a call already promoted to its end when the flag turns off mid-request, and the next call from the old handler", async () => {
     let flag = true;
     const sink = collector();
