@@ -63,7 +63,8 @@ export type ShadowExpressOptions = Omit<ExperimentOptions<ExpressArgs, Promise<C
   HttpComparisonOptions;
 
 /**
- * What `shadowExpress` returns: an Express handler, plus its experiment.
+ * What `shadowExpress` returns: an Express handler, plus its experiment. Like the old handler, it
+ * throws synchronously what the old handler throws synchronously, and otherwise returns a promise.
  *
  * @example
  * ```ts
@@ -129,7 +130,9 @@ export function shadowExpress(
       // own promise does (a throw or rejection Express passes to next(err)), not when the comparison
       // does. The engine's copy of that outcome is already the control's.
       engine.then(undefined, () => undefined);
-      if (call.threw) return Promise.reject(call.error);
+      // A synchronous throw stays synchronous: Express passes it to next() as it is, while a rejection
+      // with a falsy reason (`throw undefined`) would become Express's "Rejected promise" error.
+      if (call.threw) throw call.error;
       return Promise.resolve(call.returned).then(() => undefined);
     }
     return engine.then(() => undefined);

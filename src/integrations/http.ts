@@ -11,6 +11,9 @@
  */
 import { shadow, type Experiment } from "../experiment/index";
 import { currentRun, isShadow } from "../context/run-info";
+import { MismatchError } from "../errors";
+import { reportError, type Report } from "../report";
+import { currentFrame } from "../context/frame";
 import type { ExperimentOptions } from "../types/options";
 import {
   statusCompared,
@@ -23,6 +26,7 @@ import {
   type HttpComparisonOptions,
 } from "./http/represent";
 import { watchServedBody } from "./http/paced-body";
+import { withoutLiveConnection } from "./http/inert-args";
 
 export { defaultNoiseHeaders, DEFAULT_MAX_BODY_BYTES } from "./http/represent";
 export type { BodyCut, BodyDigest, ComparableResponse, HttpComparisonOptions } from "./http/represent";
@@ -111,8 +115,21 @@ export function shadowHandler<H extends FetchHandler>(
     buckets: [...(experimentOptions.buckets ?? []), ...(experimentOptions.statusOf === undefined ? [statusCompared] : []), noiseRule],
     context: requestContext<A>(experimentOptions.context),
   });
+  // Sequential mode throws a MismatchError after the run is published; by then the caller has its
+  // response (it is served at once, see HandlerCall), so the error is reported instead of lost:
+  // into the run it came from (strict mode then owes it to settled()), else the experiment's way.
+  const late = (error: unknown, report: Report | undefined): void => {
+    if (!(error instanceof MismatchError)) return;
+    const detail = `the caller already had its response, so throwOnMismatch reports instead of throwing: ${error.message}`;
+    try {
+      if (report !== undefined) report("sequential", error, detail);
+      else reportError(name, experimentOptions.onError, "sequential", error, detail);
+    } catch {
+      // Reporting never throws into the caller's promise chain.
+    }
+  };
   const handler = function (this: unknown, ...args: A): Promise<Response> {
-    const call = new HandlerCall(this);
+    const call = new HandlerCall(this, late);
     let engine: Promise<ComparableResponse>;
     try {
       engine = Reflect.apply(shadowed, call, args) as Promise<ComparableResponse>;
@@ -142,7 +159,14 @@ class HandlerCall {
   /** Bytes the caller read before cancelling the served body, once it has. */
   cancelledAt: number | undefined;
 
-  constructor(readonly thisArg: unknown) {}
+  /** The serving run's reporter, once the serving behaviour has started in it. */
+  report: Report | undefined;
+
+  constructor(
+    readonly thisArg: unknown,
+    /** Where an engine error that comes after the caller has its response goes. */
+    private readonly late: (error: unknown, report: Report | undefined) => void,
+  ) {}
 
   serve(response: unknown): void {
     if (this.served) return;
@@ -167,7 +191,10 @@ class HandlerCall {
     });
     engine.then(
       () => this.pending?.reject(new Error("penumbra: the shadowed handler settled without serving a response")),
-      (error: unknown) => this.pending?.reject(error),
+      (error: unknown) => {
+        if (this.pending !== undefined) this.pending.reject(error);
+        else this.late(error, this.report);
+      },
     );
     return answer;
   }
@@ -186,13 +213,20 @@ function behaviour<A extends unknown[]>(handler: FetchHandler, experiment: strin
     // Read before the first await: the run frame is what tells a shadow run from a serving one.
     const shadowRun = isShadow();
     const run = currentRun();
-    const response = (await Reflect.apply(handler, thisArg, args)) as unknown;
+    if (!shadowRun && call !== undefined && call.report === undefined) {
+      const frame = currentFrame();
+      const report = frame?.report;
+      // A method of the frame: called on it.
+      if (report !== undefined) call.report = (operation, cause, detail) => Reflect.apply(report, frame, [operation, cause, detail]) as void;
+    }
+    // A server adapter's live connection among the extra arguments is replaced in the shadow.
+    const response = (await Reflect.apply(handler, thisArg, shadowRun ? withoutLiveConnection(args, cap) : args)) as unknown;
     if (shadowRun || call === undefined) {
       return represent(response, cap, { limit: call?.cancelledAt, signal: run?.signal });
     }
     // A call that was not admitted runs bare: no frame of this experiment, nothing to compare.
     const admitted = run !== undefined && run.experiment === experiment;
-    if (!admitted || !(response instanceof Response)) {
+    if (!admitted || !isResponse(response)) {
       call.serve(response);
       return admitted ? represent(response, cap) : NOT_COMPARED;
     }
@@ -206,9 +240,18 @@ function behaviour<A extends unknown[]>(handler: FetchHandler, experiment: strin
  * response its caller dropped from ever being collected (see `./http/paced-body`).
  */
 function observeServed(call: HandlerCall, response: Response, cap: number): Promise<ComparableResponse> | ComparableResponse {
-  const { status } = response;
-  const headers = fetchHeaders(response.headers);
-  const contentType = response.headers.get("content-type") ?? undefined;
+  let status: number;
+  let headers: Record<string, string | string[]>;
+  let contentType: string | undefined;
+  try {
+    status = response.status;
+    headers = fetchHeaders(response.headers);
+    contentType = response.headers.get("content-type") ?? undefined;
+  } catch (error) {
+    // The caller gets the response as it is; the old side's value is that it could not be read.
+    call.serve(response);
+    throw error;
+  }
   let watched: ReturnType<typeof watchServedBody>;
   try {
     watched = watchServedBody(response, cap);
@@ -216,13 +259,22 @@ function observeServed(call: HandlerCall, response: Response, cap: number): Prom
     watched = undefined;
   }
   call.serve(response);
-  if (watched === undefined) return { status, headers, body: { unreadable: "the body could not be observed without changing the response (used, locked or frozen)" } };
+  if (watched === undefined) return { status, headers, body: { unreadable: "the body could not be observed without changing the response (used, locked, frozen, or its body methods overridden)" } };
   return watched.then(({ body, cut }) => {
     if (cut?.reason === "cancelled") call.cancelledAt = cut.bytes;
     const seen: ComparableResponse = { status, headers, body: body.represent(contentType) };
     if (cut !== undefined) seen.bodyCut = cut;
     return seen;
   });
+}
+
+/** Whether `value` is a `Response`; a Proxy whose `getPrototypeOf` trap throws is not one. */
+function isResponse(value: unknown): value is Response {
+  try {
+    return value instanceof Response;
+  } catch {
+    return false;
+  }
 }
 
 /** A response's comparable value; consumes its body, to `limit` bytes or until `signal` aborts. */

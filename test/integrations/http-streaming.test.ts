@@ -350,7 +350,7 @@ describe("penumbra/http streaming at the caller's pace", () => {
     const res = await handler(new Request("http://local/"));
     assert.equal(await res.text(), "frozen");
     await handler.experiment.settled();
-    assert.deepEqual((sink.results[0]?.control.value as ComparableResponse).body, { unreadable: "the body could not be observed without changing the response (used, locked or frozen)" });
+    assert.deepEqual((sink.results[0]?.control.value as ComparableResponse).body, { unreadable: "the body could not be observed without changing the response (used, locked, frozen, or its body methods overridden)" });
   });
 
 });

@@ -269,7 +269,7 @@ export function shadowExchange(live: Request, liveRes: Response, cap: number): [
   Object.defineProperty(req, "next", { value: next, writable: true, configurable: true, enumerable: false });
   const counterparts = new Map<unknown, unknown>([[live, req], [liveRes, res], [live.socket, socket]]);
   replaceLiveHandles(req as unknown as Record<string, unknown>, counterparts);
-  replaceLiveHandles(res.locals, counterparts);
+  replaceLiveHandles(res, counterparts, ["locals"]);
   return [req, res, next, recorder];
 }
 
@@ -292,6 +292,15 @@ function headersSentError(): Error {
   return Object.assign(new Error("Cannot set headers after they are sent to the client"), { code: "ERR_HTTP_HEADERS_SENT" });
 }
 
+/** Bytes the stand-in takes before `write()` answers `false` until the next `drain`: a socket's default. */
+const STAND_IN_HIGH_WATER_MARK = 16 * 1024;
+
+/** The bytes a `write(chunk, encoding)` would send; 0 for what Node would refuse. */
+function byteLength(chunk: unknown, encoding: unknown): number {
+  if (typeof chunk === "string") return Buffer.byteLength(chunk, typeof encoding === "string" && Buffer.isEncoding(encoding) ? encoding : "utf8");
+  return chunk instanceof Uint8Array ? chunk.byteLength : 0;
+}
+
 /** The stand-in `res`: Express's methods on top, recording primitives underneath (see the module note). */
 function standInResponse(live: Response, req: Request, recorder: ResponseRecorder, socket: InertSocket): Response {
   const res = Object.create(Object.getPrototypeOf(live) as object) as Response;
@@ -300,6 +309,8 @@ function standInResponse(live: Response, req: Request, recorder: ResponseRecorde
   const before = typeof live.getHeaders === "function" ? live.getHeaders() : {};
   for (const [name, value] of Object.entries(before)) if (value !== undefined) headers.set(name.toLowerCase(), { name, value });
   let headersSent = false;
+  let unflushed = 0;
+  let needDrain = false;
   let ended = false;
   let gone = false;
   let destroyed = false;
@@ -360,7 +371,19 @@ function standInResponse(live: Response, req: Request, recorder: ResponseRecorde
       recorder.chunk(chunk, encoding);
       const done = typeof encoding === "function" ? encoding : callback;
       if (typeof done === "function") setImmediate(() => (done as () => void)());
-      return true;
+      unflushed += byteLength(chunk, encoding);
+      if (unflushed < STAND_IN_HIGH_WATER_MARK) return true;
+      // Push back as a socket would: a writer that waits for `drain` (a pipe) waits a turn of the
+      // event loop, so a stream produced synchronously cannot starve the process's timers.
+      if (!needDrain) {
+        needDrain = true;
+        setImmediate(() => {
+          unflushed = 0;
+          needDrain = false;
+          if (!gone && !ended) res.emit("drain");
+        });
+      }
+      return false;
     },
     end(chunk?: unknown, encoding?: unknown, callback?: unknown) {
       if (ended || gone) return res;
@@ -394,6 +417,9 @@ function standInResponse(live: Response, req: Request, recorder: ResponseRecorde
     socket: { value: socket, writable: true, configurable: true },
     connection: { value: socket, writable: true, configurable: true },
     headersSent: flag(() => headersSent),
+    writableHighWaterMark: { value: STAND_IN_HIGH_WATER_MARK, writable: true, configurable: true },
+    writableLength: { get: () => unflushed, configurable: true },
+    writableNeedDrain: flag(() => needDrain && !ended && !gone),
     writableEnded: flag(() => ended),
     writableFinished: flag(() => ended),
     finished: flag(() => ended),

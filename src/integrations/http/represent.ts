@@ -12,6 +12,7 @@ import { pathMatcher } from "../../compare/path-glob";
 import { isIdentifierKey } from "../../compare/path";
 import type { BucketRule } from "../../types/options";
 import type { FieldDiff } from "../../types/results";
+import { show } from "../../experiment/index";
 
 /**
  * A response as the experiment compares it: status, lower-cased headers and a decoded body.
@@ -130,7 +131,7 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export function checkMaxBodyBytes(value: number | undefined): number {
   if (value === undefined) return DEFAULT_MAX_BODY_BYTES;
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-    throw new TypeError(`penumbra: options.maxBodyBytes must be a non-negative integer, got ${String(value)}`);
+    throw new TypeError(`penumbra: options.maxBodyBytes must be a non-negative integer, got ${show(value)}`);
   }
   return value;
 }
@@ -175,24 +176,26 @@ export class BoundedBody {
   represent(contentType: string | undefined): unknown {
     if (this.length === 0) return null;
     if (this.overCap) return this.digest();
-    const bytes = Buffer.concat(this.chunks);
+    let bytes: Buffer = Buffer.concat(this.chunks);
     const kind = classify(contentType);
-    if (kind === "json") {
-      const text = bytes.toString("utf8");
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        // A JSON content type over a broken body: the text still says what differs.
-        return text;
-      }
+    const boundary = kind === "multipart" ? boundaryOf(contentType) : undefined;
+    if (boundary !== undefined) {
+      // The boundary is framing picked at random per response: compared as a placeholder.
+      bytes = replaceAll(bytes, Buffer.from(boundary, "latin1"), Buffer.from(BOUNDARY_PLACEHOLDER, "latin1"));
+      return decodeStrictly(bytes, undefined) ?? { length: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
     }
-    if (kind === "text") return bytes.toString("utf8");
-    if (kind === "binary") return this.digest();
-    // No content type: text when it is valid UTF-8, else bytes.
+    if (kind === "binary" || kind === "multipart") return this.digest();
+    // Decoded strictly: a lenient decoder turns every invalid sequence into U+FFFD, and two
+    // different bodies would compare equal. Bytes that are not text in their charset are compared
+    // by length and hash, like binary.
+    const text = decodeStrictly(bytes, kind === "unknown" ? undefined : charsetOf(contentType));
+    if (text === undefined) return this.digest();
+    if (kind !== "json") return text;
     try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+      return JSON.parse(text) as unknown;
     } catch {
-      return this.digest();
+      // A JSON content type over a broken body: the text still says what differs.
+      return text;
     }
   }
 
@@ -201,9 +204,70 @@ export class BoundedBody {
   }
 }
 
-function classify(contentType: string | undefined): "json" | "text" | "binary" | "unknown" {
+/** The `charset` parameter of a content type, if any. */
+function charsetOf(contentType: string | undefined): string | undefined {
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType ?? "");
+  return match?.[1];
+}
+
+/** The bytes as text in `charset` (UTF-8 when absent or unknown), or undefined when they are not valid text in it. */
+function decodeStrictly(bytes: Buffer, charset: string | undefined): string | undefined {
+  let encoding = "utf-8";
+  try {
+    if (charset !== undefined) encoding = new TextDecoder(charset).encoding;
+  } catch {
+    // A charset TextDecoder does not know: read as UTF-8.
+  }
+  try {
+    // A byte order mark is a difference in bytes: kept, not swallowed.
+    return new TextDecoder(encoding, { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a multipart body's boundary and a multipart content type's `boundary` parameter compare as. */
+const BOUNDARY_PLACEHOLDER = "<boundary>";
+
+/** The `boundary` parameter of a multipart content type, if any. */
+function boundaryOf(contentType: string | undefined): string | undefined {
+  const match = /;\s*boundary\s*=\s*(?:"([^"]+)"|([^";\s]+))/i.exec(contentType ?? "");
+  const boundary = match?.[1] ?? match?.[2];
+  return boundary === undefined || boundary === "" ? undefined : boundary;
+}
+
+/** `bytes` with every occurrence of `find` replaced by `by`. */
+function replaceAll(bytes: Buffer, find: Buffer, by: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = bytes.indexOf(find, from); at >= 0; at = bytes.indexOf(find, from)) {
+    parts.push(bytes.subarray(from, at), by);
+    from = at + find.length;
+  }
+  parts.push(bytes.subarray(from));
+  return Buffer.concat(parts);
+}
+
+/**
+ * A multipart content type with its boundary as a placeholder, anything else as it is: two
+ * responses carrying the same parts under different random boundaries compare equal.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * comparableContentType("multipart/form-data; boundary=----x1"); // "multipart/form-data; boundary=<boundary>"
+ * ```
+ */
+export function comparableContentType(contentType: string): string {
+  if (classify(contentType) !== "multipart") return contentType;
+  const boundary = boundaryOf(contentType);
+  return boundary === undefined ? contentType : contentType.split(boundary).join(BOUNDARY_PLACEHOLDER);
+}
+
+function classify(contentType: string | undefined): "json" | "text" | "binary" | "multipart" | "unknown" {
   if (contentType === undefined || contentType.trim() === "") return "unknown";
   const type = (contentType.split(";")[0] ?? "").trim().toLowerCase();
+  if (type.startsWith("multipart/")) return "multipart";
   if (type === "application/json" || type.endsWith("+json") || type === "application/x-ndjson") {
     return type === "application/x-ndjson" ? "text" : "json";
   }
@@ -220,12 +284,16 @@ function classify(contentType: string | undefined): "json" | "text" | "binary" |
   return "binary";
 }
 
+/** How long `readBounded` reads before it gives the event loop a turn (timers, I/O, other requests). */
+const READ_TURN_MS = 8;
+
 /**
  * Reads a fetch body through a {@link BoundedBody}: to its end (hashing past the cap, so the length
  * and hash cover every byte), or to `limit` bytes when the served side's caller cancelled there, or
- * until `signal` aborts (the candidate timed out: an endless body must not be read forever).
- * Stopping early cancels the stream, which reaches the body's source. A stream that errors is a
- * body cut with reason `"failed"`, as on the served side.
+ * until `signal` aborts (the candidate timed out: an endless body must not be read forever). A body
+ * whose reads resolve at once is still read a few milliseconds at a time, so the process's timers
+ * (the abort among them) and other requests go on. Stopping early cancels the stream, which reaches
+ * the body's source. A stream that errors is a body cut with reason `"failed"`, as on the served side.
  *
  * @internal
  * @example
@@ -252,8 +320,16 @@ export async function readBounded(
     return { body, cut: { bytes: 0, reason: "cancelled" } };
   }
   signal?.addEventListener("abort", stop, { once: true });
+  let turnStarted = performance.now();
   try {
     for (;;) {
+      if (performance.now() - turnStarted > READ_TURN_MS) {
+        // Reads that resolve at once (an endless body produced synchronously) are a microtask loop:
+        // without a turn of the event loop no timer runs, the candidate's timeout included.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turnStarted = performance.now();
+        if (aborted()) return { body, cut: { bytes: body.length, reason: "cancelled" } };
+      }
       if (limit !== undefined && body.length >= limit) {
         stop();
         return { body, cut: { bytes: body.length, reason: "cancelled" } };
@@ -288,7 +364,7 @@ export function fetchHeaders(headers: Headers): Record<string, string | string[]
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of headers) {
     // Iteration lists each set-cookie on its own; getSetCookie() gives them all at once.
-    if (name !== "set-cookie") out[name] = value;
+    if (name !== "set-cookie") out[name] = name === "content-type" ? comparableContentType(value) : value;
   }
   const cookies = headers.getSetCookie();
   if (cookies.length > 0) out["set-cookie"] = cookies;
@@ -312,6 +388,7 @@ export function nodeHeaders(headers: OutgoingHttpHeaders): Record<string, string
     const name = rawName.toLowerCase();
     if (name === "set-cookie") out[name] = Array.isArray(value) ? value.map(String) : [String(value)];
     else out[name] = Array.isArray(value) ? value.map(String).join(", ") : String(value);
+    if (name === "content-type") out[name] = comparableContentType(out[name] as string);
   }
   return out;
 }
@@ -327,10 +404,18 @@ export function nodeHeaders(headers: OutgoingHttpHeaders): Record<string, string
  * ```
  */
 export function headerNoise(names: readonly string[]): BucketRule {
-  if (!Array.isArray(names) || names.some((n) => typeof n !== "string")) {
-    throw new TypeError("penumbra: options.noiseHeaders must be an array of header names");
+  let copied: string[] | undefined;
+  try {
+    // Copied once: a Proxy or an array changed later cannot change (or break) the rule.
+    if (Array.isArray(names)) copied = Array.from(names as unknown[], (n) => (typeof n === "string" ? n : undefined)).filter((n) => n !== undefined);
+    if (copied?.length !== names.length) copied = undefined;
+  } catch {
+    copied = undefined;
   }
-  const paths = names.map((name) => headerPath(name.toLowerCase()));
+  if (copied === undefined) {
+    throw new TypeError(`penumbra: options.noiseHeaders must be an array of header names, got ${show(names)}`);
+  }
+  const paths = copied.map((name) => headerPath(name.toLowerCase()));
   const exact = new Set(paths);
   const below = pathMatcher(paths);
   return {

@@ -198,44 +198,103 @@ export function shadowRequest(live: Request, socket: InertSocket): Request {
 }
 
 /**
- * Replaces, inside the shadow request's copied data and the stand-in's `locals` (plain objects and
- * arrays, which are the shadow's own copies), every reference to the live request, response or socket by its shadow counterpart.
- * Iterative and bounded like the snapshot: a copy the walk does not reach is one the snapshot shared.
+ * Replaces, in the shadow request's data and the stand-in's `locals`, every reference to the live
+ * request, response or socket by its shadow counterpart. `owner` is the shadow's own object: its
+ * properties `keys` (default: its own data keys) are reassigned. What lies below them may be the
+ * live side's own (the snapshot shares a value over its size bound), so nothing below is changed:
+ * each plain object or array that leads to a live handle (a cycle included) is copied, and the copies
+ * refer to each other and to the counterparts. Iterative and bounded like the snapshot: a container
+ * the walk does not reach is left as it is.
  *
  * @internal
  * @example
  * ```ts
- * replaceLiveHandles(shadowReq, new Map([[liveReq, shadowReq], [liveRes, standIn], [liveReq.socket, inert]]));
+ * const counterparts = new Map([[liveReq, shadowReq], [liveRes, standIn], [liveReq.socket, inert]]);
+ * replaceLiveHandles(shadowReq, counterparts);
+ * replaceLiveHandles(standIn, counterparts, ["locals"]);
  * ```
  */
-export function replaceLiveHandles(root: Record<string, unknown> | undefined, counterparts: Map<unknown, unknown>): void {
-  if (typeof root !== "object" || root === null) return;
+export function replaceLiveHandles(owner: object | undefined, counterparts: Map<unknown, unknown>, keys?: readonly string[]): void {
+  if (typeof owner !== "object" || owner === null) return;
   counterparts.delete(undefined);
-  const seen = new Set<object>();
+  const target = owner as Record<string, unknown>;
+  // Node's own state (`_events`, `_readableState`) and the shadow's own handles are not copied data.
+  const names = keys ?? Object.keys(target).filter((key) => !key.startsWith("_") && !LIVE_ONLY.has(key));
+  const roots: Array<[string, object]> = [];
   const stack: object[] = [];
-  for (const key of Object.keys(root)) {
-    // Node's own state (`_events`, `_readableState`) and the shadow's own handles are not copied data.
-    if (key.startsWith("_") || LIVE_ONLY.has(key)) continue;
-    const value = root[key];
-    if (counterparts.has(value)) root[key] = counterparts.get(value);
-    else if (isPlainContainer(value)) stack.push(value);
+  for (const key of names) {
+    const value = target[key];
+    if (counterparts.has(value)) target[key] = counterparts.get(value);
+    else if (isPlainContainer(value)) {
+      roots.push([key, value]);
+      stack.push(value);
+    }
   }
+  // Which containers hold a live handle, and which containers each one refers to.
+  const refersTo = new Map<object, object[]>();
+  const holding = new Set<object>();
   let budget = 10_000;
   while (stack.length > 0 && budget-- > 0) {
-    const container = stack.pop() as Record<string, unknown>;
-    if (seen.has(container)) continue;
-    seen.add(container);
-    for (const key of Object.keys(container)) {
-      const descriptor = Object.getOwnPropertyDescriptor(container, key);
-      if (descriptor === undefined || !("value" in descriptor)) continue;
-      const value: unknown = descriptor.value;
-      if (counterparts.has(value)) {
-        if (descriptor.writable === true) container[key] = counterparts.get(value);
-      } else if (isPlainContainer(value)) {
+    const container = stack.pop() as object;
+    if (refersTo.has(container)) continue;
+    const refs: object[] = [];
+    refersTo.set(container, refs);
+    for (const value of dataValues(container)) {
+      if (counterparts.has(value)) holding.add(container);
+      else if (isPlainContainer(value)) {
+        refs.push(value);
         stack.push(value);
       }
     }
   }
+  if (holding.size === 0) return;
+  // A container is copied when it holds a handle or refers to a container that is copied.
+  const referredBy = new Map<object, object[]>();
+  for (const [container, refs] of refersTo) {
+    for (const ref of refs) {
+      const by = referredBy.get(ref);
+      if (by === undefined) referredBy.set(ref, [container]);
+      else by.push(container);
+    }
+  }
+  const copied = new Map<object, object>();
+  const work = [...holding];
+  while (work.length > 0) {
+    const container = work.pop() as object;
+    if (copied.has(container)) continue;
+    copied.set(container, Array.isArray(container) ? [] : (Object.create(Object.getPrototypeOf(container) as object | null) as object));
+    work.push(...(referredBy.get(container) ?? []));
+  }
+  for (const [original, copy] of copied) {
+    const descriptors = Object.getOwnPropertyDescriptors(original) as Record<PropertyKey, PropertyDescriptor>;
+    for (const key of Reflect.ownKeys(descriptors)) {
+      const descriptor = descriptors[key as string] as PropertyDescriptor;
+      if (!("value" in descriptor)) continue;
+      const value: unknown = descriptor.value;
+      if (counterparts.has(value)) descriptor.value = counterparts.get(value);
+      else if (typeof value === "object" && value !== null && copied.has(value)) descriptor.value = copied.get(value);
+    }
+    Object.defineProperties(copy, descriptors);
+    if (Object.isFrozen(original)) Object.freeze(copy);
+  }
+  for (const [key, value] of roots) {
+    const copy = copied.get(value);
+    if (copy !== undefined) target[key] = copy;
+  }
+}
+
+/** The values of a container's own enumerable data properties; none when they cannot be listed. */
+function dataValues(container: object): unknown[] {
+  const values: unknown[] = [];
+  try {
+    for (const key of Object.keys(container)) {
+      const descriptor = Object.getOwnPropertyDescriptor(container, key);
+      if (descriptor !== undefined && "value" in descriptor) values.push(descriptor.value);
+    }
+  } catch {
+    // A container whose keys cannot be listed is left as it is.
+  }
+  return values;
 }
 
 function isPlainContainer(value: unknown): value is object {
