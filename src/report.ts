@@ -6,7 +6,7 @@
  * `settled()` / `flush()`. Nothing here ever throws at the caller.
  */
 import { currentSettings } from "./config";
-import { describeThrown } from "./describe";
+import { describeThrown, escapeControls } from "./describe";
 import { ExperimentError, type Operation } from "./errors";
 
 /**
@@ -161,7 +161,8 @@ function owe(owner: object, error: ExperimentError): void {
  */
 export function penumbraWarning(message: string, code: string): void {
   try {
-    process.emitWarning(message, { type: "PenumbraWarning", code });
+    // Names in a message are the user's (an experiment called "\u001b[2J…"): escaped like any description.
+    process.emitWarning(escapeControls(message), { type: "PenumbraWarning", code });
   } catch {
     // The control path matters more than the warning.
   }

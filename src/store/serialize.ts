@@ -231,7 +231,8 @@ function walkProperties(
   for (const key of keys) {
     const read = readProperty(object, key);
     const rendered = read.threw ? `[getter threw: ${safeString(read.value)}]` : walk(read.value, key, ancestors);
-    if (rendered !== undefined) into[key] = rendered;
+    // Defined, not assigned: a key named "__proto__" must stay a key, not set the prototype.
+    if (rendered !== undefined) Object.defineProperty(into, key, { value: rendered, enumerable: true, writable: true, configurable: true });
   }
   return into;
 }

@@ -276,6 +276,19 @@ describe("engine contract fixes", () => {
       assert.ok(first.enabled);
     });
 
+    it("escapes terminal controls and bidi overrides of an experiment's name in its warnings", async () => {
+      const name = "evil\u001b[2J\u202ename";
+      const first = new Experiment(name, { publish: collector() });
+      const warnings = await warningsDuring(() => {
+        new Experiment(name, { publish: collector() });
+      });
+      const mine = warnings.filter((w) => w.code === "PENUMBRA_DUPLICATE_NAME");
+      assert.equal(mine.length, 1);
+      assert.ok(mine[0]!.message.includes("evil\\u001b[2J\\u202ename"), mine[0]!.message);
+      assert.ok(!/[\u001b\u202e]/.test(mine[0]!.message));
+      first.disable();
+    });
+
     it("lets a disabled experiment hand its name on: a ramp that retires one stage for the next is not warned about", async () => {
       const first = new Experiment("ramped-name", { publish: collector() });
       first.disable("ramped to the next stage");

@@ -25,6 +25,14 @@ describe("serialize", () => {
       assert.deepStrictEqual(roundTrip(result), { ...result });
     });
 
+    it("keeps a key named __proto__ as a key, written and read back", () => {
+      const value = JSON.parse('{"__proto__": {"region": "us-ny"}, "total": 1}') as Record<string, unknown>;
+      const back = roundTrip(withControlValue(value)).control.value as Record<string, unknown>;
+      assert.ok(Object.hasOwn(back, "__proto__"));
+      assert.deepEqual(Object.getOwnPropertyDescriptor(back, "__proto__")?.value, { region: "us-ny" });
+      assert.equal(Object.getPrototypeOf(back), Object.prototype);
+    });
+
     it("writes exactly one line with no newline inside, even when values contain line breaks", () => {
       const line = resultToJSON(withControlValue({ text: "a\nb\r\nc\u2028d\u2029e" }));
       assert.equal(line.includes("\n"), false);
