@@ -2,6 +2,7 @@
  * The public face: `Experiment` (one control, named candidates, `run`) and `shadow()`, the one-line
  * way to build one. A call goes admit → run (background or sequential) → conclude.
  */
+import { describeThrown } from "../describe";
 import { CallerReport } from "../report";
 import type { ExperimentOptions } from "../types/options";
 import { admit, Run } from "./admit";
@@ -202,7 +203,12 @@ export function shadow<A extends unknown[], R>(
   options?: ExperimentOptions<A, R>,
 ): Shadowed<A, R> {
   if (typeof control !== "function") throw new TypeError(`penumbra: the control must be a function, got ${show(control)}`);
-  const name = options?.name ?? (control.name || "experiment");
+  let name: string;
+  try {
+    name = options?.name ?? (control.name || "experiment");
+  } catch (error) {
+    throw new TypeError(`penumbra: option 'name' (or the control's name) could not be read: ${describeThrown(error)}`);
+  }
   const experiment = new Experiment<A, R>(name, options).use(control).try(candidate);
   const wrapped = function (this: unknown, ...args: A): R {
     return experiment.invoke(this, args);

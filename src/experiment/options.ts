@@ -84,10 +84,10 @@ export function resolveOptions<A extends unknown[], R>(options: ExperimentOption
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`penumbra: experiment options must be an object, got ${show(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new TypeError(`penumbra: unknown option '${key}'`);
-  }
-  const o = options;
+  // Read once, into plain objects: a getter that throws is a TypeError naming its option, and what was
+  // checked is what the experiment uses (a getter cannot answer differently later).
+  const o = readOptions(options, "", KNOWN_OPTIONS) as ExperimentOptions<A, R>;
+  if (isPlainRecord(o.guardrails)) (o as { guardrails?: unknown }).guardrails = readOptions(o.guardrails, "guardrails.", GUARDRAIL_OPTIONS);
   if (o.name !== undefined && (typeof o.name !== "string" || o.name === "")) fail("name", o.name, "a non-empty string");
   if (o.mode !== undefined && o.mode !== "background" && o.mode !== "sequential") {
     fail("mode", o.mode, `"background" or "sequential"`);
@@ -159,12 +159,33 @@ function checkBuckets(buckets: unknown): void {
   });
 }
 
+const GUARDRAIL_RATES = ["maxMismatchRate", "maxTimeoutRate"];
+const GUARDRAIL_OPTIONS: ReadonlySet<string> = new Set([...GUARDRAIL_RATES, "maxP95Ratio", "minRuns", "windowMs", "disableOnLeak", "onTrip"]);
+
+/** A plain copy of an options object's own keys, each read once; unknown keys and unreadable ones are TypeErrors. */
+function readOptions(options: object, prefix: string, known: ReadonlySet<string>): Record<string, unknown> {
+  let keys: string[];
+  try {
+    keys = Object.keys(options);
+  } catch (error) {
+    throw new TypeError(`penumbra: ${prefix === "" ? "experiment options" : `option '${prefix.slice(0, -1)}'`} could not be read: ${describeThrown(error)}`);
+  }
+  const copy: Record<string, unknown> = {};
+  for (const key of keys) {
+    if (!known.has(key)) throw new TypeError(`penumbra: unknown option '${prefix}${key}'`);
+    try {
+      copy[key] = (options as Record<string, unknown>)[key];
+    } catch (error) {
+      throw new TypeError(`penumbra: option '${prefix}${key}' could not be read: ${describeThrown(error)}`);
+    }
+  }
+  return copy;
+}
+
 function checkGuardrails(guardrails: unknown): void {
   if (!isPlainRecord(guardrails)) fail("guardrails", guardrails, "an object");
   const g = guardrails as Record<string, unknown>;
-  const rates = ["maxMismatchRate", "maxTimeoutRate"];
-  const known = new Set([...rates, "maxP95Ratio", "minRuns", "windowMs", "disableOnLeak", "onTrip"]);
-  for (const key of Object.keys(g)) if (!known.has(key)) throw new TypeError(`penumbra: unknown option 'guardrails.${key}'`);
+  const rates = GUARDRAIL_RATES;
   for (const key of rates) {
     const v = g[key];
     if (v !== undefined && !(typeof v === "number" && v >= 0 && v <= 1)) fail(`guardrails.${key}`, v, "a number from 0 to 1");

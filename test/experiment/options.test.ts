@@ -247,3 +247,39 @@ describe("options", () => {
     });
   });
 });
+
+describe("options nobody can read", () => {
+  const throwing = (): never => {
+    throw new Error("getter says no");
+  };
+  const cases: Array<[string, () => unknown]> = [
+    ["sample", () => Object.defineProperty({}, "sample", { get: throwing, enumerable: true })],
+    ["guardrails.minRuns", () => ({ guardrails: Object.defineProperty({}, "minRuns", { get: throwing, enumerable: true }) })],
+    ["guardrails", () => ({ guardrails: new Proxy({}, { ownKeys: throwing }) })],
+    ["experiment options", () => new Proxy({}, { ownKeys: throwing })],
+    ["name", () => Object.defineProperty({}, "name", { get: throwing, enumerable: true })],
+  ];
+  for (const [option, make] of cases) {
+    it(`turns an unreadable ${option} into a TypeError naming it, when the experiment is built`, () => {
+      for (const build of [
+        () => new Experiment("unreadable", make() as ExperimentOptions<[number], number>),
+        () => shadow((n: number) => n, (n: number) => n, make() as ExperimentOptions<[number], number>),
+      ]) {
+        assert.throws(build, (error: unknown) => error instanceof TypeError && error.message.includes(option) && error.message.includes("getter says no"));
+      }
+    });
+  }
+
+  it("reads each option once: what was checked is what the experiment uses", async () => {
+    let reads = 0;
+    const options = Object.defineProperty({ publish: collector() }, "sample", {
+      get: () => (++reads === 1 ? 1 : 5),
+      enumerable: true,
+    }) as ExperimentOptions<[number], number>;
+    const total = shadow((n: number) => n, (n: number) => n, options);
+    assert.equal(total(1), 1);
+    await total.experiment.settled();
+    assert.equal(reads, 1);
+    total.experiment.disable();
+  });
+});
