@@ -140,6 +140,32 @@ describe("the network tripwire", function () {
     assert.deepEqual(leaksOf(result), [{ kind: "network", target: `GET ${base}/candidate`, blocked: false }]);
   });
 
+  it("keeps a raw connection's leak when a fetch to the same host and port follows in the same run: two attempts, two leaks", async () => {
+    for (const network of ["block", "report"] as const) {
+      uninstall = installTripwire({ network });
+      const base = `http://127.0.0.1:${server.port}`;
+      const result = await runOnce(
+        () => fetchText(`${base}/control`),
+        async () => {
+          await new Promise<void>((resolve) => {
+            const socket = net.connect(server.port, "127.0.0.1");
+            socket.on("error", () => resolve());
+            socket.on("connect", () => socket.destroy());
+            socket.on("close", () => resolve());
+          });
+          await fetchText(`${base}/after-raw`);
+        },
+      );
+      assert.deepEqual(
+        leaksOf(result).map((l) => l.target),
+        [`127.0.0.1:${server.port}`, `GET ${base}/after-raw`],
+        network,
+      );
+      uninstall();
+      uninstall = undefined;
+    }
+  });
+
   it("blocks a candidate's raw TCP connection: the server accepts nothing from it", async () => {
     const tcp = await tcpServer();
     try {
