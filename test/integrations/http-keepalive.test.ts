@@ -65,6 +65,24 @@ const wireRequest: fc.Arbitrary<WireRequest> = fc.record({
   body: fc.oneof(fc.constant(""), fc.string({ maxLength: 200 }), fc.nat(20_000).map((n) => "b".repeat(n))),
 });
 
+/**
+ * Sends generated request sequences, each on one keep-alive connection, to the bare server and the
+ * shadowed one at once, and asserts the client reads the same bytes from both; closes both servers.
+ */
+async function assertSameBytes(bare: { port: number; close(): Promise<void> }, withPenumbra: { port: number; close(): Promise<void> }, numRuns: number): Promise<void> {
+  try {
+    await fc.assert(
+      fc.asyncProperty(fc.array(wireRequest, { minLength: 1, maxLength: 6 }), async (requests) => {
+        const [expected, actual] = await Promise.all([exchange(bare.port, requests), exchange(withPenumbra.port, requests)]);
+        assert.equal(comparable(actual), comparable(expected));
+      }),
+      { numRuns },
+    );
+  } finally {
+    await Promise.all([bare.close(), withPenumbra.close()]);
+  }
+}
+
 /** The new handler really ran beside the old one: results were published, some of them failures. */
 function assertShadowed(results: ReturnType<typeof collector>["results"]): void {
   assert.ok(results.length >= 40, `only ${results.length} results published`);
@@ -96,19 +114,9 @@ describe("penumbra/http: a keep-alive client gets the bare handler's bytes", () 
     const bare = await serveFetch(old);
     const shadowed = shadowHandler(old, hostileNew, { name: "http-keepalive", publish: sink, timeoutMs: 100 });
     const withPenumbra = await serveFetch(shadowed);
-    try {
-      await fc.assert(
-        fc.asyncProperty(fc.array(wireRequest, { minLength: 1, maxLength: 6 }), async (requests) => {
-          const [expected, actual] = await Promise.all([exchange(bare.port, requests), exchange(withPenumbra.port, requests)]);
-          assert.equal(comparable(actual), comparable(expected));
-        }),
-        { numRuns: 40 },
-      );
-      await shadowed.experiment.settled();
-      assertShadowed(sink.results);
-    } finally {
-      await Promise.all([bare.close(), withPenumbra.close()]);
-    }
+    await assertSameBytes(bare, withPenumbra, 40);
+    await shadowed.experiment.settled();
+    assertShadowed(sink.results);
   });
 });
 
@@ -177,19 +185,9 @@ describe("penumbra/express: a keep-alive client gets the bare handler's bytes", 
     const bare = await listen(old);
     const route = shadowExpress(old, hostileNew, { name: "express-keepalive", publish: sink, timeoutMs: 100 });
     const withPenumbra = await listen(route);
-    try {
-      await fc.assert(
-        fc.asyncProperty(fc.array(wireRequest, { minLength: 1, maxLength: 6 }), async (requests) => {
-          const [expected, actual] = await Promise.all([exchange(bare.port, requests), exchange(withPenumbra.port, requests)]);
-          assert.equal(comparable(actual), comparable(expected));
-        }),
-        { numRuns: 40 },
-      );
-      await route.experiment.settled();
-      assertShadowed(sink.results);
-    } finally {
-      await Promise.all([bare.close(), withPenumbra.close()]);
-    }
+    await assertSameBytes(bare, withPenumbra, 40);
+    await route.experiment.settled();
+    assertShadowed(sink.results);
   });
   it("receives the bare new handler's bytes when every call is promoted, whatever the old handler does in the shadow", async function () {
     this.timeout(20_000);
@@ -220,19 +218,9 @@ describe("penumbra/express: a keep-alive client gets the bare handler's bytes", 
     const bare = await listen(served);
     const route = shadowExpress(hostileOld, served, { name: "express-keepalive-promoted", publish: sink, timeoutMs: 100, promote: 1 });
     const withPenumbra = await listen(route);
-    try {
-      await fc.assert(
-        fc.asyncProperty(fc.array(wireRequest, { minLength: 1, maxLength: 6 }), async (requests) => {
-          const [expected, actual] = await Promise.all([exchange(bare.port, requests), exchange(withPenumbra.port, requests)]);
-          assert.equal(comparable(actual), comparable(expected));
-        }),
-        { numRuns: 30 },
-      );
-      await route.experiment.settled();
-      assert.ok(sink.results.length >= 30 && sink.results.every((r) => r.servedBy === "candidate"));
-      assert.ok(sink.results.some((r) => r.control.threw), "no old handler failed in the shadow");
-    } finally {
-      await Promise.all([bare.close(), withPenumbra.close()]);
-    }
+    await assertSameBytes(bare, withPenumbra, 30);
+    await route.experiment.settled();
+    assert.ok(sink.results.length >= 30 && sink.results.every((r) => r.servedBy === "candidate"));
+    assert.ok(sink.results.some((r) => r.control.threw), "no old handler failed in the shadow");
   });
 });
