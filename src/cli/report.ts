@@ -263,10 +263,9 @@ export async function collectReport(file: string, options: { experiment?: string
   const candidates: CandidateReport[] = [];
   for (const [experiment, byCandidate] of series) {
     for (const [candidate, s] of byCandidate) {
-      const live = scorecard.summary(experiment, candidate);
-      if (live === undefined) continue;
       // The Scorecard's own reasons, order and examples: what a live service shows.
-      const summary: ScorecardSummary = live;
+      const summary = scorecard.summary(experiment, candidate);
+      if (summary === undefined) continue;
       const top = summary.reasons.slice(0, TIMELINE_REASONS).map((r) => r.reason);
       candidates.push({
         summary,

@@ -4,7 +4,7 @@
  * diffs, context) is dropped here, which is what keeps the scorecard's memory bounded.
  */
 import { types } from "node:util";
-import { summarize } from "../compare/format";
+import { summarize, truncate } from "../compare/format";
 import { summarizeEffects } from "../result/effects";
 import type { FieldDiff, Mismatch, Observation, Result } from "../types/results";
 
@@ -81,7 +81,7 @@ export function sampleOf(result: Result<unknown>, candidate: Observation<unknown
     controlMs: result.control.durationMs,
     candidateMs: candidate.durationMs,
     reasons: mismatch === undefined ? [] : reasonsOf(result, candidate, mismatch),
-    exampleOf: (reason) => (mismatch === undefined ? "" : cut(exampleOf(reason, result, candidate, mismatch), EXAMPLE_CHARS)),
+    exampleOf: (reason) => (mismatch === undefined ? "" : truncate(exampleOf(reason, result, candidate, mismatch), EXAMPLE_CHARS)),
   };
 }
 
@@ -125,7 +125,7 @@ export function reasonsOf(result: Result<unknown>, candidate: Observation<unknow
   const reasons = new Set<string>();
   for (const diff of mismatch.diffs) {
     if (diff.noise === true) continue;
-    reasons.add(cut(reasonOf(diff, result, candidate), REASON_CHARS));
+    reasons.add(truncate(reasonOf(diff, result, candidate), REASON_CHARS));
   }
   if (reasons.size === 0) {
     // A mismatch no diff explains (a compare() that said "unequal" with no structural difference, a
@@ -168,15 +168,6 @@ function printable(value: unknown): string {
   } catch {
     return `(${typeof value})`;
   }
-}
-
-/** `text`, or its first `max - 1` characters and an ellipsis (never half of a surrogate pair). */
-function cut(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = max - 1;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${text.slice(0, end)}…`;
 }
 
 /**

@@ -2,6 +2,7 @@
  * A publisher that prints one human-readable line per result, for development and small services.
  */
 import { inspect } from "node:util";
+import { truncate } from "../compare/format";
 import { describeThrown, escapeControls } from "../describe";
 import type { TripEvent } from "../types/operate";
 import type { Observation, Result } from "../types/results";
@@ -114,8 +115,7 @@ function formatResult(result: Result<unknown>): string {
   const timings = [result.control, ...result.candidates].map(ms).join(", ");
   // Whole, so a line can be matched to its record in a JSONL file (an engine id is a short process
   // prefix plus a counter: its first characters are the same on every line of a process).
-  const id = oneLine(result.runId);
-  const runId = id.length > RUN_ID_CHARS ? `${id.slice(0, RUN_ID_CHARS - 1)}…` : id;
+  const runId = truncate(oneLine(result.runId), RUN_ID_CHARS);
   const extra = extras.length > 0 ? ` [${extras.join(", ")}]` : "";
   return `${oneLine(result.experiment)} ${runId} ${verdict}${extra} (${timings})`;
 }
