@@ -13,6 +13,7 @@
 import type { TripEvent } from "../types/operate";
 import type { Observation, Result } from "../types/results";
 import { toJSONValue } from "../store/serialize";
+import { setOwn } from "../util/own-key";
 
 /**
  * One pino-style log method: the fields first, then the message.
@@ -132,8 +133,7 @@ export function loggerPublisher(logger: StructuredLogger, options: LoggerPublish
         const outcome = result.ignored ? "ignored" : "matched";
         const durationsMs: Record<string, number> = {};
         for (const observation of [result.control, ...result.candidates]) {
-          // defineProperty: a candidate named "__proto__" is a key here, not the object's prototype.
-          Object.defineProperty(durationsMs, observation.name, { value: observation.durationMs, enumerable: true, writable: true, configurable: true });
+          setOwn(durationsMs, observation.name, observation.durationMs);
         }
         at(
           matchedLevel,

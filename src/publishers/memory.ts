@@ -3,6 +3,7 @@
  */
 import { inspect } from "node:util";
 import type { Result } from "../types/results";
+import { setOwn } from "../util/own-key";
 
 /**
  * Options of {@link memoryPublisher}.
@@ -64,7 +65,7 @@ export function memoryPublisher(options: MemoryPublisherOptions = {}): MemoryPub
   }
   const results: Result<unknown>[] = [];
   // A plain object so `assert.deepEqual(skips, { orders: 2 })` works; keys are written with
-  // defineProperty so an experiment named "__proto__" is counted rather than changing the prototype.
+  // setOwn, so an experiment named "__proto__" is counted rather than changing the prototype.
   const skips: Record<string, number> = {};
 
   return {
@@ -76,7 +77,7 @@ export function memoryPublisher(options: MemoryPublisherOptions = {}): MemoryPub
     },
     skipped(experiment: string, _reason: "overload"): void {
       const count = Object.prototype.hasOwnProperty.call(skips, experiment) ? (skips[experiment] ?? 0) : 0;
-      Object.defineProperty(skips, experiment, { value: count + 1, enumerable: true, writable: true, configurable: true });
+      setOwn(skips, experiment, count + 1);
     },
     clear(): void {
       results.length = 0;

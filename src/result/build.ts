@@ -5,6 +5,7 @@
 import type { Operation } from "../errors";
 import type { FieldDiff, Mismatch, Observation, Outcome as Verdict, RawObservation as Outcome, Result } from "../types/results";
 import type { Evaluation } from "./evaluate";
+import { setOwn } from "../util/own-key";
 
 /**
  * Everything a result is made of: the run's identity, the outcomes and each candidate's evaluation.
@@ -49,9 +50,7 @@ export function buildResult(parts: ResultParts): Result<unknown> {
   const observations: Array<Observation<unknown>> = new Array<Observation<unknown>>(candidates.length);
   for (let i = 0; i < candidates.length; i++) {
     const { outcome, evaluation } = candidates[i] as ResultParts["candidates"][number];
-    // A candidate named "__proto__" would set the prototype instead of adding its outcome.
-    if (outcome.name === "__proto__") Object.defineProperty(outcomes, outcome.name, { value: evaluation.verdict, enumerable: true, writable: true, configurable: true });
-    else outcomes[outcome.name] = evaluation.verdict;
+    setOwn(outcomes, outcome.name, evaluation.verdict);
     if (evaluation.verdict === "mismatched" && evaluation.mismatch) {
       if (mismatches === NONE) mismatches = [];
       mismatches.push(freezeMismatch(evaluation.mismatch));

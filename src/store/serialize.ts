@@ -29,6 +29,7 @@
 import { inspect } from "node:util";
 import type { Observation, Result } from "../types/results";
 import { resultProblem } from "./schema";
+import { setOwn } from "../util/own-key";
 
 /** Deeper than this is almost certainly a linked structure, and would risk the stack. */
 const MAX_DEPTH = 200;
@@ -231,8 +232,7 @@ function walkProperties(
   for (const key of keys) {
     const read = readProperty(object, key);
     const rendered = read.threw ? `[getter threw: ${safeString(read.value)}]` : walk(read.value, key, ancestors);
-    // Defined, not assigned: a key named "__proto__" must stay a key, not set the prototype.
-    if (rendered !== undefined) Object.defineProperty(into, key, { value: rendered, enumerable: true, writable: true, configurable: true });
+    if (rendered !== undefined) setOwn(into, key, rendered);
   }
   return into;
 }
