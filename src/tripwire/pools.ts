@@ -180,12 +180,6 @@ function smtpPoolFiles(): string[] {
   return [...files].filter((file) => SMTP_POOL_FILE.test(file));
 }
 
-/** Attributes each queued mail of nodemailer's SMTP pools to its sender. */
-function patchSmtpPools(undo: Array<() => void>): void {
-  const seen = new Set<object>();
-  for (const file of smtpPoolFiles()) attempt(() => patchSmtpPool(file, seen, undo));
-}
-
 /** Attributes the queued mails of the `SMTPPool` class in `file`, when it has the expected shape. */
 function patchSmtpPool(file: string, seen: Set<object>, undo: Array<() => void>): void {
   const pool = exportedClass(load(file));
@@ -225,12 +219,6 @@ function pgPoolFiles(): string[] {
   const files = new Set<string>([...loadedFiles(PG_POOL_FILE), ...resolveFrom("pg-pool", bases)]);
   for (const pg of resolveFrom("pg", bases)) for (const file of resolveFrom("pg-pool", [path.dirname(pg)])) files.add(file);
   return [...files].filter((file) => PG_POOL_FILE.test(file));
-}
-
-/** Attributes each pending checkout of pg-pool's pools to its caller. */
-function patchPgPools(undo: Array<() => void>): void {
-  const seen = new Set<object>();
-  for (const file of pgPoolFiles()) attempt(() => patchPgPool(file, seen, undo));
 }
 
 /** Attributes the pending checkouts of the pg-pool `Pool` class in `file`, when it has the expected shape. */
@@ -309,12 +297,6 @@ function queryQueueOf(client: unknown): unknown[] | undefined {
   return undefined;
 }
 
-/** Attributes each query waiting in a pg `Client`'s queue to its caller. */
-function patchPgClients(undo: Array<() => void>): void {
-  const seen = new Set<object>();
-  for (const file of pgClientFiles()) attempt(() => patchPgClient(file, seen, undo));
-}
-
 /**
  * Attributes the queued queries of the pg `Client` class in `file`: `query()` remembers its caller
  * for a query that has to wait (and calls a callback-style caller back in its own context), and
@@ -363,6 +345,18 @@ function patchPgClient(file: string, seen: Set<object>, undo: Array<() => void>)
   undo.push(queued, pulsed);
 }
 
+/** Runs `patchOne` on every file `files()` finds, each class patched once; a failure skips that file only. */
+function patchClasses(
+  files: () => string[],
+  patchOne: (file: string, seen: Set<object>, undo: Array<() => void>) => void,
+  undo: Array<() => void>,
+): void {
+  attempt(() => {
+    const seen = new Set<object>();
+    for (const file of files()) attempt(() => patchOne(file, seen, undo));
+  });
+}
+
 /**
  * Installs the pool attribution for every supported pool library the application can reach;
  * returns the function that removes it. Never throws.
@@ -375,9 +369,10 @@ function patchPgClient(file: string, seen: Set<object>, undo: Array<() => void>)
  */
 export function patchPools(): () => void {
   const undo: Array<() => void> = [];
-  attempt(() => patchSmtpPools(undo));
-  attempt(() => patchPgPools(undo));
-  attempt(() => patchPgClients(undo));
+  // Each library's copies (CommonJS and ESM builds, nested installs) share a class only once.
+  patchClasses(smtpPoolFiles, patchSmtpPool, undo); // nodemailer's queued mails
+  patchClasses(pgPoolFiles, patchPgPool, undo); // pg-pool's pending checkouts
+  patchClasses(pgClientFiles, patchPgClient, undo); // a pg Client's waiting queries
   return () => {
     for (const u of undo.reverse()) u();
   };
