@@ -184,9 +184,9 @@ function readOptions(options: object, prefix: string, known: ReadonlySet<string>
 
 function checkGuardrails(guardrails: unknown): void {
   if (!isPlainRecord(guardrails)) fail("guardrails", guardrails, "an object");
+  // Unknown keys were refused when the guardrails were read (readOptions).
   const g = guardrails as Record<string, unknown>;
-  const rates = GUARDRAIL_RATES;
-  for (const key of rates) {
+  for (const key of GUARDRAIL_RATES) {
     const v = g[key];
     if (v !== undefined && !(typeof v === "number" && v >= 0 && v <= 1)) fail(`guardrails.${key}`, v, "a number from 0 to 1");
   }
