@@ -10,7 +10,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { configure } from "../../src/index";
 import { shadowExpress, type ComparableResponse } from "../../src/integrations/express";
 import { collector, errorSink, resetConfiguration } from "../support/capture";
-import { listen, type RunningApp } from "./express-support";
+import { listen, listenWithErrorHandler, type RunningApp } from "./express-support";
 
 let experiments = 0;
 const named = (what: string): string => `express-hostile-${what}-${++experiments}`;
@@ -128,7 +128,6 @@ describe("penumbra/express: promote", () => {
   for (const how of ["throws", "rejects"] as const) {
     it(`hands Express a promoted new handler's own error when it ${how}, and the old handler's answer never reaches the client`, async () => {
       const broke = new Error("new route broke");
-      let handled: unknown;
       const sink = collector();
       const route = shadowExpress(
         (_req: Request, res: Response) => {
@@ -144,18 +143,13 @@ describe("penumbra/express: promote", () => {
             },
         { name: named(`promoted-${how}`), publish: sink, promote: 1 },
       );
-      const app = express();
-      app.get("/", route);
-      app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-        handled = error;
-        res.status(500).send("handled");
-      });
-      running = await listen(app);
+      const served = await listenWithErrorHandler(route);
+      running = served;
       const res = await fetch(running.url);
       assert.equal(res.status, 500);
       assert.equal(await res.text(), "handled");
       await route.experiment.settled();
-      assert.equal(handled, broke);
+      assert.equal(served.handled(), broke);
       assert.equal(sink.results[0]?.servedBy, "candidate");
       assert.equal((sink.results[0]?.control.value as ComparableResponse).body, "old");
       assert.equal(sink.results[0]?.mismatches[0]?.kind, "error");

@@ -10,7 +10,7 @@ import { flush } from "../../src/index";
 import { shadowExpress } from "../../src/integrations/express";
 import type { ComparableResponse } from "../../src/integrations/http";
 import { collector, errorSink, sleep } from "../support/capture";
-import { listen, within, type RunningApp } from "./express-support";
+import { listen, listenWithErrorHandler, within, type RunningApp } from "./express-support";
 
 /** A promise the test opens when it is done: "something slow" the handlers await after answering. */
 function slowThing(): { wait: Promise<void>; release(): void } {
@@ -76,7 +76,6 @@ describe("penumbra/express: a side settles when its response ends", () => {
   it("gives Express the old handler's own rejection when it rejects before answering, and compares it as an error", async () => {
     const sink = collector();
     const boom = new Error("lookup failed");
-    let handled: unknown;
     const route = shadowExpress(
       async () => {
         await sleep(1);
@@ -88,18 +87,13 @@ describe("penumbra/express: a side settles when its response ends", () => {
       },
       { name: "express-reject-first", publish: sink },
     );
-    const app = express();
-    app.get("/", route);
-    app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-      handled = error;
-      res.status(500).send("handled");
-    });
-    running = await listen(app);
+    const served = await listenWithErrorHandler(route);
+    running = served;
     const res = await fetch(running.url);
     assert.equal(res.status, 500);
     assert.equal(await res.text(), "handled");
     await route.experiment.settled();
-    assert.equal(handled, boom);
+    assert.equal(served.handled(), boom);
     assert.equal(sink.results[0]?.control.error, boom);
     assert.equal(sink.results[0]?.matched, true);
   });
@@ -202,22 +196,16 @@ describe("penumbra/express: next() is the same outcome on both sides", () => {
       }
     }
     const hostile = new Hostile();
-    let handled: unknown;
     const route = shadowExpress(
       (_req: Request, _res: Response, next: NextFunction) => next(hostile),
       (_req: Request, _res: Response, next: NextFunction) => next(new Hostile()),
       { name: "express-next-hostile", publish: sink },
     );
-    const app = express();
-    app.get("/", route);
-    app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-      handled = error;
-      res.status(500).send("handled");
-    });
-    running = await listen(app);
+    const served = await listenWithErrorHandler(route);
+    running = served;
     assert.equal(await (await fetch(running.url)).text(), "handled");
     await route.experiment.settled();
-    assert.equal(handled, hostile);
+    assert.equal(served.handled(), hostile);
     assert.equal((sink.results[0]?.control.value as ComparableResponse).next, "next(<an argument that cannot be described>)");
     assert.equal(sink.results[0]?.matched, true);
   });

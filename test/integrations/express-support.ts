@@ -2,7 +2,7 @@
 import type { Server } from "node:http";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
-import type { Express } from "express";
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from "express";
 
 /** A running app. */
 export interface RunningApp {
@@ -26,6 +26,18 @@ export async function listen(app: Express): Promise<RunningApp> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** An app that serves `route` at GET / and hands every error to a handler that keeps it and answers 500 "handled". */
+export async function listenWithErrorHandler(route: RequestHandler): Promise<RunningApp & { handled(): unknown }> {
+  let handled: unknown;
+  const app = express();
+  app.get("/", route);
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    handled = error;
+    res.status(500).send("handled");
+  });
+  return { ...(await listen(app)), handled: () => handled };
 }
 
 /** One response as it came off the wire. */

@@ -9,7 +9,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import { shadowExpress, shadowHandler } from "../../src/integrations/express";
 import type { ComparableResponse } from "../../src/integrations/http";
 import { collector, sleep } from "../support/capture";
-import { listen, type RunningApp as Running } from "./express-support";
+import { listen, listenWithErrorHandler, type RunningApp as Running } from "./express-support";
 
 /** The raw bytes of one HTTP/1.1 exchange, read until the server closes the connection. */
 function rawGet(port: number, path: string): Promise<string> {
@@ -206,7 +206,6 @@ describe("penumbra/express shadowExpress", () => {
 
   it("hands the old handler's error to Express's error handler unchanged", async () => {
     const boom = new Error("old route broke");
-    let handled: unknown;
     const route = shadowExpress(
       () => {
         throw boom;
@@ -216,18 +215,13 @@ describe("penumbra/express shadowExpress", () => {
       },
       { name: "express-error", publish: collector() },
     );
-    const app = express();
-    app.get("/", route);
-    app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-      handled = error;
-      res.status(500).send("handled");
-    });
-    running = await listen(app);
+    const served = await listenWithErrorHandler(route);
+    running = served;
     const res = await fetch(running.url);
     assert.equal(res.status, 500);
     assert.equal(await res.text(), "handled");
     await route.experiment.settled();
-    assert.equal(handled, boom);
+    assert.equal(served.handled(), boom);
   });
 
   it("rejects options.isolate when the handler is built", () => {
