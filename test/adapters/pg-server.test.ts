@@ -12,7 +12,7 @@ import pg from "pg";
 import { installTripwire } from "../../src/index";
 import { guardPg } from "../../src/adapters/pg";
 import { leaksOf, runOnce } from "../support/one-run";
-import { startPostgres } from "../support/servers";
+import { connectWhenReady, startPostgres } from "../support/servers";
 
 describe("guardPg against a real PostgreSQL server", function () {
   this.timeout(60_000);
@@ -211,20 +211,3 @@ describe("guardPg against a real PostgreSQL server", function () {
     assert.equal(await written("candidate"), 0);
   });
 });
-
-/** Connects once the server accepts sessions (it listens a moment before it has finished starting). */
-async function connectWhenReady(config: pg.ClientConfig): Promise<pg.Client> {
-  let last: unknown;
-  for (let i = 0; i < 100; i++) {
-    const client = new pg.Client(config);
-    try {
-      await client.connect();
-      return client;
-    } catch (error) {
-      last = error;
-      await client.end().catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw last;
-}

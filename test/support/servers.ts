@@ -8,6 +8,7 @@ import type * as net from "node:net";
 import * as netModule from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import pg from "pg";
 import { SMTPServer } from "smtp-server";
 
 /** An HTTP server on loopback that counts the requests and TCP connections it receives. */
@@ -245,6 +246,23 @@ export async function startPostgres(): Promise<Postgres> {
   }
   await stop();
   return { skip: `postgres did not start: ${log.trim().split("\n").slice(-2).join(" ")}` };
+}
+
+/** Connects once the server accepts sessions (it listens a moment before it has finished starting). */
+export async function connectWhenReady(config: pg.ClientConfig): Promise<pg.Client> {
+  let last: unknown;
+  for (let i = 0; i < 100; i++) {
+    const client = new pg.Client(config);
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      last = error;
+      await client.end().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw last;
 }
 
 function postgresUid(): number {

@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import pg from "pg";
 import { installTripwire, isShadow, shadow, type Result } from "../../src/index";
-import { startPostgres } from "../support/servers";
+import { startPostgres, connectWhenReady } from "../support/servers";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -79,8 +79,7 @@ describe("the tripwire against a pg Pool shared by overlapping control and candi
     }
     stop = server.stop;
     config = { host: server.host, port: server.port, user: "postgres", database: "postgres" };
-    admin = new pg.Client(config);
-    await admin.connect();
+    admin = await connectWhenReady(config);
     await admin.query("CREATE TABLE orders (id serial PRIMARY KEY, who text NOT NULL)");
   });
 
