@@ -3,9 +3,8 @@
  * backend. Experiments read them at each run, so `configure()` may be called before or after they
  * are built.
  */
-import { asyncLocalStorageContext } from "./context/als-backend";
 import { setContainFaults } from "./context/faults";
-import { setContextBackend, shadowRunsInFlight } from "./context/slot";
+import { defaultContextBackend, setContextBackend, shadowRunsInFlight } from "./context/slot";
 import { PenumbraError, type ExperimentError } from "./errors";
 import type { ContextBackend } from "./types/context";
 import type { Publisher } from "./types/operate";
@@ -100,7 +99,7 @@ export function configure(options: ConfigureOptions): void {
   if ("onError" in options) settings.onError = onError;
   if ("strict" in options) settings.strict = strict ?? DEFAULTS.strict;
   if ("throwOnMismatch" in options) settings.throwOnMismatch = throwOnMismatch ?? DEFAULTS.throwOnMismatch;
-  if ("context" in options) setContextBackend(context ?? asyncLocalStorageContext());
+  if ("context" in options) setContextBackend(context ?? defaultContextBackend());
   if ("containFaults" in options) setContainFaults(containFaults ?? true);
 }
 

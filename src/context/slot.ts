@@ -11,6 +11,12 @@ const SLOT_KEY = Symbol.for("penumbra.context.v1");
 
 interface Slot {
   backend: ContextBackend;
+  /**
+   * The default backend, made once per process (absent in a slot an older copy made): going back to
+   * the default must not make a new AsyncLocalStorage each time, since every one ever entered stays
+   * enabled and Node propagates each into every async resource created afterwards.
+   */
+  defaultBackend?: ContextBackend;
   /** Shadow frames entered and not yet closed, in every copy of penumbra (absent in a slot an older copy made). */
   inFlight?: number;
   /** Frames already counted, so a frame entered twice (or by two copies) counts once. */
@@ -28,7 +34,8 @@ function slot(): Slot {
   const holder = globalThis as GlobalWithSlot;
   let current = holder[SLOT_KEY];
   if (current === undefined) {
-    current = { backend: asyncLocalStorageContext() };
+    const backend = asyncLocalStorageContext();
+    current = { backend, defaultBackend: backend };
     Object.defineProperty(holder, SLOT_KEY, { value: current, enumerable: false, configurable: false });
   }
   return current;
@@ -48,12 +55,26 @@ export function contextBackend(): ContextBackend {
 }
 
 /**
+ * The process's default backend (`AsyncLocalStorage`), the same object every time it is asked for.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * setContextBackend(context ?? defaultContextBackend());
+ * ```
+ */
+export function defaultContextBackend(): ContextBackend {
+  const current = slot();
+  return (current.defaultBackend ??= asyncLocalStorageContext());
+}
+
+/**
  * Replaces the backend for every copy of penumbra in this process.
  *
  * @internal
  * @example
  * ```ts
- * if ("context" in options) setContextBackend(context ?? asyncLocalStorageContext());
+ * if ("context" in options) setContextBackend(context ?? defaultContextBackend());
  * ```
  */
 export function setContextBackend(backend: ContextBackend): void {
