@@ -249,11 +249,14 @@ describe("guardrail options at their edges", () => {
 
 describe("windows at the edge of arithmetic", () => {
   it("a tiny windowMs still counts runs (the slice index must stay a finite integer), and a guardrail on it still trips", () => {
+    // One frozen epoch-ms instant: with a real clock, a pause of a few ms between publish and summary
+    // (GC, a busy CI machine) moves such a window past the run, and the test would measure the machine.
+    const clock = fakeClock(Date.now());
     for (const windowMs of [1e-300, Number.MIN_VALUE, 1e-9, 0.5]) {
-      const scorecard = new Scorecard({ windowMs });
+      const scorecard = new Scorecard({ windowMs, now: clock.now });
       scorecard.publish(run({ candidates: [valueMismatch("total")] }));
       assert.equal(scorecard.summary("checkout")?.runs, 1, `windowMs ${windowMs}`);
-      const monitor = new GuardrailMonitor("checkout", { maxMismatchRate: 0.5, minRuns: 1, windowMs });
+      const monitor = new GuardrailMonitor("checkout", { maxMismatchRate: 0.5, minRuns: 1, windowMs }, clock.now);
       assert.ok(monitor.observe(run({ candidates: [valueMismatch("total")] })) !== undefined, `guardrail windowMs ${windowMs}`);
     }
   });
