@@ -3,9 +3,11 @@
  * rendering it uses, re-exported from `render.ts`.
  */
 import type { FieldDiff } from "../types/results";
-import { errorLabel, formatValue, truncate } from "./render";
+import { types } from "node:util";
+import { diff as diffValues } from "./diff";
+import { errorLabel, escapeLine, formatValue, truncate } from "./render";
 import { displayPath } from "./path";
-import { isErrorLike } from "./safe-read";
+import { isErrorLike, safePrototype, UNREADABLE } from "./safe-read";
 
 export { errorLabel, formatValue, truncate } from "./render";
 
@@ -76,10 +78,107 @@ function describeDiff(diff: FieldDiff): string {
   if (diff.path === ERROR_PATH) {
     return `${hasControl ? asDescription(diff.control) : MISSING} vs ${hasCandidate ? asDescription(diff.candidate) : MISSING}`;
   }
-  const control = hasControl ? formatValue(diff.control) : MISSING;
-  const candidate = hasCandidate ? formatValue(diff.candidate) : MISSING;
-  const label = diff.path === STATUS_PATH ? "status" : truncate(displayPath(diff.path), MAX_PATH_LENGTH);
-  return `${label}=${control} vs ${candidate}`;
+  const label = diff.path === STATUS_PATH ? "status" : escapeLine(truncate(displayPath(diff.path), MAX_PATH_LENGTH));
+  return `${label}=${sides(hasControl, diff.control, hasCandidate, diff.candidate, 0)}`;
+}
+
+/**
+ * `<control> vs <candidate>`; when both render alike although they differ (a Date and its ISO
+ * string, two long strings cut at the same place, two classes of the same name), followed by why
+ * they differ in parentheses, so that a line never reads `X vs X`.
+ */
+function sides(hasControl: boolean, control: unknown, hasCandidate: boolean, candidate: unknown, depth: number): string {
+  const left = hasControl ? formatValue(control) : MISSING;
+  const right = hasCandidate ? formatValue(candidate) : MISSING;
+  if (left !== right || !hasControl || !hasCandidate) return `${left} vs ${right}`;
+  return `${left} vs ${right} (${whyDifferent(control, candidate, depth)})`;
+}
+
+/** How many times an explanation may reach into the values for the first inner difference. */
+const MAX_EXPLAIN_DEPTH = 3;
+/** Characters of shared text kept before the first differing character of two strings. */
+const STRING_CONTEXT = 10;
+
+/** Why two values that render alike differ: their types, their first differing position, or identity. */
+function whyDifferent(control: unknown, candidate: unknown, depth: number): string {
+  try {
+    const controlType = typeName(control);
+    const candidateType = typeName(candidate);
+    if (controlType !== candidateType) return `${controlType} vs ${candidateType}`;
+    if (typeof control === "string" && typeof candidate === "string") return stringDifference(control, candidate);
+    if (typeof control === "function") return "different functions";
+    if (typeof control === "symbol") return "different symbols";
+    if (typeof control !== "object" || control === null || candidate === null) return RENDERED_ALIKE;
+    if (safePrototype(control) !== safePrototype(candidate as object)) return `different prototypes, both ${controlType}`;
+    const binary = binaryDifference(control, candidate as object);
+    if (binary !== undefined) return binary;
+    if (depth >= MAX_EXPLAIN_DEPTH) return RENDERED_ALIKE;
+    const first = diffValues(control, candidate)[0];
+    if (first === undefined) return RENDERED_ALIKE;
+    const hasControl = first.kind !== "added" && "control" in first;
+    const hasCandidate = first.kind !== "removed" && "candidate" in first;
+    const path = escapeLine(truncate(displayPath(first.path), MAX_PATH_LENGTH));
+    return `at ${path}: ${sides(hasControl, first.control, hasCandidate, first.candidate, depth + 1)}`;
+  } catch {
+    // A getter or trap that throws while looking closer: the values still differ.
+    return RENDERED_ALIKE;
+  }
+}
+
+const RENDERED_ALIKE = "different values that render alike";
+
+/** `string`, `Date`, `Money`, `null-prototype object`: what a value is, for `Date vs string`. */
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  const proto = safePrototype(value);
+  if (proto === UNREADABLE) return "object";
+  if (proto === null) return "null-prototype object";
+  try {
+    const ctor: unknown = Object.getOwnPropertyDescriptor(proto, "constructor")?.value;
+    const name: unknown = typeof ctor === "function" ? Object.getOwnPropertyDescriptor(ctor, "name")?.value : undefined;
+    return typeof name === "string" && name !== "" ? escapeLine(truncate(name, 40)) : "object";
+  } catch {
+    return "object";
+  }
+}
+
+/** `from character 100: …"xxxxxxxxxxold…" vs …"xxxxxxxxxxnew…"`. */
+function stringDifference(control: string, candidate: string): string {
+  let at = 0;
+  while (at < control.length && at < candidate.length && control.charCodeAt(at) === candidate.charCodeAt(at)) at++;
+  const from = Math.max(0, at - STRING_CONTEXT);
+  const lead = from > 0 ? "…" : "";
+  return `from character ${at}: ${lead}${formatValue(control.slice(from), 40)} vs ${lead}${formatValue(candidate.slice(from), 40)}`;
+}
+
+/** The first differing element of two typed arrays, or byte of two ArrayBuffers / DataViews; undefined for other values. */
+function binaryDifference(control: object, candidate: object): string | undefined {
+  if (types.isTypedArray(control) && types.isTypedArray(candidate)) {
+    const a = control as unknown as ArrayLike<number | bigint>;
+    const b = candidate as unknown as ArrayLike<number | bigint>;
+    const n = Math.min(a.length, b.length);
+    for (let i = 0; i < n; i++) {
+      const x = a[i];
+      const y = b[i];
+      if (x !== y && (x === x || y === y)) return `from index ${i}: ${formatValue(x)} vs ${formatValue(y)}`;
+    }
+    return undefined;
+  }
+  const a = bytesOf(control);
+  const b = bytesOf(candidate);
+  if (a === undefined || b === undefined) return undefined;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return `from byte ${i}: ${a[i]} vs ${b[i]}`;
+  }
+  return undefined;
+}
+
+function bytesOf(value: object): Uint8Array | undefined {
+  if (types.isAnyArrayBuffer(value)) return new Uint8Array(value);
+  if (types.isDataView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  return undefined;
 }
 
 function asDescription(value: unknown): string {
@@ -100,6 +199,6 @@ function asDescription(value: unknown): string {
  */
 export function describeOutcome(threw: boolean, valueOrError: unknown): string {
   if (!threw) return `returned ${formatValue(valueOrError)}`;
-  if (isErrorLike(valueOrError)) return `threw ${truncate(errorLabel(valueOrError), 60)}`;
+  if (isErrorLike(valueOrError)) return `threw ${truncate(escapeLine(errorLabel(valueOrError)), 60)}`;
   return `threw ${formatValue(valueOrError)}`;
 }

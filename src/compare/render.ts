@@ -49,7 +49,30 @@ export function formatValue(value: unknown, maxLength = 60): string {
   } catch {
     text = fallback(value);
   }
-  return truncate(text, maxLength);
+  return truncate(escapeLine(text), maxLength);
+}
+
+// C0 and C1 controls (newline and tab included), bidirectional marks and overrides, the line and
+// paragraph separators, and lone surrogates. JSON.stringify escapes the C0 controls inside strings
+// but not the rest, and a symbol's description, a function's or class's name and an error's message
+// are written raw.
+const UNPRINTABLE =
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Escapes everything that would stop `text` from reading as one line, in the order it holds:
+ * control characters (newline and tab included), bidirectional marks and overrides, the line and
+ * paragraph separators and lone surrogates become `\uXXXX`. Text from a user's value (an error
+ * message, a key, a symbol's description) can then neither break a summary nor drive the terminal
+ * it is printed to.
+ *
+ * @example
+ * ```ts
+ * escapeLine("a\nb\u202ec"); // "a\\nb\\u202ec"
+ * ```
+ */
+export function escapeLine(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 function fallback(value: unknown): string {
