@@ -1,0 +1,141 @@
+/**
+ * Comparison callbacks are synchronous (`compare`, `compareErrors`, `compareEffects`, `statusOf`,
+ * `ignore`, bucket predicates). One that answers with a promise must not turn into a silent verdict
+ * (a promise is not `true`, so every run would mismatch with nobody told why): an `async` function
+ * is refused when the experiment is built, and a plain function that returns a promise is reported
+ * under its operation and named in the summary. A status that is an object is compared by structure,
+ * so two equal statuses never read `status={"code":200} vs {"code":200}`.
+ */
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import type { Operation } from "../../src/errors";
+import { Experiment } from "../../src/index";
+import { evaluate, type EvaluationContext } from "../../src/result/evaluate";
+import type { Effect, Observation } from "../../src/types/results";
+
+type Outcome = Omit<Observation<unknown>, "cleanedValue">;
+
+function outcome(role: "control" | "candidate", threw: boolean, valueOrError: unknown, effects: Effect[] = []): Outcome {
+  const base = { name: role, role, threw, durationMs: 1, timedOut: false, isolated: true, effects, leaks: [] };
+  return threw ? { ...base, error: valueOrError } : { ...base, value: valueOrError };
+}
+
+function contextWith(options: EvaluationContext["options"]): EvaluationContext & { reports: Array<[Operation, unknown]> } {
+  const reports: Array<[Operation, unknown]> = [];
+  return { options, rules: [], compareOptions: undefined, timeoutMs: 5000, reports, report: (op, cause) => reports.push([op, cause]) };
+}
+
+/** A promise that settles like `value` and whose rejection, if any, is never left unhandled by the test. */
+const promiseKinds = fc.constantFrom<() => PromiseLike<unknown>>(
+  () => Promise.resolve(true),
+  () => Promise.resolve(false),
+  () => Promise.reject(new Error("async verdict")),
+  () => ({ then: (resolve: (v: unknown) => void) => resolve(true) }) as unknown as PromiseLike<unknown>,
+);
+
+describe("comparison callbacks that return a promise", () => {
+  let unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+  beforeEach(() => {
+    unhandled = [];
+    process.on("unhandledRejection", onUnhandled);
+  });
+  afterEach(async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off("unhandledRejection", onUnhandled);
+    assert.deepEqual(unhandled, [], "no rejection of a returned promise is left unhandled");
+  });
+
+  it("reports a compare that returns a promise as operation 'compare' and says so in the summary", () => {
+    fc.assert(
+      fc.property(promiseKinds, (make) => {
+        const context = contextWith({ compare: () => make() as never });
+        const evaluation = evaluate(context, outcome("control", false, { total: 1 }), outcome("candidate", false, { total: 1 }));
+        assert.equal(evaluation.verdict, "mismatched");
+        assert.match(evaluation.mismatch?.summary ?? "", /^compare\(\) returned a promise/);
+        assert.deepEqual(context.reports.map(([op]) => op), ["compare"]);
+        assert.ok(context.reports[0]?.[1] instanceof TypeError);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it("reports an ignore rule that returns a promise as operation 'ignore', does not ignore, and runs the next rule", () => {
+    const context = contextWith({ ignore: [() => Promise.resolve(true) as never, () => true] });
+    const evaluation = evaluate(context, outcome("control", false, 1), outcome("candidate", false, 2));
+    assert.equal(evaluation.verdict, "ignored", "the second rule still ran");
+    assert.deepEqual(context.reports.map(([op]) => op), ["ignore"]);
+    const alone = contextWith({ ignore: [() => Promise.resolve(true) as never] });
+    assert.equal(evaluate(alone, outcome("control", false, 1), outcome("candidate", false, 2)).verdict, "mismatched");
+  });
+
+  it("reports a statusOf that returns a promise as operation 'statusOf' and counts a mismatch that says so", () => {
+    const context = contextWith({ statusOf: ((v: { status: number }) => Promise.resolve(v.status)) as never });
+    const evaluation = evaluate(context, outcome("control", false, { status: 200 }), outcome("candidate", false, { status: 200 }));
+    assert.equal(evaluation.verdict, "mismatched");
+    assert.match(evaluation.mismatch?.summary ?? "", /^statusOf\(\) returned a promise/);
+    assert.deepEqual(context.reports.map(([op]) => op), ["statusOf"]);
+  });
+
+  it("reports a compareErrors that returns a promise as operation 'compareErrors' and keeps the errors apart", () => {
+    const context = contextWith({ compareErrors: () => Promise.resolve(true) as never });
+    const evaluation = evaluate(context, outcome("control", true, new Error("a")), outcome("candidate", true, new Error("a")));
+    assert.equal(evaluation.verdict, "mismatched");
+    assert.deepEqual(context.reports.map(([op]) => op), ["compareErrors"]);
+  });
+
+  it("reports a compareEffects that returns a promise as operation 'compareEffects' and says so in the summary", () => {
+    const effect: Effect = { name: "mail.send", args: [1], role: "control", blocked: false };
+    const context = contextWith({ compareEffects: () => Promise.resolve(true) as never });
+    const evaluation = evaluate(context, outcome("control", false, 1, [effect]), outcome("candidate", false, 1, [effect]));
+    assert.equal(evaluation.verdict, "mismatched");
+    assert.match(evaluation.mismatch?.summary ?? "", /^compareEffects\(\) returned a promise/);
+    assert.deepEqual(context.reports.map(([op]) => op), ["compareEffects"]);
+  });
+});
+
+describe("statuses that are not strings or numbers", () => {
+  it("compares object statuses by structure: equal ones match, different ones are explained", () => {
+    const context = contextWith({ statusOf: ((v: { status: number }) => ({ code: v.status })) as never });
+    const same = evaluate(context, outcome("control", false, { status: 200 }), outcome("candidate", false, { status: 200 }));
+    assert.equal(same.verdict, "matched");
+    const other = evaluate(context, outcome("control", false, { status: 200 }), outcome("candidate", false, { status: 500 }));
+    assert.equal(other.mismatch?.kind, "status");
+    assert.match(other.mismatch?.summary ?? "", /^status=\{"code":200\} vs \{"code":500\}/);
+  });
+});
+
+describe("async comparison callbacks are refused when the experiment is built", () => {
+  const asyncFn = async (): Promise<boolean> => true;
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["compare", { compare: asyncFn }, /'compare'/],
+    ["compareErrors", { compareErrors: asyncFn }, /'compareErrors'/],
+    ["compareEffects", { compareEffects: asyncFn }, /'compareEffects'/],
+    ["statusOf", { statusOf: asyncFn }, /'statusOf'/],
+    ["an ignore rule", { ignore: [() => true, asyncFn] }, /'ignore\[1\]'/],
+    ["a bucket predicate", { buckets: [{ name: "late", match: asyncFn }] }, /'buckets\[0\]'/],
+  ];
+  for (const [name, options, message] of cases) {
+    it(`throws a TypeError naming ${name}`, () => {
+      assert.throws(
+        () => new Experiment(`async-${name}`, options as never),
+        (error: unknown) => error instanceof TypeError && message.test(error.message) && /synchronous/.test(error.message),
+      );
+    });
+  }
+
+  it("throws a TypeError naming the rule when reading a bucket rule's name throws", () => {
+    const rule = {
+      get name(): string {
+        throw new Error("name getter");
+      },
+      match: { path: "total" },
+    };
+    assert.throws(
+      () => new Experiment("rule-name-getter", { buckets: [rule] } as never),
+      (error: unknown) => error instanceof TypeError && /'buckets\[0\]'/.test(error.message),
+    );
+  });
+});
