@@ -7,6 +7,7 @@ import { isPublisher } from "../config";
 import { describeThrown } from "../describe";
 import type { ExperimentOptions } from "../types/options";
 import type { Publisher } from "../types/operate";
+import { isAsyncFunction } from "../util/thenable";
 
 /**
  * The contract's default `timeoutMs`: a candidate's budget for asynchronous work, in ms.
@@ -45,6 +46,9 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   "maxConcurrent", "isolate", "captureArgs", "publish", "onError", "throwOnMismatch", "guardrails",
   "calibrate", "promote",
 ]);
+
+/** Comparison callbacks: called synchronously, their answer used at once. */
+const SYNCHRONOUS_OPTIONS = ["compare", "compareErrors", "compareEffects", "statusOf"] as const;
 
 const FUNCTION_OPTIONS = [
   "sampleBy", "runIf", "beforeRun", "compare", "compareErrors", "clean", "statusOf", "onError",
@@ -107,6 +111,13 @@ export function resolveOptions<A extends unknown[], R>(options: ExperimentOption
   if (o.ignore !== undefined && !(Array.isArray(o.ignore) && o.ignore.every((f) => typeof f === "function"))) {
     fail("ignore", o.ignore, "an array of functions");
   }
+  // Comparison is synchronous: an `async` callback's answer is a promise nothing waits for.
+  for (const key of SYNCHRONOUS_OPTIONS) {
+    if (isAsyncFunction(o[key])) fail(key, o[key], "a synchronous function (comparison never waits for a promise)");
+  }
+  o.ignore?.forEach((rule, i) => {
+    if (isAsyncFunction(rule)) fail(`ignore[${i}]`, rule, "a synchronous function (comparison never waits for a promise)");
+  });
   if (o.buckets !== undefined) checkBuckets(o.buckets);
   if (o.compareEffects !== undefined && typeof o.compareEffects !== "boolean" && typeof o.compareEffects !== "function") {
     fail("compareEffects", o.compareEffects, "a boolean or a function");
@@ -150,12 +161,19 @@ export function resolveOptions<A extends unknown[], R>(options: ExperimentOption
 
 function checkBuckets(buckets: unknown): void {
   if (!Array.isArray(buckets)) fail("buckets", buckets, "an array of { name, match, noise? }");
+  const expected = "{ name: string, match: a pattern or a synchronous predicate, noise?: boolean }";
   buckets.forEach((rule: unknown, i) => {
-    const r = rule as { name?: unknown; match?: unknown; noise?: unknown } | null;
-    const matchOk = typeof r?.match === "function" || (typeof r?.match === "object" && r.match !== null);
-    const ok = isPlainRecord(r) && typeof r.name === "string" && r.name !== "" && matchOk &&
-      (r.noise === undefined || typeof r.noise === "boolean");
-    if (!ok) fail(`buckets[${i}]`, rule, "{ name: string, match: a pattern or a predicate, noise?: boolean }");
+    let ok: boolean;
+    try {
+      const r = rule as { name?: unknown; match?: unknown; noise?: unknown } | null;
+      const matchOk = (typeof r?.match === "function" && !isAsyncFunction(r.match)) || (typeof r?.match === "object" && r.match !== null);
+      ok = isPlainRecord(r) && typeof r.name === "string" && r.name !== "" && matchOk &&
+        (r.noise === undefined || typeof r.noise === "boolean");
+    } catch {
+      // A getter or Proxy trap that throws: the rule cannot be read, so it is not a rule.
+      ok = false;
+    }
+    if (!ok) fail(`buckets[${i}]`, rule, expected);
   });
 }
 

@@ -4,7 +4,7 @@
  * diffs, context) is dropped here, which is what keeps the scorecard's memory bounded.
  */
 import { types } from "node:util";
-import { summarize, truncate } from "../compare/format";
+import { formatValue, summarize, truncate } from "../compare/format";
 import { summarizeEffects } from "../result/effects";
 import type { FieldDiff, Mismatch, Observation, Result } from "../types/results";
 
@@ -22,7 +22,7 @@ const REASON_CHARS = 200;
 /** The example beside a reason is cut likewise. */
 const EXAMPLE_CHARS = 500;
 /** A forced mismatch's summary starts with the callback that forced it, e.g. `compare() returned false`. */
-const FORCED = /^(\w+\(\) returned false|\w+\(\) threw|comparison threw)/;
+const FORCED = /^(\w+\(\) returned false|\w+\(\) returned a promise|\w+\(\) threw|comparison threw)/;
 
 /**
  * The facts one result contributes to one candidate's window.
@@ -161,9 +161,10 @@ export function reasonOf(diff: FieldDiff, result: Result<unknown>, candidate: Ob
   return diff.bucket ?? (diff.path === "" ? "(root)" : diff.path);
 }
 
-/** A status as text; one that cannot be printed (a null-prototype object, a throwing toString) by its typeof. */
+/** A status as text (an object status by its fields); one that cannot be printed (a throwing toString) by its typeof. */
 function printable(value: unknown): string {
   try {
+    if (typeof value === "object" && value !== null) return formatValue(value);
     return String(value);
   } catch {
     return `(${typeof value})`;

@@ -8,6 +8,7 @@ import { formatValue } from "../compare/render";
 import { describeThrown } from "../describe";
 import type { Operation } from "../errors";
 import type { Effect, FieldDiff } from "../types/results";
+import { AsyncCallbackError, synchronous } from "./synchronous";
 
 /** Where effect differences live, and how to tell them from value differences. */
 const EFFECT_PATH = /^effects\[(\d+)\](.*)$/;
@@ -34,11 +35,12 @@ export function effectDiffs(
   if (setting === false) return { diffs: [], forced: undefined };
   if (typeof setting === "function") {
     try {
-      if (setting([...control], [...candidate]) === true) return { diffs: [], forced: undefined };
+      if (synchronous("compareEffects", setting([...control], [...candidate])) === true) return { diffs: [], forced: undefined };
       return { diffs: [], forced: "compareEffects() returned false" };
     } catch (error) {
       report("compareEffects", error);
-      return { diffs: [], forced: `compareEffects() threw ${describeThrown(error)}` };
+      const forced = error instanceof AsyncCallbackError ? error.summary : `compareEffects() threw ${describeThrown(error)}`;
+      return { diffs: [], forced };
     }
   }
   if (control.length === 0 && candidate.length === 0) return NONE;

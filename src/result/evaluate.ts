@@ -13,6 +13,7 @@ import { effectDiffs, isEffectDiff, summarizeEffects } from "./effects";
 import { describeThrown } from "../describe";
 import { UNREADABLE, constructorOf, errorMessageOf, isErrorLike } from "../compare/safe-read";
 import type { Operation } from "../errors";
+import { AsyncCallbackError, synchronous } from "./synchronous";
 import type { BucketRule, ExperimentOptions } from "../types/options";
 import type { FieldDiff, Mismatch, MismatchKind, Outcome as Verdict, RawObservation as Outcome } from "../types/results";
 
@@ -157,16 +158,18 @@ function outcomeFindings(context: EvaluationContext, control: Outcome, candidate
 function statusDiff(context: EvaluationContext, controlValue: unknown, candidateValue: unknown): { diff?: FieldDiff; forced?: string } {
   const statusOf = context.options.statusOf;
   if (statusOf === undefined) return NO_STATUS;
-  let controlStatus: string | number;
-  let candidateStatus: string | number;
+  let controlStatus: unknown;
+  let candidateStatus: unknown;
   try {
-    controlStatus = statusOf(controlValue as never);
-    candidateStatus = statusOf(candidateValue as never);
+    controlStatus = synchronous("statusOf", statusOf(controlValue as never));
+    candidateStatus = synchronous("statusOf", statusOf(candidateValue as never));
   } catch (error) {
     context.report("statusOf", error);
-    return { forced: `statusOf() threw ${describeThrown(error)}` };
+    return { forced: error instanceof AsyncCallbackError ? error.summary : `statusOf() threw ${describeThrown(error)}` };
   }
   if (Object.is(controlStatus, candidateStatus)) return NO_STATUS;
+  // A status that is an object (`{ code, reason }`) is compared by structure, never by identity.
+  if (typeof controlStatus === "object" && controlStatus !== null && sameStructure(controlStatus, candidateStatus)) return NO_STATUS;
   return { diff: { path: STATUS_PATH, kind: "changed", control: controlStatus, candidate: candidateStatus } };
 }
 
@@ -176,11 +179,11 @@ function valueDiffs(context: EvaluationContext, controlValue: unknown, candidate
     let forced: string | undefined;
     if (compare !== undefined) {
       try {
-        if (compare(controlValue as never, candidateValue as never) === true) return NO_FINDINGS;
+        if (synchronous("compare", compare(controlValue as never, candidateValue as never)) === true) return NO_FINDINGS;
         forced = "compare() returned false";
       } catch (error) {
         context.report("compare", error);
-        forced = `compare() threw ${describeThrown(error)}`;
+        forced = error instanceof AsyncCallbackError ? error.summary : `compare() threw ${describeThrown(error)}`;
       }
     } else if (deepEqual(controlValue, candidateValue)) {
       // The fast path of a healthy rollout: equal values never pay for a diff.
@@ -215,7 +218,7 @@ function errorsEquivalent(context: EvaluationContext, controlError: unknown, can
   const compareErrors = context.options.compareErrors;
   if (compareErrors !== undefined) {
     try {
-      return compareErrors(controlError, candidateError) === true;
+      return synchronous("compareErrors", compareErrors(controlError, candidateError)) === true;
     } catch (error) {
       context.report("compareErrors", error);
       return false;
@@ -258,10 +261,18 @@ export function defaultErrorsEquivalent(controlError: unknown, candidateError: u
 function isIgnored(context: EvaluationContext, controlValue: unknown, candidateValue: unknown): boolean {
   for (const rule of context.options.ignore ?? []) {
     try {
-      if (rule(controlValue as never, candidateValue as never) === true) return true;
+      if (synchronous("ignore", rule(controlValue as never, candidateValue as never)) === true) return true;
     } catch (error) {
       context.report("ignore", error);
     }
   }
   return false;
+}
+
+function sameStructure(a: unknown, b: unknown): boolean {
+  try {
+    return deepEqual(a, b);
+  } catch {
+    return false;
+  }
 }

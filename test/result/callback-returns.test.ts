@@ -9,7 +9,7 @@
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import type { Operation } from "../../src/errors";
-import { Experiment } from "../../src/index";
+import { Experiment, Scorecard, flush, shadow } from "../../src/index";
 import { evaluate, type EvaluationContext } from "../../src/result/evaluate";
 import type { Effect, Observation } from "../../src/types/results";
 
@@ -137,5 +137,19 @@ describe("async comparison callbacks are refused when the experiment is built", 
       () => new Experiment("rule-name-getter", { buckets: [rule] } as never),
       (error: unknown) => error instanceof TypeError && /'buckets\[0\]'/.test(error.message),
     );
+  });
+});
+
+describe("the scorecard's reasons for these mismatches", () => {
+  it("names a reason after the callback that returned a promise, and an object status by its fields", async () => {
+    const scorecard = new Scorecard();
+    const late = shadow(() => 1, () => 1, { name: "late-compare", compare: (() => Promise.resolve(true)) as never, publish: scorecard, onError: () => undefined });
+    late();
+    const status = shadow(() => ({ code: 200 }), () => ({ code: 500 }), { name: "object-status", statusOf: ((v: { code: number }) => ({ code: v.code })) as never, publish: scorecard });
+    status();
+    await flush();
+    assert.deepEqual(scorecard.summary("late-compare", "candidate")?.reasons.map((r) => r.reason), ["compare() returned a promise"]);
+    const reasons = scorecard.summary("object-status", "candidate")?.reasons.map((r) => r.reason) ?? [];
+    assert.ok(reasons.includes('status:{"code":200}->{"code":500}'), reasons.join(" | "));
   });
 });
