@@ -5,6 +5,7 @@
 import type { FieldDiff } from "../types/results";
 import { types } from "node:util";
 import { diff as diffValues } from "./diff";
+import { deepEqual } from "./equal";
 import { errorLabel, escapeLine, formatValue, truncate } from "./render";
 import { displayPath } from "./path";
 import { isErrorLike, safePrototype, UNREADABLE } from "./safe-read";
@@ -102,6 +103,9 @@ const STRING_CONTEXT = 10;
 /** Why two values that render alike differ: their types, their first differing position, or identity. */
 function whyDifferent(control: unknown, candidate: unknown, depth: number): string {
   try {
+    // A diff made by hand or read back from a file (JSON has no Date, Set or function) may hold two
+    // equal sides: say so rather than invent a difference.
+    if (deepEqual(control, candidate)) return "equal values";
     const controlType = typeName(control);
     const candidateType = typeName(candidate);
     if (controlType !== candidateType) return `${controlType} vs ${candidateType}`;

@@ -6,6 +6,7 @@
 import { types } from "node:util";
 import { formatValue, summarize, truncate } from "../compare/format";
 import { summarizeEffects } from "../result/effects";
+import { deepEqual } from "../compare/equal";
 import type { FieldDiff, Mismatch, Observation, Result } from "../types/results";
 
 /** The engine's paths for an outcome and a status difference (see `src/compare/format.ts`). */
@@ -104,12 +105,32 @@ function ownDiffsExample(reason: string, result: Result<unknown>, candidate: Obs
     // An outcome difference without its two descriptions (a hand-made record) is told by the summary.
     if (diff.path === ERROR_PATH && !("control" in diff && "candidate" in diff)) continue;
     if (reasonOf(diff, result, candidate) !== reason) continue;
+    // A diff read back from a file may have lost what made it a difference (JSON has no Date, Set,
+    // function or undefined): its line would read `X vs X` or `(missing)`; the summary still says it.
+    if (!faithful(diff)) return undefined;
     (EFFECT_PATH.test(diff.path) ? effects : values).push(diff);
   }
   if (values.length > 0) return summarize(values, { maxDiffs: EXAMPLE_DIFFS });
   // Effect diffs read as the summary reads them: `effects[0] payments.charge args[0].amount=4990 vs 5140`.
   if (effects.length > 0) return summarizeEffects(effects, result.control.effects, candidate.effects, EXAMPLE_DIFFS);
   return undefined;
+}
+
+/**
+ * True when a diff still shows a difference: its sides are there as its kind says (`added`: the
+ * candidate, `removed`: the control, otherwise both) and, when both are, they are not equal.
+ */
+function faithful(diff: FieldDiff): boolean {
+  const hasControl = "control" in diff;
+  const hasCandidate = "candidate" in diff;
+  if (diff.kind === "added") return hasCandidate;
+  if (diff.kind === "removed") return hasControl;
+  if (!hasControl || !hasCandidate) return false;
+  try {
+    return !deepEqual(diff.control, diff.candidate);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -137,6 +137,12 @@ describe("a summary line never shows the same text on both sides", () => {
     );
   });
 
+  it("says the sides are equal instead of inventing a difference for a hand-made or read-back diff", () => {
+    const iso = "2024-05-01T00:00:00.000Z";
+    assert.equal(summarize([{ path: "at", kind: "type", control: iso, candidate: iso }]), `at="${iso}" vs "${iso}" (equal values)`);
+    assert.equal(summarize([{ path: "tags", kind: "type", control: ["a"], candidate: ["a"] }]), 'tags=["a"] vs ["a"] (equal values)');
+  });
+
   it("keeps the bare form when the renderings already differ", () => {
     const d: FieldDiff = { path: "total", kind: "changed", control: 49.9, candidate: 51.4 };
     assert.equal(summarize([d]), bareLine(d));
