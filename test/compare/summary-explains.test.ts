@@ -11,7 +11,8 @@ import fc from "fast-check";
 import { diff } from "../../src/compare/diff";
 import { describeOutcome, formatValue, summarize } from "../../src/compare/format";
 import { displayPath } from "../../src/compare/path";
-import type { FieldDiff } from "../../src/types/results";
+import { effectDiffs, summarizeEffects } from "../../src/result/effects";
+import type { Effect, FieldDiff } from "../../src/types/results";
 
 /** The line a summary would print if it only rendered both sides: `path=X vs Y`. */
 function bareLine(d: FieldDiff): string {
@@ -194,5 +195,27 @@ describe("a summary is one readable line", () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe("an effects summary follows the same rules", () => {
+  const at = new Date(Date.UTC(2024, 4, 1));
+  const effect = (args: unknown[], name = "mail.send"): Effect => ({ name, args, role: "control", blocked: false });
+
+  it("explains arguments that render alike and stays one line", () => {
+    const control = [effect([{ at, ["k\u202e"]: "a\nb" }], "mail\u001b[2J.send")];
+    const candidate = [effect([{ at: at.toISOString(), ["k\u202e"]: "a\nc" }], "mail\u001b[2J.send")];
+    const { diffs } = effectDiffs(true, control, candidate, () => undefined);
+    const summary = summarizeEffects(diffs, control, candidate);
+    assert.match(summary, /args\[0\]\.at=.* \(Date vs string\)/);
+    assert.doesNotMatch(summary, UNREADABLE, summary);
+  });
+
+  it("cuts a path built from a huge key, as the value summary does", () => {
+    const key = "k".repeat(10_000);
+    const control = [effect([{ [key]: 1 }])];
+    const candidate = [effect([{ [key]: 2 }])];
+    const { diffs } = effectDiffs(true, control, candidate, () => undefined);
+    assert.ok(summarizeEffects(diffs, control, candidate).length < 300);
   });
 });
