@@ -79,8 +79,38 @@ function describeDiff(diff: FieldDiff): string {
   if (diff.path === ERROR_PATH) {
     return `${hasControl ? asDescription(diff.control) : MISSING} vs ${hasCandidate ? asDescription(diff.candidate) : MISSING}`;
   }
-  const label = diff.path === STATUS_PATH ? "status" : escapeLine(truncate(displayPath(diff.path), MAX_PATH_LENGTH));
-  return `${label}=${sides(hasControl, diff.control, hasCandidate, diff.candidate, 0)}`;
+  const label = diff.path === STATUS_PATH ? "status" : pathLabel(diff.path);
+  return `${label}=${describeSides(diff)}`;
+}
+
+/**
+ * A path as a summary prints it: `(root)` for `""`, cut to 80 characters, escaped to one line.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * pathLabel(""); // "(root)"
+ * ```
+ */
+export function pathLabel(path: string): string {
+  return escapeLine(truncate(displayPath(path), MAX_PATH_LENGTH));
+}
+
+/**
+ * The `<control> vs <candidate>` half of a summary line: `(missing)` for an absent side, and why the
+ * two differ in parentheses when they render alike (`"2024-05-01T00:00:00.000Z" vs
+ * "2024-05-01T00:00:00.000Z" (Date vs string)`).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * describeSides({ path: "total", kind: "changed", control: 49.9, candidate: 51.4 }); // "49.9 vs 51.4"
+ * ```
+ */
+export function describeSides(diff: FieldDiff): string {
+  const hasControl = diff.kind !== "added" && "control" in diff;
+  const hasCandidate = diff.kind !== "removed" && "candidate" in diff;
+  return sides(hasControl, diff.control, hasCandidate, diff.candidate, 0);
 }
 
 /**
@@ -121,7 +151,7 @@ function whyDifferent(control: unknown, candidate: unknown, depth: number): stri
     if (first === undefined) return RENDERED_ALIKE;
     const hasControl = first.kind !== "added" && "control" in first;
     const hasCandidate = first.kind !== "removed" && "candidate" in first;
-    const path = escapeLine(truncate(displayPath(first.path), MAX_PATH_LENGTH));
+    const path = pathLabel(first.path);
     return `at ${path}: ${sides(hasControl, first.control, hasCandidate, first.candidate, depth + 1)}`;
   } catch {
     // A getter or trap that throws while looking closer: the values still differ.

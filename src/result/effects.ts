@@ -4,11 +4,15 @@
  * `effects[0] payments.charge args[0].amount=4990 vs 5140`.
  */
 import { diff } from "../compare/diff";
-import { formatValue } from "../compare/render";
+import { describeSides, pathLabel } from "../compare/format";
+import { escapeLine, formatValue, truncate } from "../compare/render";
 import { describeThrown } from "../describe";
 import type { Operation } from "../errors";
 import type { Effect, FieldDiff } from "../types/results";
 import { AsyncCallbackError, synchronous } from "./synchronous";
+
+/** An effect's name is a guard's name and a method path: a few words, never a page. */
+const MAX_NAME_LENGTH = 80;
 
 /** Where effect differences live, and how to tell them from value differences. */
 const EFFECT_PATH = /^effects\[(\d+)\](.*)$/;
@@ -67,13 +71,13 @@ export function summarizeEffects(diffs: readonly FieldDiff[], control: readonly 
     const match = EFFECT_PATH.exec(d.path);
     const index = Number(match?.[1] ?? 0);
     const rest = match?.[2] ?? "";
-    const name = control[index]?.name ?? candidate[index]?.name ?? "?";
+    const name = escapeLine(truncate(control[index]?.name ?? candidate[index]?.name ?? "?", MAX_NAME_LENGTH));
     const side = (present: boolean, value: unknown): string => (present ? formatValue(value) : "(missing)");
     if (rest === "") {
       return `effects[${index}] ${name}=${side(d.kind !== "added", control[index]?.args)} vs ${side(d.kind !== "removed", candidate[index]?.args)}`;
     }
-    const field = rest.startsWith(".") ? rest.slice(1) : rest;
-    return `effects[${index}] ${name} ${field}=${side("control" in d, d.control)} vs ${side("candidate" in d, d.candidate)}`;
+    const field = pathLabel(rest.startsWith(".") ? rest.slice(1) : rest);
+    return `effects[${index}] ${name} ${field}=${describeSides(d)}`;
   });
   if (diffs.length > maxDiffs) parts.push(`+${diffs.length - maxDiffs} more`);
   return parts.join(", ");
