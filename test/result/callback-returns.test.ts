@@ -153,3 +153,34 @@ describe("the scorecard's reasons for these mismatches", () => {
     assert.ok(reasons.includes('status:{"code":200}->{"code":500}'), reasons.join(" | "));
   });
 });
+
+describe("a callback's error in the summary", () => {
+  const multiline = new Error("first line\nsecond line\u2028third\u202e");
+  const oneLine = (summary: string | undefined): void => {
+    assert.ok(summary !== undefined && summary !== "");
+    assert.doesNotMatch(summary, /[\n\r\u2028\u2029\u202e]/, JSON.stringify(summary));
+    assert.match(summary, /first line\\u000asecond line/, "the message is kept, escaped");
+  };
+
+  it("keeps a summary forced by a throwing compare, statusOf or compareEffects on one line", () => {
+    const effect: Effect = { name: "mail.send", args: [1], role: "control", blocked: false };
+    const thrower = (): never => {
+      throw multiline;
+    };
+    for (const options of [{ compare: thrower }, { statusOf: thrower }, { compareEffects: thrower }] as Array<EvaluationContext["options"]>) {
+      const context = contextWith(options);
+      const evaluation = evaluate(context, outcome("control", false, 1, [effect]), outcome("candidate", false, 1, [effect]));
+      oneLine(evaluation.mismatch?.summary);
+    }
+  });
+
+  it("keeps a summary forced by a value whose getter throws on one line", () => {
+    const hostile = {
+      get total(): number {
+        throw multiline;
+      },
+    };
+    const evaluation = evaluate(contextWith({}), outcome("control", false, { total: 1 }), outcome("candidate", false, hostile));
+    oneLine(evaluation.mismatch?.summary);
+  });
+});
