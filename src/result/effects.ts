@@ -43,7 +43,7 @@ export function effectDiffs(
       return { diffs: [], forced: "compareEffects() returned false" };
     } catch (error) {
       report("compareEffects", error);
-      const forced = error instanceof AsyncCallbackError ? error.summary : `compareEffects() threw ${describeThrown(error)}`;
+      const forced = error instanceof AsyncCallbackError ? error.summary : `compareEffects() threw ${escapeLine(describeThrown(error))}`;
       return { diffs: [], forced };
     }
   }

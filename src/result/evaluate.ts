@@ -11,6 +11,7 @@ import { ERROR_PATH, STATUS_PATH, describeOutcome, summarize } from "../compare/
 import type { CompareOptions } from "../compare/options";
 import { effectDiffs, isEffectDiff, summarizeEffects } from "./effects";
 import { describeThrown } from "../describe";
+import { escapeLine } from "../compare/render";
 import { UNREADABLE, constructorOf, errorMessageOf, isErrorLike } from "../compare/safe-read";
 import type { Operation } from "../errors";
 import { AsyncCallbackError, synchronous } from "./synchronous";
@@ -84,7 +85,7 @@ export function evaluate(context: EvaluationContext, control: Outcome, candidate
     // Every step guards its own callbacks; this is the last line for anything a user value still
     // managed to throw through (the contract: every admitted run is published).
     context.report("compare", error);
-    const summary = `comparison threw ${describeThrown(error)}`;
+    const summary = `comparison threw ${escapeLine(describeThrown(error))}`;
     return { verdict: "mismatched", mismatch: { candidate: candidate.name, kind: "value", diffs: [], summary, buckets: [] }, noise: [] };
   }
 }
@@ -165,7 +166,7 @@ function statusDiff(context: EvaluationContext, controlValue: unknown, candidate
     candidateStatus = synchronous("statusOf", statusOf(candidateValue as never));
   } catch (error) {
     context.report("statusOf", error);
-    return { forced: error instanceof AsyncCallbackError ? error.summary : `statusOf() threw ${describeThrown(error)}` };
+    return { forced: error instanceof AsyncCallbackError ? error.summary : `statusOf() threw ${escapeLine(describeThrown(error))}` };
   }
   if (Object.is(controlStatus, candidateStatus)) return NO_STATUS;
   // A status that is an object (`{ code, reason }`) is compared by structure, never by identity.
@@ -183,7 +184,7 @@ function valueDiffs(context: EvaluationContext, controlValue: unknown, candidate
         forced = "compare() returned false";
       } catch (error) {
         context.report("compare", error);
-        forced = error instanceof AsyncCallbackError ? error.summary : `compare() threw ${describeThrown(error)}`;
+        forced = error instanceof AsyncCallbackError ? error.summary : `compare() threw ${escapeLine(describeThrown(error))}`;
       }
     } else if (deepEqual(controlValue, candidateValue)) {
       // The fast path of a healthy rollout: equal values never pay for a diff.
@@ -197,7 +198,7 @@ function valueDiffs(context: EvaluationContext, controlValue: unknown, candidate
     // The values themselves failed the walk (a getter that throws, a revoked proxy): a mismatch
     // nobody can explain field by field, reported like a comparator that threw.
     context.report("compare", error);
-    return { diffs: [], forced: `comparison threw ${describeThrown(error)}` };
+    return { diffs: [], forced: `comparison threw ${escapeLine(describeThrown(error))}` };
   }
 }
 
