@@ -97,6 +97,12 @@ describe("comparison callbacks that return a promise", () => {
 });
 
 describe("statuses that are not strings or numbers", () => {
+  it("treats +0 and -0 as the same status, as the value rules do, instead of reading status=0 vs 0", () => {
+    const context = contextWith({ statusOf: ((v: { status: number }) => v.status) as never });
+    const evaluation = evaluate(context, outcome("control", false, { status: 0 }), outcome("candidate", false, { status: -0 }));
+    assert.equal(evaluation.verdict, "matched", evaluation.mismatch?.summary);
+  });
+
   it("compares object statuses by structure: equal ones match, different ones are explained", () => {
     const context = contextWith({ statusOf: ((v: { status: number }) => ({ code: v.status })) as never });
     const same = evaluate(context, outcome("control", false, { status: 200 }), outcome("candidate", false, { status: 200 }));
