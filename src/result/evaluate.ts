@@ -168,9 +168,9 @@ function statusDiff(context: EvaluationContext, controlValue: unknown, candidate
     context.report("statusOf", error);
     return { forced: error instanceof AsyncCallbackError ? error.summary : `statusOf() threw ${escapeLine(describeThrown(error))}` };
   }
-  if (Object.is(controlStatus, candidateStatus)) return NO_STATUS;
-  // A status that is an object (`{ code, reason }`) is compared by structure, never by identity.
-  if (typeof controlStatus === "object" && controlStatus !== null && sameStructure(controlStatus, candidateStatus)) return NO_STATUS;
+  // Statuses follow the value rules: +0 is -0, NaN is NaN, and a status that is an object
+  // (`{ code, reason }`) is compared by structure, never by identity.
+  if (Object.is(controlStatus, candidateStatus) || sameStructure(controlStatus, candidateStatus)) return NO_STATUS;
   return { diff: { path: STATUS_PATH, kind: "changed", control: controlStatus, candidate: candidateStatus } };
 }
 
