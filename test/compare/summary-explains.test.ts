@@ -144,6 +144,15 @@ describe("a summary line never shows the same text on both sides", () => {
     assert.equal(summarize([{ path: "tags", kind: "type", control: ["a"], candidate: ["a"] }]), 'tags=["a"] vs ["a"] (equal values)');
   });
 
+  it("lists every diff even when two lines read alike (paths cut at the same place, Set members that render alike)", () => {
+    const k = "k".repeat(100);
+    const cut = diff(new Map([[`${k}1`, 1], [`${k}2`, 1]]), new Map([[`${k}1`, 2], [`${k}2`, 2]]));
+    assert.equal(cut.length, 2);
+    assert.equal(summarize(cut).split(" vs ").length - 1, 2, summarize(cut));
+    const members = diff(new Set([Symbol("a"), Symbol("a")]), new Set());
+    assert.equal(summarize(members).split(" vs ").length - 1, 2, summarize(members));
+  });
+
   it("keeps the bare form when the renderings already differ", () => {
     const d: FieldDiff = { path: "total", kind: "changed", control: 49.9, candidate: 51.4 };
     assert.equal(summarize([d]), bareLine(d));
