@@ -54,9 +54,10 @@ export function summarize(diffs: readonly FieldDiff[], options?: SummaryOptions)
   const requested = options?.maxDiffs ?? DEFAULT_MAX_DIFFS;
   const maxDiffs = Number.isFinite(requested) ? Math.max(0, Math.floor(requested)) : DEFAULT_MAX_DIFFS;
   const parts: string[] = [];
-  // A line already said adds nothing: with `statusOf: (r) => r.status`, the `(status)` difference and
-  // the value's own `status` field read the same (`status=200 vs 500`) and are listed once.
-  const said = new Set<string>();
+  // With `statusOf: (r) => r.status`, the `(status)` difference and the value's own `status` field
+  // read the same (`status=200 vs 500`) and are listed once. Other lines that read alike (paths cut
+  // at the same place, Set members that render alike) are distinct differences and all listed.
+  let statusLine: string | undefined;
   let hidden = 0;
   for (const diff of diffs) {
     if (diff.noise === true) continue;
@@ -65,8 +66,8 @@ export function summarize(diffs: readonly FieldDiff[], options?: SummaryOptions)
       continue;
     }
     const line = describeDiff(diff);
-    if (said.has(line)) continue;
-    said.add(line);
+    if (diff.path === STATUS_PATH) statusLine = line;
+    else if (diff.path === "status" && line === statusLine) continue;
     parts.push(line);
   }
   if (hidden > 0) parts.push(`+${hidden} more`);
