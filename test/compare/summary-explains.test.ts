@@ -153,6 +153,20 @@ describe("a summary line never shows the same text on both sides", () => {
     assert.equal(summarize(members).split(" vs ").length - 1, 2, summarize(members));
   });
 
+  it("keeps both ends of a long path: where it starts and the field that differs", () => {
+    let control: unknown = { total: 1 };
+    let candidate: unknown = { total: 2 };
+    for (let i = 0; i < 100; i++) {
+      control = { level: control };
+      candidate = { level: candidate };
+    }
+    const summary = summarize(diff(control, candidate));
+    assert.match(summary, /^level\.level\..*….*\.level\.total=1 vs 2$/, summary);
+    const k = "k".repeat(100);
+    const cut = summarize(diff(new Map([[`${k}1`, 1], [`${k}2`, 1]]), new Map([[`${k}1`, 2], [`${k}2`, 2]])));
+    assert.match(cut, /kkk1"\)=1 vs 2, .*kkk2"\)=1 vs 2$/, cut);
+  });
+
   it("keeps the bare form when the renderings already differ", () => {
     const d: FieldDiff = { path: "total", kind: "changed", control: 49.9, candidate: 51.4 };
     assert.equal(summarize([d]), bareLine(d));
