@@ -209,6 +209,14 @@ describe("a summary is one readable line", () => {
     for (const summary of summaries) assert.doesNotMatch(summary, UNREADABLE, summary);
   });
 
+  it("never splits a surrogate pair where a long path is cut", () => {
+    for (let n = 40; n < 50; n++) {
+      const key = "😀".repeat(n);
+      const summary = summarize(diff({ [key]: { [key]: 1 } }, { [key]: { [key]: 2 } }));
+      assert.doesNotMatch(summary, UNREADABLE, summary);
+    }
+  });
+
   it("stays one readable line for any generated text in keys, values and error messages", () => {
     fc.assert(
       fc.property(fc.string({ unit: "binary", maxLength: 20 }), fc.string({ unit: "binary", maxLength: 20 }), (key, text) => {
