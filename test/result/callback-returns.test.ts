@@ -96,6 +96,39 @@ describe("comparison callbacks that return a promise", () => {
   });
 });
 
+describe("comparison callbacks that return something other than a boolean", () => {
+  // The classic: a comparator with braces and no `return` answers undefined on every run.
+  const answers: unknown[] = [undefined, 1, 0, "yes", null, {}];
+
+  it("reports a compare that returns a non-boolean as operation 'compare' and names what it returned", () => {
+    for (const answer of answers) {
+      const context = contextWith({ compare: (() => answer) as never });
+      const evaluation = evaluate(context, outcome("control", false, { total: 1 }), outcome("candidate", false, { total: 1 }));
+      assert.equal(evaluation.verdict, "mismatched");
+      assert.match(evaluation.mismatch?.summary ?? "", /^compare\(\) returned a non-boolean \(/, `for ${String(answer)}`);
+      assert.doesNotMatch(evaluation.mismatch?.summary ?? "", /returned false/);
+      assert.deepEqual(context.reports.map(([op]) => op), ["compare"]);
+    }
+  });
+
+  it("reports a compareEffects that returns a non-boolean as operation 'compareEffects' and names it", () => {
+    const effect: Effect = { name: "mail.send", args: [1], role: "control", blocked: false };
+    const context = contextWith({ compareEffects: (() => undefined) as never });
+    const evaluation = evaluate(context, outcome("control", false, 1, [effect]), outcome("candidate", false, 1, [effect]));
+    assert.match(evaluation.mismatch?.summary ?? "", /^compareEffects\(\) returned a non-boolean \(undefined\)/);
+    assert.deepEqual(context.reports.map(([op]) => op), ["compareEffects"]);
+  });
+
+  it("reports an ignore rule or compareErrors that returns a non-boolean, and reads it as no", () => {
+    const ignoring = contextWith({ ignore: [(() => undefined) as never] });
+    assert.equal(evaluate(ignoring, outcome("control", false, 1), outcome("candidate", false, 2)).verdict, "mismatched");
+    assert.deepEqual(ignoring.reports.map(([op]) => op), ["ignore"]);
+    const errors = contextWith({ compareErrors: (() => 1) as never });
+    assert.equal(evaluate(errors, outcome("control", true, new Error("a")), outcome("candidate", true, new Error("a"))).verdict, "mismatched");
+    assert.deepEqual(errors.reports.map(([op]) => op), ["compareErrors"]);
+  });
+});
+
 describe("statuses that are not strings or numbers", () => {
   it("treats +0 and -0 as the same status, as the value rules do, instead of reading status=0 vs 0", () => {
     const context = contextWith({ statusOf: ((v: { status: number }) => v.status) as never });
