@@ -23,7 +23,7 @@ const REASON_CHARS = 200;
 /** The example beside a reason is cut likewise. */
 const EXAMPLE_CHARS = 500;
 /** A forced mismatch's summary starts with the callback that forced it, e.g. `compare() returned false`. */
-const FORCED = /^(\w+\(\) returned false|\w+\(\) returned a promise|\w+\(\) threw|comparison threw)/;
+const FORCED = /^(\w+\(\) returned false|\w+\(\) returned a promise|\w+\(\) returned a non-boolean|\w+\(\) threw|comparison threw)/;
 
 /**
  * The facts one result contributes to one candidate's window.

@@ -9,7 +9,7 @@ import { escapeLine, formatValue, truncate } from "../compare/render";
 import { describeThrown } from "../describe";
 import type { Operation } from "../errors";
 import type { Effect, FieldDiff } from "../types/results";
-import { AsyncCallbackError, synchronous } from "./synchronous";
+import { CallbackAnswerError, booleanAnswer } from "./synchronous";
 
 /** An effect's name is a guard's name and a method path: a few words, never a page. */
 const MAX_NAME_LENGTH = 80;
@@ -39,11 +39,11 @@ export function effectDiffs(
   if (setting === false) return { diffs: [], forced: undefined };
   if (typeof setting === "function") {
     try {
-      if (synchronous("compareEffects", setting([...control], [...candidate])) === true) return { diffs: [], forced: undefined };
+      if (booleanAnswer("compareEffects", setting([...control], [...candidate]))) return { diffs: [], forced: undefined };
       return { diffs: [], forced: "compareEffects() returned false" };
     } catch (error) {
       report("compareEffects", error);
-      const forced = error instanceof AsyncCallbackError ? error.summary : `compareEffects() threw ${escapeLine(describeThrown(error))}`;
+      const forced = error instanceof CallbackAnswerError ? error.summary : `compareEffects() threw ${escapeLine(describeThrown(error))}`;
       return { diffs: [], forced };
     }
   }

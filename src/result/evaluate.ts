@@ -14,7 +14,7 @@ import { describeThrown } from "../describe";
 import { escapeLine } from "../compare/render";
 import { UNREADABLE, constructorOf, errorMessageOf, isErrorLike } from "../compare/safe-read";
 import type { Operation } from "../errors";
-import { AsyncCallbackError, synchronous } from "./synchronous";
+import { CallbackAnswerError, booleanAnswer, synchronous } from "./synchronous";
 import type { BucketRule, ExperimentOptions } from "../types/options";
 import type { FieldDiff, Mismatch, MismatchKind, Outcome as Verdict, RawObservation as Outcome } from "../types/results";
 
@@ -166,7 +166,7 @@ function statusDiff(context: EvaluationContext, controlValue: unknown, candidate
     candidateStatus = synchronous("statusOf", statusOf(candidateValue as never));
   } catch (error) {
     context.report("statusOf", error);
-    return { forced: error instanceof AsyncCallbackError ? error.summary : `statusOf() threw ${escapeLine(describeThrown(error))}` };
+    return { forced: error instanceof CallbackAnswerError ? error.summary : `statusOf() threw ${escapeLine(describeThrown(error))}` };
   }
   // Statuses follow the value rules: +0 is -0, NaN is NaN, and a status that is an object
   // (`{ code, reason }`) is compared by structure, never by identity.
@@ -180,11 +180,11 @@ function valueDiffs(context: EvaluationContext, controlValue: unknown, candidate
     let forced: string | undefined;
     if (compare !== undefined) {
       try {
-        if (synchronous("compare", compare(controlValue as never, candidateValue as never)) === true) return NO_FINDINGS;
+        if (booleanAnswer("compare", compare(controlValue as never, candidateValue as never))) return NO_FINDINGS;
         forced = "compare() returned false";
       } catch (error) {
         context.report("compare", error);
-        forced = error instanceof AsyncCallbackError ? error.summary : `compare() threw ${escapeLine(describeThrown(error))}`;
+        forced = error instanceof CallbackAnswerError ? error.summary : `compare() threw ${escapeLine(describeThrown(error))}`;
       }
     } else if (deepEqual(controlValue, candidateValue)) {
       // The fast path of a healthy rollout: equal values never pay for a diff.
@@ -219,7 +219,7 @@ function errorsEquivalent(context: EvaluationContext, controlError: unknown, can
   const compareErrors = context.options.compareErrors;
   if (compareErrors !== undefined) {
     try {
-      return synchronous("compareErrors", compareErrors(controlError, candidateError)) === true;
+      return booleanAnswer("compareErrors", compareErrors(controlError, candidateError));
     } catch (error) {
       context.report("compareErrors", error);
       return false;
@@ -262,7 +262,7 @@ export function defaultErrorsEquivalent(controlError: unknown, candidateError: u
 function isIgnored(context: EvaluationContext, controlValue: unknown, candidateValue: unknown): boolean {
   for (const rule of context.options.ignore ?? []) {
     try {
-      if (synchronous("ignore", rule(controlValue as never, candidateValue as never)) === true) return true;
+      if (booleanAnswer("ignore", rule(controlValue as never, candidateValue as never))) return true;
     } catch (error) {
       context.report("ignore", error);
     }
