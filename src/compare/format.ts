@@ -6,7 +6,7 @@ import type { FieldDiff } from "../types/results";
 import { types } from "node:util";
 import { diff as diffValues } from "./diff";
 import { deepEqual } from "./equal";
-import { errorLabel, escapeLine, formatValue, truncate } from "./render";
+import { errorLabel, escapeLine, formatValue, truncate, truncateMiddle } from "./render";
 import { displayPath } from "./path";
 import { isErrorLike, safePrototype, UNREADABLE } from "./safe-read";
 
@@ -97,26 +97,6 @@ export function pathLabel(path: string): string {
   return escapeLine(truncateMiddle(displayPath(path), MAX_PATH_LENGTH));
 }
 
-/**
- * Cuts `text` to at most `maxLength` characters by dropping its middle for `…`: a path's start says
- * where it is, its end which field differs (`level.level.l…level.total`). Never splits a surrogate pair.
- */
-function truncateMiddle(text: string, maxLength: number): string {
-  if (text.length <= maxLength) return text;
-  let head = Math.floor((maxLength - 1) / 2);
-  let tail = text.length - (maxLength - 1 - head);
-  if (isHighSurrogate(text.charCodeAt(head - 1))) head -= 1;
-  if (isLowSurrogate(text.charCodeAt(tail))) tail += 1;
-  return `${text.slice(0, head)}…${text.slice(tail)}`;
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
-}
-
-function isLowSurrogate(code: number): boolean {
-  return code >= 0xdc00 && code <= 0xdfff;
-}
 
 /**
  * The `<control> vs <candidate>` half of a summary line: `(missing)` for an absent side, and why the

@@ -27,6 +27,33 @@ export function truncate(text: string, maxLength: number): string {
 }
 
 /**
+ * Cuts `text` to at most `maxLength` characters by dropping its middle for `…`: a path's start says
+ * where it is, its end which field differs (`level.level.l…level.total`). Never splits a surrogate pair.
+ *
+ * @example
+ * ```ts
+ * truncateMiddle("abcdefgh", 5); // "ab…gh"
+ * ```
+ */
+export function truncateMiddle(text: string, maxLength: number): string {
+  if (text.length <= maxLength) return text;
+  if (maxLength < 3) return truncate(text, maxLength);
+  let head = Math.floor((maxLength - 1) / 2);
+  let tail = text.length - (maxLength - 1 - head);
+  if (isHighSurrogate(text.charCodeAt(head - 1))) head -= 1;
+  if (isLowSurrogate(text.charCodeAt(tail))) tail += 1;
+  return `${text.slice(0, head)}…${text.slice(tail)}`;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
+}
+
+/**
  * Renders a value in one line: JSON for JSON values (`49.9`, `"EUR"`, `{"total":1}`, `[1,2]`), a
  * readable form otherwise (`undefined`, `NaN`, `123n`, a Date as its quoted ISO string,
  * `Map(1) {"EUR" => 1}`, `Set(2) {1, 2}`, `[Function name]`, `[Circular]`), cut with `…` beyond

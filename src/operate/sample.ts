@@ -5,6 +5,7 @@
  */
 import { types } from "node:util";
 import { formatValue, summarize, truncate } from "../compare/format";
+import { truncateMiddle } from "../compare/render";
 import { summarizeEffects } from "../result/effects";
 import { deepEqual } from "../compare/equal";
 import type { FieldDiff, Mismatch, Observation, Result } from "../types/results";
@@ -146,7 +147,7 @@ export function reasonsOf(result: Result<unknown>, candidate: Observation<unknow
   const reasons = new Set<string>();
   for (const diff of mismatch.diffs) {
     if (diff.noise === true) continue;
-    reasons.add(truncate(reasonOf(diff, result, candidate), REASON_CHARS));
+    reasons.add(truncateMiddle(reasonOf(diff, result, candidate), REASON_CHARS));
   }
   if (reasons.size === 0) {
     // A mismatch no diff explains (a compare() that said "unequal" with no structural difference, a
