@@ -7,7 +7,8 @@
  *
  * Unsafe for controls with unguarded side effects: the second run really runs them (docs/buckets.md).
  */
-import { pathMatcher } from "../compare/path-glob";
+import { parsePath, pathMatcher } from "../compare/path-glob";
+import { isIdentifierKey } from "../compare/path";
 import { diff } from "../compare/diff";
 import type { BucketRule } from "../types/options";
 import type { RawObservation } from "../types/results";
@@ -70,7 +71,7 @@ export class Calibration {
       return;
     }
     const before = this.learned.size;
-    for (const d of found) this.learned.add(d.path.replace(/\[\d+\]/g, "[*]"));
+    for (const d of found) this.learned.add(generalise(d.path));
     if (this.learned.size !== before) this.matcher = safeMatcher([...this.learned]);
   }
 }
@@ -81,6 +82,28 @@ function safeMatcher(globs: string[]): ((path: string) => boolean) | undefined {
   } catch {
     // A learned path the glob syntax cannot express (an odd Map key): match those literally.
     const exact = new Set(globs);
-    return (path) => exact.has(path.replace(/\[\d+\]/g, "[*]"));
+    return (path) => exact.has(generalise(path));
   }
 }
+
+/**
+ * The learned glob for a path: its index segments become `[*]` (`lines[3].id` → `lines[*].id`);
+ * an index-like text inside a quoted key (`["items[0]"]`) is part of the key and stays. A path the
+ * glob syntax cannot read (an odd Map key) stays as it is.
+ */
+function generalise(path: string): string {
+  let segments: string[];
+  try {
+    segments = parsePath(path);
+  } catch {
+    return path;
+  }
+  let glob = "";
+  for (const segment of segments) {
+    const written = INDEX.test(segment) ? "[*]" : segment;
+    glob += glob !== "" && isIdentifierKey(written) ? `.${written}` : written;
+  }
+  return glob;
+}
+
+const INDEX = /^\[\d+\]$/;
