@@ -167,6 +167,19 @@ describe("a summary line never shows the same text on both sides", () => {
     assert.match(cut, /kkk1"\)=1 vs 2, .*kkk2"\)=1 vs 2$/, cut);
   });
 
+  it("shows where the messages of two errors, the sources of two RegExps or two boxed strings first differ", () => {
+    const long = "x".repeat(80);
+    for (const [a, b] of [
+      [new TypeError(`${long}old`), new TypeError(`${long}new`)],
+      [new RegExp(`${long}old`), new RegExp(`${long}new`)],
+      [new String(`${long}old`), new String(`${long}new`)],
+    ] as Array<[unknown, unknown]>) {
+      const summary = assertExplained({ v: a }, { v: b });
+      assert.match(summary, /from character \d+: …".*old.*" vs …".*new.*"/, summary);
+      assert.doesNotMatch(summary, /\(root\)/, "no walk back to the same value");
+    }
+  });
+
   it("keeps the bare form when the renderings already differ", () => {
     const d: FieldDiff = { path: "total", kind: "changed", control: 49.9, candidate: 51.4 };
     assert.equal(summarize([d]), bareLine(d));
