@@ -8,7 +8,7 @@ import { diff as diffValues } from "./diff";
 import { deepEqual } from "./equal";
 import { errorLabel, escapeLine, formatValue, truncate, truncateMiddle } from "./render";
 import { displayPath } from "./path";
-import { isErrorLike, safePrototype, UNREADABLE } from "./safe-read";
+import { errorMessageOf, isErrorLike, safePrototype, UNREADABLE } from "./safe-read";
 
 export { errorLabel, formatValue, truncate } from "./render";
 
@@ -148,9 +148,12 @@ function whyDifferent(control: unknown, candidate: unknown, depth: number): stri
     if (safePrototype(control) !== safePrototype(candidate as object)) return `different prototypes, both ${controlType}`;
     const binary = binaryDifference(control, candidate as object);
     if (binary !== undefined) return binary;
+    const leaf = leafDifference(control, candidate as object, depth);
+    if (leaf !== undefined) return leaf;
     if (depth >= MAX_EXPLAIN_DEPTH) return RENDERED_ALIKE;
     const first = diffValues(control, candidate)[0];
-    if (first === undefined) return RENDERED_ALIKE;
+    // A difference at the value itself is one of the leaves above; walking back into it says nothing.
+    if (first === undefined || first.path === "") return RENDERED_ALIKE;
     const hasControl = first.kind !== "added" && "control" in first;
     const hasCandidate = first.kind !== "removed" && "candidate" in first;
     const path = pathLabel(first.path);
@@ -186,6 +189,31 @@ function stringDifference(control: string, candidate: string): string {
   const from = Math.max(0, at - STRING_CONTEXT);
   const lead = from > 0 ? "…" : "";
   return `from character ${at}: ${lead}${formatValue(control.slice(from), 40)} vs ${lead}${formatValue(candidate.slice(from), 40)}`;
+}
+
+/** Where two errors' messages, two RegExps' sources or two boxed primitives differ; undefined for other values. */
+function leafDifference(control: object, candidate: object, depth: number): string | undefined {
+  if (isErrorLike(control) && isErrorLike(candidate)) {
+    const a = errorMessageOf(control);
+    const b = errorMessageOf(candidate);
+    if (typeof a === "string" && typeof b === "string" && a !== b) return `message ${stringDifference(a, b)}`;
+    return undefined;
+  }
+  if (types.isRegExp(control) && types.isRegExp(candidate)) {
+    return stringDifference(RegExp.prototype.toString.call(control), RegExp.prototype.toString.call(candidate));
+  }
+  if (types.isBoxedPrimitive(control) && types.isBoxedPrimitive(candidate)) {
+    return whyDifferent(unboxed(control), unboxed(candidate), depth + 1);
+  }
+  return undefined;
+}
+
+function unboxed(value: object): unknown {
+  if (types.isNumberObject(value)) return Number.prototype.valueOf.call(value);
+  if (types.isStringObject(value)) return String.prototype.valueOf.call(value);
+  if (types.isBooleanObject(value)) return Boolean.prototype.valueOf.call(value);
+  if (types.isBigIntObject(value)) return BigInt.prototype.valueOf.call(value);
+  return Symbol.prototype.valueOf.call(value);
 }
 
 /** The first differing element of two typed arrays, or byte of two ArrayBuffers / DataViews; undefined for other values. */
