@@ -127,6 +127,21 @@ function sides(hasControl: boolean, control: unknown, hasCandidate: boolean, can
   return `${left} vs ${right} (${whyDifferent(control, candidate, depth)})`;
 }
 
+/**
+ * Why two values that differ although their renderings read alike differ, for a line that holds
+ * ready-made descriptions (the engine's `(error)` line): `different prototypes, both PaymentError`,
+ * `message from character 86: …"… card 1234" vs …"… card 9876"`. Never throws.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * explainAlike(new Date(0), new Date(0).toISOString()); // "Date vs string"
+ * ```
+ */
+export function explainAlike(control: unknown, candidate: unknown): string {
+  return whyDifferent(control, candidate, 0);
+}
+
 /** How many times an explanation may reach into the values for the first inner difference. */
 const MAX_EXPLAIN_DEPTH = 3;
 /** Characters of shared text kept before the first differing character of two strings. */
@@ -197,6 +212,7 @@ function leafDifference(control: object, candidate: object, depth: number): stri
     const a = errorMessageOf(control);
     const b = errorMessageOf(candidate);
     if (typeof a === "string" && typeof b === "string" && a !== b) return `message ${stringDifference(a, b)}`;
+    if (a === UNREADABLE || b === UNREADABLE) return "unreadable messages are never equal";
     return undefined;
   }
   if (types.isRegExp(control) && types.isRegExp(candidate)) {

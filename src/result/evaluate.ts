@@ -7,7 +7,7 @@
 import { assignBuckets, bucketsOf } from "../buckets/assign";
 import { deepEqual } from "../compare/equal";
 import { diff } from "../compare/diff";
-import { ERROR_PATH, STATUS_PATH, describeOutcome, summarize } from "../compare/format";
+import { ERROR_PATH, STATUS_PATH, describeOutcome, explainAlike, summarize } from "../compare/format";
 import type { CompareOptions } from "../compare/options";
 import { effectDiffs, isEffectDiff, summarizeEffects } from "./effects";
 import { describeThrown } from "../describe";
@@ -138,9 +138,15 @@ function outcomeFindings(context: EvaluationContext, control: Outcome, candidate
     if (controlFailed && candidate.threw && errorsEquivalent(context, control.error, candidate.error)) {
       return { diffs: [], forced: undefined };
     }
-    const diffs: FieldDiff[] = [
-      { path: ERROR_PATH, kind: "changed", control: describe(control, context), candidate: describe(candidate, context) },
-    ];
+    const controlText = describe(control, context);
+    let candidateText = describe(candidate, context);
+    // Two errors that are not equivalent but read alike (a class of the same name, messages cut
+    // alike) say why, so the line never reads `threw E: a vs threw E: a`.
+    if (controlText === candidateText && controlFailed && candidate.threw) {
+      const why = context.options.compareErrors === undefined ? explainAlike(control.error, candidate.error) : "not equivalent by compareErrors()";
+      candidateText = `${candidateText} (${why})`;
+    }
+    const diffs: FieldDiff[] = [{ path: ERROR_PATH, kind: "changed", control: controlText, candidate: candidateText }];
     return { diffs, forced: undefined };
   }
   // No status to compare: the values' findings are the whole answer.

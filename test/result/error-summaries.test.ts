@@ -35,6 +35,12 @@ describe("the summary of two errors that read alike", () => {
     assert.match(summary, /\(message from character 86: …".*1234" vs …".*9876"\)$/, summary);
   });
 
+  it("names compareErrors when it is what keeps two errors that read alike apart", () => {
+    const own: EvaluationContext = { ...context, options: { compareErrors: () => false } };
+    const evaluation = evaluate(own, threw("control", new Error("x")), threw("candidate", new Error("x")));
+    assert.equal(evaluation.mismatch?.summary, "threw Error: x vs threw Error: x (not equivalent by compareErrors())");
+  });
+
   it("keeps the plain form when the two descriptions already differ", () => {
     assert.equal(summaryOf(new TypeError("a"), new RangeError("a")), "threw TypeError: a vs threw RangeError: a");
   });

@@ -30,7 +30,7 @@ describe("evaluate", () => {
     const evaluation = evaluate(context, outcome("control", true, new MessageThrows()), outcome("candidate", true, new MessageThrows()));
     assert.equal(evaluation.verdict, "mismatched");
     assert.equal(evaluation.mismatch?.kind, "error");
-    assert.equal(evaluation.mismatch?.summary, "threw Error: (message unreadable) vs threw Error: (message unreadable)");
+    assert.equal(evaluation.mismatch?.summary, "threw Error: (message unreadable) vs threw Error: (message unreadable) (unreadable messages are never equal)");
   });
 
   it("matches when both sides threw the very same unreadable error", () => {
