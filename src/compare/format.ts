@@ -97,7 +97,6 @@ export function pathLabel(path: string): string {
   return escapeLine(truncateMiddle(displayPath(path), MAX_PATH_LENGTH));
 }
 
-
 /**
  * The `<control> vs <candidate>` half of a summary line: `(missing)` for an absent side, and why the
  * two differ in parentheses when they render alike (`"2024-05-01T00:00:00.000Z" vs
@@ -197,7 +196,7 @@ function typeName(value: unknown): string {
   }
 }
 
-/** `from character 100: …"xxxxxxxxxxold…" vs …"xxxxxxxxxxnew…"`. */
+/** `from character 103: …"xxxxxxx<b>old</b>" vs …"xxxxxxx<b>new</b>"`: ten shared characters, then the rest, cut. */
 function stringDifference(control: string, candidate: string): string {
   let at = 0;
   while (at < control.length && at < candidate.length && control.charCodeAt(at) === candidate.charCodeAt(at)) at++;
