@@ -10,7 +10,10 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import fc from "fast-check";
 import { Scorecard, flush, jsonlPublisher, readResults, shadow, type Result } from "../../src/index";
+import { parseResultLine, resultToJSON } from "../../src/store/serialize";
+import { hostileValue } from "../reliability/hostile";
 
 describe("mismatches read back from a JSONL file", () => {
   let dir: string;
@@ -68,5 +71,30 @@ describe("mismatches read back from a JSONL file", () => {
         );
       }
     }
+  });
+});
+
+describe("mismatches of hostile values through the JSONL line format", function () {
+  this.timeout(60_000);
+
+  it("read back with the same summary, whatever the two sides hold", async () => {
+    await fc.assert(
+      fc.asyncProperty(hostileValue(), hostileValue(), async (left, right) => {
+        let published: Result<unknown> | undefined;
+        const run = shadow(() => left.build(), () => right.build(), {
+          name: "hostile-roundtrip",
+          publish: (r) => void (published = r),
+          onError: () => undefined,
+        });
+        run();
+        await flush();
+        if (published === undefined) return; // a value the snapshot could not take is not published
+        const line = resultToJSON(published);
+        assert.ok(!line.includes("\n"), "one line");
+        const back = parseResultLine(line);
+        assert.deepEqual(back.mismatches.map((m) => m.summary), published.mismatches.map((m) => m.summary));
+      }),
+      { numRuns: 60 },
+    );
   });
 });
