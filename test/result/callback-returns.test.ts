@@ -223,3 +223,14 @@ describe("a callback's error in the summary", () => {
     oneLine(evaluation.mismatch?.summary);
   });
 });
+
+describe("sparse callback lists are refused when the experiment is built", () => {
+  it("throws a TypeError naming a hole in buckets or ignore", () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const buckets = [, { name: "x", match: { path: "total" } }];
+    assert.throws(() => new Experiment("sparse-buckets", { buckets } as never), (e: unknown) => e instanceof TypeError && /'buckets\[0\]'/.test(e.message));
+    // eslint-disable-next-line no-sparse-arrays
+    const ignore = [() => false, , () => false];
+    assert.throws(() => new Experiment("sparse-ignore", { ignore } as never), (e: unknown) => e instanceof TypeError && /'ignore'/.test(e.message));
+  });
+});
