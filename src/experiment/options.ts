@@ -108,7 +108,8 @@ export function resolveOptions<A extends unknown[], R>(options: ExperimentOption
   if (o.context !== undefined && typeof o.context !== "function" && !isPlainRecord(o.context)) {
     fail("context", o.context, "an object or a function");
   }
-  if (o.ignore !== undefined && !(Array.isArray(o.ignore) && o.ignore.every((f) => typeof f === "function"))) {
+  // A plain loop, not `every`: `every` and `forEach` skip an array's holes.
+  if (o.ignore !== undefined && !(Array.isArray(o.ignore) && allFunctions(o.ignore))) {
     fail("ignore", o.ignore, "an array of functions");
   }
   // Comparison is synchronous: an `async` callback's answer is a promise nothing waits for.
@@ -162,9 +163,11 @@ export function resolveOptions<A extends unknown[], R>(options: ExperimentOption
 function checkBuckets(buckets: unknown): void {
   if (!Array.isArray(buckets)) fail("buckets", buckets, "an array of { name, match, noise? }");
   const expected = "{ name: string, match: a pattern or a synchronous predicate, noise?: boolean }";
-  buckets.forEach((rule: unknown, i) => {
+  for (let i = 0; i < buckets.length; i++) {
+    let rule: unknown;
     let ok: boolean;
     try {
+      rule = buckets[i];
       const r = rule as { name?: unknown; match?: unknown; noise?: unknown } | null;
       const matchOk = (typeof r?.match === "function" && !isAsyncFunction(r.match)) || (typeof r?.match === "object" && r.match !== null);
       ok = isPlainRecord(r) && typeof r.name === "string" && r.name !== "" && matchOk &&
@@ -174,7 +177,12 @@ function checkBuckets(buckets: unknown): void {
       ok = false;
     }
     if (!ok) fail(`buckets[${i}]`, rule, expected);
-  });
+  }
+}
+
+function allFunctions(list: readonly unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) if (typeof list[i] !== "function") return false;
+  return true;
 }
 
 const GUARDRAIL_RATES = ["maxMismatchRate", "maxTimeoutRate"];
