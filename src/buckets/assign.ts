@@ -38,10 +38,10 @@ export function assignBuckets(
   for (let i = 0; i < diffs.length; i++) {
     const diff = fresh(diffs[i] as FieldDiff);
     for (let r = 0; r < rules.length; r++) {
-      const rule = rules[r] as BucketRule;
-      if (matches(rule, diff, report)) {
-        diff.bucket = rule.name;
-        if (rule.noise === true) diff.noise = true;
+      const hit = matches(rules[r] as BucketRule, diff, report);
+      if (hit !== undefined) {
+        diff.bucket = hit.name;
+        if (hit.noise) diff.noise = true;
         break;
       }
     }
@@ -83,26 +83,44 @@ function fresh(diff: FieldDiff): FieldDiff {
   return copy;
 }
 
-function matches(rule: BucketRule, diff: FieldDiff, report: (error: unknown, rule: string) => void): boolean {
-  const { match } = rule;
+/**
+ * The rule's name and noise flag when it matches `diff`, else undefined. Every read of the rule is
+ * guarded: the rules array stays the user's, and an entry changed after validation (now `undefined`,
+ * a getter that throws) is that rule's failure, not the comparison's.
+ */
+function matches(rule: BucketRule, diff: FieldDiff, report: (error: unknown, rule: string) => void): { name: string; noise: boolean } | undefined {
   try {
-    if (typeof match === "function") {
-      const verdict: unknown = match(diff);
-      if (isThenable(verdict)) {
-        // Nothing will wait for it; reading a promise as truthy would put every diff in this bucket.
-        Promise.resolve(verdict).catch(() => undefined);
-        throw new TypeError(`penumbra: bucket rule '${rule.name}' returned a promise; rules must be synchronous`);
-      }
-      return Boolean(verdict);
-    }
-    // Typed against `unknown`: ts-pattern's value-typed overload cannot check a pattern that is only
-    // known to be some `Pattern<FieldDiff>`, and the value is a plain object either way.
-    return isMatching(match as P.Pattern<unknown>, diff as unknown);
+    return isMatch(rule, diff) ? { name: rule.name, noise: rule.noise === true } : undefined;
   } catch (error) {
     // Described, not String()-ed: this runs in a catch, and a rule's name is the user's value.
-    report(error, typeof rule.name === "string" ? rule.name : describeThrown(rule.name));
-    return false;
+    report(error, ruleName(rule));
+    return undefined;
   }
+}
+
+function ruleName(rule: BucketRule): string {
+  try {
+    return typeof rule.name === "string" ? rule.name : describeThrown(rule.name);
+  } catch {
+    return describeThrown(rule);
+  }
+}
+
+/** A predicate's truthy answer or a pattern's match; throws what the rule throws. */
+function isMatch(rule: BucketRule, diff: FieldDiff): boolean {
+  const { match } = rule;
+  if (typeof match === "function") {
+    const verdict: unknown = match(diff);
+    if (isThenable(verdict)) {
+      // Nothing will wait for it; reading a promise as truthy would put every diff in this bucket.
+      Promise.resolve(verdict).catch(() => undefined);
+      throw new TypeError(`penumbra: bucket rule '${ruleName(rule)}' returned a promise; rules must be synchronous`);
+    }
+    return Boolean(verdict);
+  }
+  // Typed against `unknown`: ts-pattern's value-typed overload cannot check a pattern that is only
+  // known to be some `Pattern<FieldDiff>`, and the value is a plain object either way.
+  return isMatching(match as P.Pattern<unknown>, diff as unknown);
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
