@@ -180,6 +180,12 @@ describe("a summary line never shows the same text on both sides", () => {
     }
   });
 
+  it("shows where two huge BigInts first differ, or that their lengths differ", () => {
+    const big = 7n ** 500n;
+    assert.match(assertExplained({ n: big }, { n: big + 10n }), /from digit 422: …\d*\dn vs …\d*\dn\)$/);
+    assert.match(assertExplained({ n: 10n ** 100n }, { n: 10n ** 101n }), /\(101 digits vs 102 digits\)$/);
+  });
+
   it("keeps the bare form when the renderings already differ", () => {
     const d: FieldDiff = { path: "total", kind: "changed", control: 49.9, candidate: 51.4 };
     assert.equal(summarize([d]), bareLine(d));
