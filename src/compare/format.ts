@@ -156,6 +156,7 @@ function whyDifferent(control: unknown, candidate: unknown, depth: number): stri
     const candidateType = typeName(candidate);
     if (controlType !== candidateType) return `${controlType} vs ${candidateType}`;
     if (typeof control === "string" && typeof candidate === "string") return stringDifference(control, candidate);
+    if (typeof control === "bigint" && typeof candidate === "bigint") return digitDifference(String(control), String(candidate));
     if (typeof control === "function") return "different functions";
     if (typeof control === "symbol") return "different symbols";
     if (typeof control !== "object" || control === null || candidate === null) return RENDERED_ALIKE;
@@ -203,6 +204,17 @@ function stringDifference(control: string, candidate: string): string {
   const from = Math.max(0, at - STRING_CONTEXT);
   const lead = from > 0 ? "…" : "";
   return `from character ${at}: ${lead}${formatValue(control.slice(from), 40)} vs ${lead}${formatValue(candidate.slice(from), 40)}`;
+}
+
+/** `101 digits vs 102 digits`, or `from digit 422: …1234n vs …1244n` for two BigInts of one length. */
+function digitDifference(control: string, candidate: string): string {
+  if (control.length !== candidate.length) return `${control.length} digits vs ${candidate.length} digits`;
+  let at = 0;
+  while (at < control.length && control.charCodeAt(at) === candidate.charCodeAt(at)) at++;
+  const from = Math.max(0, at - STRING_CONTEXT);
+  const lead = from > 0 ? "…" : "";
+  const show = (digits: string): string => `${lead}${truncate(digits.slice(from), 30)}n`;
+  return `from digit ${at + 1}: ${show(control)} vs ${show(candidate)}`;
 }
 
 /** Where two errors' messages, two RegExps' sources or two boxed primitives differ; undefined for other values. */
