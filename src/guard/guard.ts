@@ -59,7 +59,7 @@ interface GuardPolicy {
  * Returned as they are, not wrapped: symbol-keyed properties (functions bound to the real object),
  * arrays, promises and other built-in values (`Date`, `Map`, `Set`, `RegExp`, errors, buffers and
  * typed arrays), and classes (so `instanceof client.errors.ApiError` works). A method wrapper carries
- * none of the method's own properties.
+ * none of the method's own properties but its `length`.
  *
  * No unguarded route is handed out: what a method returns that is itself a client (an instance of a
  * class with methods: a connection, a transaction, a statement) is guarded with the same options,
@@ -173,11 +173,11 @@ function wrapMethod(
   if (!policy.isEffect(path)) {
     // A read: the real object as `this` (so `#private` fields work). In a shadow run its own I/O is
     // declared, so the tripwire lets it out; effects it triggers through other guards stay blocked.
-    return function (this: unknown, ...args: unknown[]): unknown {
+    return withArity(fn, function (this: unknown, ...args: unknown[]): unknown {
       const frame = currentFrame();
       if (frame?.shadow !== true || frame.allowIo === true) return guardReturned(policy, family, Reflect.apply(fn, self, args));
       return guardReturned(policy, family, runInFrame(ioAllowed(frame), () => Reflect.apply(fn, self, args)));
-    };
+    });
   }
   const sink = Object.hasOwn(policy.sink, path) ? policy.sink[path] : undefined;
   const effect: EffectPolicy = {
@@ -187,9 +187,15 @@ function wrapMethod(
     async: isAsyncFunction(fn),
   };
   // The sink's `this` is the guarded object, so a sink that calls another method of it stays guarded.
-  return function (this: unknown, ...args: unknown[]): unknown {
+  return withArity(fn, function (this: unknown, ...args: unknown[]): unknown {
     return guardReturned(policy, family, callEffect(effect, fn, self, args, proxyOf()));
-  };
+  });
+}
+
+/** A wrapper keeps its method's `length`: frameworks read arity (Express's four-parameter error handlers). */
+function withArity<F extends (...args: unknown[]) => unknown>(fn: (...args: unknown[]) => unknown, wrapper: F): F {
+  Object.defineProperty(wrapper, "length", { value: fn.length, configurable: true });
+  return wrapper;
 }
 
 function join(path: string, prop: string): string {

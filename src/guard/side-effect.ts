@@ -18,7 +18,7 @@ import { callEffect, checkOnShadow, isAsyncFunction, type EffectPolicy } from ".
  * - A sink that throws throws at the candidate's call: it is the candidate's call.
  * - Arguments are recorded as snapshots taken at the call. A control call is recorded on the current
  *   run's observation only (not on an enclosing run's), and only until that observation is taken.
- * - `this` is forwarded to `fn` and to `sink`.
+ * - `this` is forwarded to `fn` and to `sink`; the wrapper keeps `fn`'s `name` and `length`.
  *
  * @throws TypeError at construction when `name`, `fn`, `sink` or `onShadow` is invalid.
  *
@@ -59,8 +59,10 @@ export function sideEffect<F extends (...a: any[]) => any>(
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     return callEffect(policy, real, this, args, this);
   };
-  // The wrapper reads as the function it stands for in stack traces and logs.
+  // The wrapper reads as the function it stands for in stack traces and logs, and keeps its arity:
+  // frameworks read `length` (Express takes a four-parameter middleware for an error handler).
   Object.defineProperty(wrapped, "name", { value: fn.name, configurable: true });
+  Object.defineProperty(wrapped, "length", { value: fn.length, configurable: true });
   return wrapped as unknown as F;
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */

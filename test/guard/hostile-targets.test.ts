@@ -1,0 +1,68 @@
+import { strict as assert } from "node:assert";
+import { inspect } from "node:util";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import fc from "fast-check";
+import { guard, shadow, sideEffect, type Result } from "../../src/index";
+import { collector, resetConfiguration } from "../support/capture";
+
+/** Runs `control` and `candidate` as one experiment call and returns the published result. */
+async function run<T>(control: () => T, candidate: () => T): Promise<Result<unknown>> {
+  const sink = collector();
+  const wrapped = shadow(control, candidate, { publish: sink });
+  await wrapped();
+  await wrapped.experiment.settled();
+  assert.equal(sink.results.length, 1);
+  return sink.results[0] as Result<unknown>;
+}
+
+/** A function with `n` declared parameters, as a framework that reads `fn.length` sees it. */
+function withArity(n: number, body: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  const fn = (...args: unknown[]): unknown => body(...args);
+  Object.defineProperty(fn, "length", { value: n });
+  return fn;
+}
+
+describe("guard and sideEffect over hostile targets", () => {
+  afterEach(resetConfiguration);
+
+  it("keeps a sideEffect's and a guarded method's arity, so an Express error handler (four parameters) stays one", () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 12 }), (n) => {
+        const fn = withArity(n, () => n);
+        assert.equal(sideEffect("audit", fn).length, n);
+        const client = { send: withArity(n, () => n), read: withArity(n, () => n) };
+        const guarded = guard("client", client, { effects: ["send"] });
+        assert.equal(guarded.send.length, n);
+        assert.equal(guarded.read.length, n);
+        assert.equal(guarded.send(), n);
+      }),
+    );
+  });
+
+  it("lets a real Express app use a sideEffect as its error handler outside any experiment", async () => {
+    const app = express();
+    app.get("/", () => {
+      throw new Error("boom");
+    });
+    const seen: string[] = [];
+    app.use(
+      sideEffect("audit.error", (error: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+        seen.push(error.message);
+        res.status(503).send("audited");
+      }),
+    );
+    const server = app.listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(response.status, 503);
+      assert.equal(await response.text(), "audited");
+      assert.deepEqual(seen, ["boom"]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
