@@ -27,7 +27,8 @@ import { enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isCla
 export interface GuardOptions {
   /**
    * The side-effecting methods, as method-path globs, or `"all"` for every method. Methods not
-   * listed are reads: they pass through in every run and are not recorded.
+   * listed are reads: they pass through in every run and are not recorded. The methods inherited
+   * from `Object.prototype` (`toString`, `valueOf`, `hasOwnProperty`, …) are always reads.
    * @default "all"
    */
   effects?: "all" | string[];
@@ -170,7 +171,7 @@ function wrapMethod(
   proxyOf: () => unknown,
   family: Family,
 ): (...args: unknown[]) => unknown {
-  if (!policy.isEffect(path)) {
+  if (!policy.isEffect(path) || OBJECT_METHODS.has(fn)) {
     // A read: the real object as `this` (so `#private` fields work). In a shadow run its own I/O is
     // declared, so the tripwire lets it out; effects it triggers through other guards stay blocked.
     return withArity(fn, function (this: unknown, ...args: unknown[]): unknown {
@@ -191,6 +192,17 @@ function wrapMethod(
     return guardReturned(policy, family, callEffect(effect, fn, self, args, proxyOf()));
   });
 }
+
+/**
+ * The methods every object inherits from `Object.prototype` (`toString`, `valueOf`, `hasOwnProperty`,
+ * …) are no client's effects, whatever `effects` says: blocked under `"all"`, a candidate's template
+ * string of a guarded client read `"undefined"` and `hasOwnProperty` answered `undefined`.
+ */
+const OBJECT_METHODS: ReadonlySet<unknown> = new Set(
+  Object.getOwnPropertyNames(Object.prototype)
+    .map((key) => Object.getOwnPropertyDescriptor(Object.prototype, key)?.value as unknown)
+    .filter((value) => typeof value === "function" && value !== Object),
+);
 
 /** A wrapper keeps its method's `length`: frameworks read arity (Express's four-parameter error handlers). */
 function withArity<F extends (...args: unknown[]) => unknown>(fn: (...args: unknown[]) => unknown, wrapper: F): F {

@@ -65,4 +65,41 @@ describe("guard and sideEffect over hostile targets", () => {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+
+  it("treats the methods every object inherits from Object.prototype as reads, not effects, under effects all", async () => {
+    class Client {
+      #sent = 0;
+      host = "smtp.example";
+      send(): number {
+        return ++this.#sent;
+      }
+    }
+    const client = new Client();
+    const guarded = guard("client", client);
+    const look = (): unknown[] => [
+      String(guarded),
+      `${guarded as unknown as string}`,
+      guarded.toString(),
+      guarded.toLocaleString(),
+      guarded.hasOwnProperty("host"),
+      guarded.propertyIsEnumerable("host"),
+      Object.prototype.isPrototypeOf.call(Object.prototype, guarded),
+      guarded.valueOf() === guarded,
+    ];
+    const outside = look();
+    assert.deepEqual(outside, ["[object Object]", "[object Object]", "[object Object]", "[object Object]", true, true, true, true]);
+    let seen: unknown[] = [];
+    const result = await run(
+      () => look(),
+      () => {
+        seen = look();
+        guarded.send();
+        return outside;
+      },
+    );
+    assert.deepEqual(seen, outside);
+    assert.deepEqual(result.control.effects, []);
+    assert.deepEqual(result.candidates[0]?.effects, [{ name: "client.send", args: [], role: "candidate", blocked: true }]);
+    assert.equal(guarded.send(), 1);
+  });
 });
