@@ -29,7 +29,10 @@ export function isBuiltIn(value: object): boolean {
 }
 
 /**
- * True for a class (so `instanceof client.errors.X` keeps working: classes are not wrapped).
+ * True for a class (so `instanceof client.errors.X` and `new client.Cursor()` keep working: classes
+ * are not wrapped), written as one or as an ES5 constructor (what TypeScript and Babel emit for an
+ * ES5 target): a function whose `prototype` has members of its own or inherits from another
+ * prototype. A plain `function` method's `prototype` has neither; a generator's is its generator prototype.
  *
  * @internal
  * @example
@@ -38,7 +41,18 @@ export function isBuiltIn(value: object): boolean {
  * ```
  */
 export function isClass(fn: unknown): boolean {
-  return /^class[\s{]/.test(Function.prototype.toString.call(fn));
+  const source = Function.prototype.toString.call(fn);
+  if (/^class[\s{]/.test(source)) return true;
+  const tag = Object.prototype.toString.call(fn);
+  if (tag !== "[object Function]") return false;
+  try {
+    const prototype = Reflect.getOwnPropertyDescriptor(fn as object, "prototype")?.value as unknown;
+    if (typeof prototype !== "object" || prototype === null) return false;
+    return Object.getPrototypeOf(prototype) !== Object.prototype || Reflect.ownKeys(prototype).some((key) => key !== "constructor");
+  } catch {
+    // A function whose traps throw when looked at is not taken for a class: it stays guarded.
+    return false;
+  }
 }
 
 /**

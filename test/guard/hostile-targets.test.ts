@@ -102,4 +102,53 @@ describe("guard and sideEffect over hostile targets", () => {
     assert.deepEqual(result.candidates[0]?.effects, [{ name: "client.send", args: [], role: "candidate", blocked: true }]);
     assert.equal(guarded.send(), 1);
   });
+
+  it("hands out ES5 and transpiled classes as they are, so new and instanceof work, and still guards plain and generator methods", async () => {
+    // What TypeScript and Babel emit for `class ApiError extends Error` and `class Cursor { read() }` with an ES5 target.
+    function ApiError(this: { message: string }, message: string): void {
+      this.message = message;
+    }
+    ApiError.prototype = Object.create(Error.prototype, { constructor: { value: ApiError, writable: true, configurable: true } });
+    function Cursor(this: { query: string }, query: string): void {
+      this.query = query;
+    }
+    Cursor.prototype.read = function (this: { query: string }): string {
+      return `rows of ${this.query}`;
+    };
+    const sent: string[] = [];
+    function Mailer(): void {}
+    Mailer.prototype.send = function send(to: string): string {
+      sent.push(to);
+      return `sent ${to}`;
+    };
+    const client = {
+      errors: { ApiError },
+      Cursor,
+      mailer: new (Mailer as unknown as new () => { send(to: string): string })(),
+      *drain(): Generator<string> {
+        sent.push("drained");
+        yield "x";
+      },
+    };
+    const guarded = guard("client", client, { effects: ["mailer.send", "drain"] });
+    const error: unknown = new (ApiError as unknown as new (m: string) => Error)("nope");
+    assert.ok(error instanceof (guarded.errors.ApiError as unknown as new (m: string) => Error));
+    assert.equal(guarded.errors.ApiError, ApiError);
+    const cursor = new (guarded.Cursor as unknown as new (q: string) => { read(): string })("select 1");
+    assert.ok(cursor instanceof (Cursor as unknown as new (q: string) => object));
+    assert.equal(cursor.read(), "rows of select 1");
+    const result = await run(
+      () => 1,
+      () => {
+        guarded.mailer.send("b@example.com");
+        guarded.drain();
+        return 1;
+      },
+    );
+    assert.deepEqual(sent, []);
+    assert.deepEqual(
+      result.candidates[0]?.effects.map((effect) => effect.name),
+      ["client.mailer.send", "client.drain"],
+    );
+  });
 });
