@@ -154,13 +154,42 @@ function guardReturned(policy: GuardPolicy, family: Family, value: unknown): unk
   const known = inFamily(family, value);
   if (known !== undefined) return known;
   try {
-    if (value instanceof Promise) return value.then((resolved: unknown) => guardReturned(policy, family, resolved));
+    if (value instanceof Promise) return guardedPromise(value, (resolved) => guardReturned(policy, family, resolved));
     return isClientLike(value) ? deepProxy(policy, value, "", family) : value;
   } catch {
     // A value whose traps or getters throw when looked at is handed back untouched, as the real
     // method returned it: looking at it must not make the call throw.
     return value;
   }
+}
+
+/**
+ * A promise a guarded method returns, resolving to the guarded value. A native promise is chained. A
+ * subclass (the OpenAI and Anthropic SDKs' `APIPromise`, with its own `then` and `withResponse()`)
+ * is handed back as itself behind a Proxy whose `then` guards the value: chained, it became a plain
+ * promise and lost its methods.
+ */
+function guardedPromise(promise: Promise<unknown>, guardValue: (value: unknown) => unknown): Promise<unknown> {
+  if (Object.getPrototypeOf(promise) === Promise.prototype) return promise.then(guardValue);
+  const then = function (onFulfilled?: unknown, onRejected?: unknown): unknown {
+    const fulfilled = (value: unknown): unknown => {
+      const guarded = guardValue(value);
+      return typeof onFulfilled === "function" ? Reflect.apply(onFulfilled, undefined, [guarded]) : guarded;
+    };
+    return Reflect.apply(promise.then, promise, [fulfilled, onRejected]);
+  };
+  // A stand-in with the promise's prototype (so `instanceof APIPromise` holds) is what the Proxy
+  // wraps, so a frozen promise's own properties put no invariant on the answers.
+  const standIn = Object.create(Object.getPrototypeOf(promise) as object | null) as Promise<unknown>;
+  return new Proxy(standIn, {
+    get(_, prop) {
+      if (prop === "then") return then;
+      const value: unknown = Reflect.get(promise, prop, promise);
+      // `catch` and `finally` call `this.then`: left unbound, they reach the guarding `then` above.
+      if (typeof value !== "function" || prop === "catch" || prop === "finally" || prop === "constructor") return value;
+      return (value as (...args: unknown[]) => unknown).bind(promise);
+    },
+  });
 }
 
 function wrapMethod(

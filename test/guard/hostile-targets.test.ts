@@ -151,4 +151,79 @@ describe("guard and sideEffect over hostile targets", () => {
       ["client.mailer.send", "client.drain"],
     );
   });
+
+  it("hands back an SDK's Promise subclass with its own methods (APIPromise.withResponse) and still guards what it resolves to", async () => {
+    /** The shape of the OpenAI and Anthropic SDKs' APIPromise: `then` parses lazily, `withResponse` gives the raw response too. */
+    class APIPromise<T> extends Promise<T> {
+      readonly #response: Promise<{ status: number; body: T }>;
+      #parsed: Promise<T> | undefined;
+      constructor(response: Promise<{ status: number; body: T }>) {
+        super((resolve) => resolve(null as T));
+        this.#response = response;
+      }
+      async withResponse(): Promise<{ data: T; status: number }> {
+        const response = await this.#response;
+        return { data: response.body, status: response.status };
+      }
+      override then<A = T, B = never>(
+        onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+        onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+      ): Promise<A | B> {
+        this.#parsed ??= this.#response.then((response) => response.body);
+        return this.#parsed.then(onFulfilled, onRejected);
+      }
+    }
+    const written: string[] = [];
+    class Connection {
+      query(sql: string): string {
+        written.push(sql);
+        return `ran ${sql}`;
+      }
+    }
+    class Client {
+      readonly #status = 201;
+      create(text: string): APIPromise<{ text: string }> {
+        written.push(text);
+        return new APIPromise(Promise.resolve({ status: this.#status, body: { text } }));
+      }
+      list(): APIPromise<string[]> {
+        return new APIPromise(Promise.resolve({ status: 200, body: ["a"] }));
+      }
+      connect(): APIPromise<Connection> {
+        return new APIPromise(Promise.resolve({ status: 200, body: new Connection() }));
+      }
+    }
+    const guarded = guard("ai", new Client(), { effects: ["create", "query"] });
+    assert.deepEqual(await guarded.create("hi").withResponse(), { data: { text: "hi" }, status: 201 });
+    assert.deepEqual(await guarded.create("again"), { text: "again" });
+    assert.deepEqual(await guarded.list().withResponse(), { data: ["a"], status: 200 });
+    assert.ok(guarded.list() instanceof APIPromise);
+    assert.deepEqual(await guarded.list().catch(() => []), ["a"]);
+    written.length = 0;
+    let controlSaw: unknown;
+    const result = await run(
+      async () => {
+        controlSaw = await guarded.create("control").withResponse();
+        return 1;
+      },
+      async () => {
+        const connection = await guarded.connect();
+        connection.query("INSERT 1");
+        (await guarded.connect().catch(() => undefined))?.query("INSERT 2");
+        await guarded.connect().then((later) => later.query("INSERT 3"));
+        return 1;
+      },
+    );
+    assert.equal(result.candidates[0]?.error, undefined);
+    assert.deepEqual(controlSaw, { data: { text: "control" }, status: 201 });
+    assert.deepEqual(written, ["control"]);
+    assert.deepEqual(
+      result.candidates[0]?.effects.map((effect) => [effect.name, effect.args]),
+      [
+        ["ai.query", ["INSERT 1"]],
+        ["ai.query", ["INSERT 2"]],
+        ["ai.query", ["INSERT 3"]],
+      ],
+    );
+  });
 });
