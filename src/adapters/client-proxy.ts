@@ -4,7 +4,7 @@
  * arguments (a SQL statement), so each adapter supplies a `methodFor` hook instead of a policy.
  */
 import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
-import { enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, type Family } from "../guard/proxy-values";
+import { enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, standInFor, type Family } from "../guard/proxy-values";
 
 /** A method as the Proxy sees it: called with the real object as `this`. */
 export type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -54,7 +54,7 @@ export function proxyClient<T extends object>(target: T, path: string, hooks: Cl
   const proxyOf = (): T => proxy;
   // A stand-in, not the target, is what the Proxy wraps, as in guard(): the Proxy invariants would
   // otherwise forbid answering a wrapper for a frozen or non-writable property.
-  const standIn = Object.create(Object.getPrototypeOf(target) as object | null) as T;
+  const standIn = standInFor(target);
   const handler: ProxyHandler<T> = {
     get(_, prop) {
       const value: unknown = Reflect.get(target, prop, target);

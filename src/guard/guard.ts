@@ -5,7 +5,7 @@
  */
 import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
 import { callEffect, checkOnShadow, isAsyncFunction, type EffectPolicy, type ShadowAnswer } from "./effect-call";
-import { enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, isClientLike, type Family } from "./proxy-values";
+import { enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, isClientLike, standInFor, type Family } from "./proxy-values";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: sinks of any shape */
 /**
@@ -113,9 +113,10 @@ function deepProxy<T extends object>(policy: GuardPolicy, target: T, path: strin
   let proxy: T;
   // A stand-in, not the target, is what the Proxy wraps: the Proxy invariants forbid answering a
   // wrapper for a non-configurable, non-writable property of the Proxy's own target (frozen SDK
-  // objects). The stand-in keeps the prototype, so instanceof still works; it has no own properties
-  // and stays extensible, so no other invariant constrains the traps.
-  const standIn = Object.create(Object.getPrototypeOf(target) as object | null) as T;
+  // objects). The stand-in keeps the prototype, so instanceof still works; its one own property (a
+  // configurable inspect hook, so util.inspect shows the target) is configurable and it stays
+  // extensible, so no other invariant constrains the traps.
+  const standIn = standInFor(target);
   const handler: ProxyHandler<T> = {
     get(_, prop) {
       const value: unknown = Reflect.get(target, prop, target);
@@ -180,7 +181,7 @@ function guardedPromise(promise: Promise<unknown>, guardValue: (value: unknown) 
   };
   // A stand-in with the promise's prototype (so `instanceof APIPromise` holds) is what the Proxy
   // wraps, so a frozen promise's own properties put no invariant on the answers.
-  const standIn = Object.create(Object.getPrototypeOf(promise) as object | null) as Promise<unknown>;
+  const standIn = standInFor(promise);
   return new Proxy(standIn, {
     get(_, prop) {
       if (prop === "then") return then;

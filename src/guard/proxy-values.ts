@@ -93,6 +93,54 @@ export function forwardingTraps(target: object, read?: (prop: PropertyKey) => un
   };
 }
 
+const INSPECT = Symbol.for("nodejs.util.inspect.custom");
+
+/**
+ * The empty object a guarding Proxy wraps instead of `target` (see `forwardingTraps`), with its
+ * prototype, so `instanceof` holds. `util.inspect` (and so `console.log`) reads a Proxy's own target,
+ * traps bypassed, and showed that empty stand-in (`Mail {}`): the stand-in shows `target` instead.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * proxy = new Proxy(standInFor(target), handler);
+ * ```
+ */
+export function standInFor<T extends object>(target: T): T {
+  const standIn = Object.create(Object.getPrototypeOf(target) as object | null) as T;
+  showAs(standIn, target);
+  return standIn;
+}
+
+/**
+ * Makes `util.inspect` of a Proxy over `standIn` show `target`. A cycle back to the same proxy (only
+ * reachable with an unbounded depth) shows as `[Circular]`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * showAs(functionStandIn, cls);
+ * ```
+ */
+export function showAs(standIn: object, target: object): void {
+  let inside = false;
+  type Options = { depth?: number | null; stylize?: (text: string, style: string) => string };
+  Object.defineProperty(standIn, INSPECT, {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value(depth: number, options: Options, show: unknown): string {
+      if (inside || typeof show !== "function") return options?.stylize?.("[Circular]", "special") ?? "[Circular]";
+      inside = true;
+      try {
+        return String(Reflect.apply(show, undefined, [target, { ...options, depth: options?.depth === null ? null : depth }]));
+      } finally {
+        inside = false;
+      }
+    },
+  });
+}
+
 /** Every guarding proxy, with the real object it stands for. */
 const rawOf = new WeakMap<object, object>();
 
@@ -213,6 +261,7 @@ export function guardedConstructor(cls: (...args: unknown[]) => unknown, family:
   });
   const standIn = function () {} as unknown as object;
   Object.setPrototypeOf(standIn, Object.getPrototypeOf(cls) as object | null);
+  showAs(standIn, cls);
   ctor = new Proxy(standIn as (...args: unknown[]) => unknown, {
     get: (_, prop) => (prop === "prototype" ? protoView : Reflect.get(cls, prop, cls)),
     has: (_, prop) => Reflect.has(cls, prop),

@@ -2,8 +2,10 @@ import { strict as assert } from "node:assert";
 import { inspect } from "node:util";
 import type { AddressInfo } from "node:net";
 import express from "express";
+import nodemailer from "nodemailer";
 import fc from "fast-check";
 import { guard, shadow, sideEffect, type Result } from "../../src/index";
+import { guardMailer } from "../../src/adapters/nodemailer";
 import { collector, resetConfiguration } from "../support/capture";
 
 /** Runs `control` and `candidate` as one experiment call and returns the published result. */
@@ -225,5 +227,30 @@ describe("guard and sideEffect over hostile targets", () => {
         ["ai.query", ["INSERT 3"]],
       ],
     );
+  });
+
+  it("shows the real client in util.inspect and console.log, not the Proxy's empty stand-in, for guard() and the adapters", () => {
+    class Client {
+      readonly #secret = "s";
+      host = "db.example";
+      nested = { pool: { size: 4 } };
+      send(): string {
+        return this.#secret;
+      }
+    }
+    const client = new Client();
+    const guarded = guard("client", client, { effects: ["send"] });
+    assert.equal(inspect(guarded), inspect(client));
+    assert.equal(inspect(guarded.nested), inspect(client.nested));
+    assert.equal(inspect({ client: guarded }, { depth: 0 }), inspect({ client }, { depth: 0 }));
+    assert.equal(inspect([guarded], { colors: true }), inspect([client], { colors: true }));
+    const transporter = nodemailer.createTransport({ jsonTransport: true });
+    assert.equal(inspect(guardMailer(transporter)), inspect(transporter));
+    // A cycle back through the holder ends, with the depth unbounded.
+    const holder: { client?: unknown } = {};
+    const cyclic = new Client() as Client & { holder?: unknown };
+    cyclic.holder = holder;
+    holder.client = guard("cyclic", cyclic);
+    assert.match(inspect(holder, { depth: null }), /Client \{/);
   });
 });
