@@ -49,6 +49,8 @@ interface GuardPolicy {
   readonly isEffect: (path: string) => boolean;
   readonly sink: Readonly<Record<string, (...args: unknown[]) => unknown>>;
   readonly onShadow: ShadowAnswer | undefined;
+  /** The guarding wrapper made for each callback passed to a guarded method, so `off(fn)` finds `on(fn)`'s. */
+  readonly callbacks: WeakMap<object, (...args: unknown[]) => unknown>;
 }
 
 /**
@@ -65,7 +67,8 @@ interface GuardPolicy {
  * No unguarded route is handed out: what a method returns that is itself a client (an instance of a
  * class with methods: a connection, a transaction, a statement) is guarded with the same options,
  * its method paths counted from the root again (`pool.connect().query` is `query`), and a promise of
- * one resolves to the guarded one; the real object, returned by a fluent method, comes back as its
+ * one resolves to the guarded one, and so do the arguments (and `this`) a callback passed to a
+ * guarded method is called with; the real object, returned by a fluent method, comes back as its
  * proxy; `.constructor` is guarded (its `prototype`'s methods applied to a guarded object take the
  * guarded path, and `new` builds a guarded instance); `Object.getOwnPropertyDescriptor` describes
  * the guarded values. `Object.getPrototypeOf(guarded)` is the real prototype (so `instanceof`
@@ -97,7 +100,7 @@ export function guard<T extends object>(name: string, target: T, options?: Guard
   const isEffect = effectMatcher(name, options?.effects);
   const onShadow = checkOnShadow(options?.onShadow, `guard '${name}': onShadow`);
   const sink = checkSink(name, options?.sink, isEffect);
-  return deepProxy({ name, isEffect, sink, onShadow }, target, "", new WeakMap());
+  return deepProxy({ name, isEffect, sink, onShadow, callbacks: new WeakMap() }, target, "", new WeakMap());
 }
 
 /** A cached value, with the original it was made from: a replaced property gets a fresh one. */
@@ -195,16 +198,17 @@ function guardedPromise(promise: Promise<unknown>, guardValue: (value: unknown) 
 
 function wrapMethod(
   policy: GuardPolicy,
-  fn: (...args: unknown[]) => unknown,
+  method: (...args: unknown[]) => unknown,
   self: object,
   path: string,
   proxyOf: () => unknown,
   family: Family,
 ): (...args: unknown[]) => unknown {
-  if (!policy.isEffect(path) || OBJECT_METHODS.has(fn)) {
+  const fn = withGuardedCallbacks(policy, family, method);
+  if (!policy.isEffect(path) || OBJECT_METHODS.has(method)) {
     // A read: the real object as `this` (so `#private` fields work). In a shadow run its own I/O is
     // declared, so the tripwire lets it out; effects it triggers through other guards stay blocked.
-    return withArity(fn, function (this: unknown, ...args: unknown[]): unknown {
+    return withArity(method, function (this: unknown, ...args: unknown[]): unknown {
       const frame = currentFrame();
       if (frame?.shadow !== true || frame.allowIo === true) return guardReturned(policy, family, Reflect.apply(fn, self, args));
       return guardReturned(policy, family, runInFrame(ioAllowed(frame), () => Reflect.apply(fn, self, args)));
@@ -215,10 +219,10 @@ function wrapMethod(
     name: `${policy.name}.${path}`,
     answer: policy.onShadow ?? (sink === undefined ? "noop" : "sink"),
     sink,
-    async: isAsyncFunction(fn),
+    async: isAsyncFunction(method),
   };
   // The sink's `this` is the guarded object, so a sink that calls another method of it stays guarded.
-  return withArity(fn, function (this: unknown, ...args: unknown[]): unknown {
+  return withArity(method, function (this: unknown, ...args: unknown[]): unknown {
     return guardReturned(policy, family, callEffect(effect, fn, self, args, proxyOf()));
   });
 }
@@ -233,6 +237,45 @@ const OBJECT_METHODS: ReadonlySet<unknown> = new Set(
     .map((key) => Object.getOwnPropertyDescriptor(Object.prototype, key)?.value as unknown)
     .filter((value) => typeof value === "function" && value !== Object),
 );
+
+/**
+ * `method`, with every function argument replaced by its guarding wrapper: a callback-style client
+ * hands its connection to a callback (`pool.getConnection((error, connection) => …)`) and an emitter
+ * calls a listener with itself as `this`, and both were the real objects, an unguarded route to the
+ * effects. The wrapper calls the callback with `this` and the arguments as a guarded method would
+ * return them (a client guarded, the real guarded object as its proxy).
+ */
+function withGuardedCallbacks(policy: GuardPolicy, family: Family, method: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  return function (this: unknown, ...args: unknown[]): unknown {
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      if (typeof arg === "function") args[i] = guardedCallback(policy, family, arg as (...a: unknown[]) => unknown);
+    }
+    return Reflect.apply(method, this, args);
+  };
+}
+
+function guardedCallback(policy: GuardPolicy, family: Family, callback: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  // Classes and the family's own values (a guarded method passed on) stay as they are.
+  if (isClass(callback) || inFamily(family, callback) !== undefined || rawCallbacks.has(callback)) return callback;
+  let made = policy.callbacks.get(callback);
+  if (made === undefined) {
+    made = withArity(callback, function (this: unknown, ...args: unknown[]): unknown {
+      return Reflect.apply(
+        callback,
+        inFamily(family, this) ?? this,
+        args.map((arg) => guardReturned(policy, family, arg)),
+      );
+    });
+    Object.defineProperty(made, "name", { value: callback.name, configurable: true });
+    rawCallbacks.add(made);
+    policy.callbacks.set(callback, made);
+  }
+  return made;
+}
+
+/** The callback wrappers made by any guard: passed on to another guarded method, not wrapped again. */
+const rawCallbacks = new WeakSet<object>();
 
 /** A wrapper keeps its method's `length`: frameworks read arity (Express's four-parameter error handlers). */
 function withArity<F extends (...args: unknown[]) => unknown>(fn: (...args: unknown[]) => unknown, wrapper: F): F {

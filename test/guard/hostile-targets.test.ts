@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { inspect } from "node:util";
+import { EventEmitter } from "node:events";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import nodemailer from "nodemailer";
@@ -252,5 +253,67 @@ describe("guard and sideEffect over hostile targets", () => {
     cyclic.holder = holder;
     holder.client = guard("cyclic", cyclic);
     assert.match(inspect(holder, { depth: null }), /Client \{/);
+  });
+
+  it("guards the connection a callback-style method hands to its callback, and the emitter a listener gets as this", async () => {
+    const written: string[] = [];
+    class Connection {
+      readonly #id: number;
+      constructor(id: number) {
+        this.#id = id;
+      }
+      query(sql: string, done: (error: Error | null, rows?: string[]) => void): void {
+        written.push(`${this.#id}:${sql}`);
+        setImmediate(() => done(null, [sql]));
+      }
+    }
+    class Pool extends EventEmitter {
+      #next = 0;
+      getConnection(callback: (error: Error | null, connection?: Connection) => void): void {
+        const connection = new Connection(++this.#next);
+        setImmediate(() => callback(null, connection));
+      }
+      notify(to: string): void {
+        written.push(`notify ${to}`);
+      }
+    }
+    const pool = new Pool();
+    const guarded = guard("db", pool, { effects: ["query", "notify"] });
+    const checkOut = (): Promise<Connection> =>
+      new Promise((resolve, reject) => guarded.getConnection((error, connection) => (error === null ? resolve(connection as Connection) : reject(error))));
+    const query = (connection: Connection, sql: string): Promise<string[] | undefined> =>
+      new Promise((resolve) => {
+        connection.query(sql, (_error, rows) => resolve(rows));
+        // A blocked callback-style call answers undefined and never calls back.
+        setTimeout(() => resolve(undefined), 20);
+      });
+    function onOrder(this: Pool, to: string): void {
+      this.notify(to);
+    }
+    guarded.on("order", onOrder);
+    // Outside any experiment: everything as before, and the same listener can be removed.
+    assert.deepEqual(await query(await checkOut(), "SELECT 1"), ["SELECT 1"]);
+    guarded.emit("order", "outside");
+    assert.deepEqual(written, ["1:SELECT 1", "notify outside"]);
+    written.length = 0;
+    const result = await run(
+      async () => {
+        await query(await checkOut(), "INSERT control");
+        guarded.emit("order", "control");
+        return 1;
+      },
+      async () => {
+        await query(await checkOut(), "INSERT candidate");
+        guarded.emit("order", "candidate");
+        return 1;
+      },
+    );
+    assert.deepEqual(written, ["2:INSERT control", "notify control"]);
+    assert.deepEqual(
+      result.candidates[0]?.effects.map((effect) => effect.name),
+      ["db.query", "db.notify"],
+    );
+    guarded.off("order", onOrder);
+    assert.equal(pool.listenerCount("order"), 0);
   });
 });
