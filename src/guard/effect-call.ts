@@ -70,7 +70,12 @@ export function checkOnShadow(value: unknown, label: string): ShadowAnswer | und
  * ```
  */
 export function isAsyncFunction(fn: unknown): boolean {
-  return Object.prototype.toString.call(fn) === "[object AsyncFunction]";
+  try {
+    return Object.prototype.toString.call(fn) === "[object AsyncFunction]";
+  } catch {
+    // A Proxy function whose `get` trap throws (toString reads its Symbol.toStringTag): not declared async.
+    return false;
+  }
 }
 
 /**

@@ -267,7 +267,11 @@ function guardedCallback(policy: GuardPolicy, family: Family, callback: (...args
         args.map((arg) => guardReturned(policy, family, arg)),
       );
     });
-    Object.defineProperty(made, "name", { value: callback.name, configurable: true });
+    try {
+      Object.defineProperty(made, "name", { value: callback.name, configurable: true });
+    } catch {
+      // A Proxy callback whose `get` trap throws keeps the wrapper's own name: the call must not fail.
+    }
     rawCallbacks.add(made);
     policy.callbacks.set(callback, made);
   }
@@ -279,7 +283,11 @@ const rawCallbacks = new WeakSet<object>();
 
 /** A wrapper keeps its method's `length`: frameworks read arity (Express's four-parameter error handlers). */
 function withArity<F extends (...args: unknown[]) => unknown>(fn: (...args: unknown[]) => unknown, wrapper: F): F {
-  Object.defineProperty(wrapper, "length", { value: fn.length, configurable: true });
+  try {
+    Object.defineProperty(wrapper, "length", { value: fn.length, configurable: true });
+  } catch {
+    // A Proxy function whose `get` trap throws: reading its arity must not make the call (or the read) throw.
+  }
   return wrapper;
 }
 

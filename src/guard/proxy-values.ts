@@ -43,9 +43,8 @@ export function isBuiltIn(value: object): boolean {
 export function isClass(fn: unknown): boolean {
   const source = Function.prototype.toString.call(fn);
   if (/^class[\s{]/.test(source)) return true;
-  const tag = Object.prototype.toString.call(fn);
-  if (tag !== "[object Function]") return false;
   try {
+    if (Object.prototype.toString.call(fn) !== "[object Function]") return false;
     const prototype = Reflect.getOwnPropertyDescriptor(fn as object, "prototype")?.value as unknown;
     if (typeof prototype !== "object" || prototype === null) return false;
     return Object.getPrototypeOf(prototype) !== Object.prototype || Reflect.ownKeys(prototype).some((key) => key !== "constructor");

@@ -316,4 +316,53 @@ describe("guard and sideEffect over hostile targets", () => {
     guarded.off("order", onOrder);
     assert.equal(pool.listenerCount("order"), 0);
   });
+
+  it("calls methods and callbacks that are Proxies with throwing traps, outside any experiment and in the control", async () => {
+    const hostile = <F extends (...args: never[]) => unknown>(fn: F, traps: readonly (keyof ProxyHandler<F>)[]): F => {
+      const handler: ProxyHandler<F> = {};
+      for (const trap of traps) {
+        (handler as Record<string, unknown>)[trap] = () => {
+          throw new Error(`trap ${String(trap)}`);
+        };
+      }
+      return new Proxy(fn, handler);
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.subarray(["get", "getOwnPropertyDescriptor", "has", "ownKeys", "getPrototypeOf"] as const, { minLength: 1 }),
+        fc.boolean(),
+        async (traps, asEffect) => {
+          const calls: string[] = [];
+          const client = {
+            deliver: hostile((callback: (value: string) => void) => {
+              calls.push("deliver");
+              callback("delivered");
+            }, traps),
+            fetch(callback: (value: string) => void): void {
+              calls.push("fetch");
+              callback("fetched");
+            },
+          };
+          const guarded = guard("client", client, { effects: asEffect ? ["deliver", "fetch"] : [] });
+          const got: string[] = [];
+          const use = (): void => {
+            guarded.deliver((value) => got.push(value));
+            guarded.fetch(hostile((value: string) => void got.push(value), traps));
+          };
+          use();
+          const result = await run(
+            () => {
+              use();
+              return 1;
+            },
+            () => 1,
+          );
+          assert.equal(result.control.error, undefined);
+          assert.deepEqual(calls, ["deliver", "fetch", "deliver", "fetch"]);
+          assert.deepEqual(got, ["delivered", "fetched", "delivered", "fetched"]);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
 });
