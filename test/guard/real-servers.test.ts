@@ -6,6 +6,7 @@ import { strict as assert } from "node:assert";
 import nodemailer from "nodemailer";
 import pg from "pg";
 import { guard } from "../../src/index";
+import { guardMailer } from "../../src/adapters/nodemailer";
 import { runOnce } from "../support/one-run";
 import { connectWhenReady, smtpServer, startPostgres } from "../support/servers";
 
@@ -128,6 +129,44 @@ describe("guard() over real clients and servers, without the tripwire", function
         ],
       );
     } finally {
+      transporter.close();
+      await server.close();
+    }
+  });
+
+  it("hands a listener on a guardMailer transporter the guarded transporter as this, so a candidate's mail from it never arrives", async () => {
+    const server = await smtpServer();
+    const transporter = nodemailer.createTransport({ host: "127.0.0.1", port: server.port, secure: false, ignoreTLS: true });
+    const mailer = guardMailer(transporter);
+    const onOrder = function (this: typeof mailer, who: string): Promise<unknown> {
+      return this.sendMail({ from: "shop@example.com", to: `${who}@example.com`, subject: "order", text: "x" });
+    };
+    let pending: unknown[] = [];
+    mailer.on("order", function (this: typeof mailer, who: string) {
+      pending.push(onOrder.call(this, who));
+    });
+    try {
+      const result = await runOnce(
+        async () => {
+          mailer.emit("order", "control");
+          await Promise.all(pending);
+          return 1;
+        },
+        async () => {
+          mailer.emit("order", "candidate");
+          return 1;
+        },
+      );
+      await Promise.all(pending);
+      pending = [];
+      assert.equal(result.control.error, undefined);
+      assert.deepEqual(
+        server.received.map((message) => /^To: (.*)$/m.exec(message)?.[1]),
+        ["control@example.com"],
+      );
+      assert.deepEqual(result.candidates[0]?.effects.map((effect) => [effect.name, effect.blocked]), [["mailer.sendMail", true]]);
+    } finally {
+      mailer.removeAllListeners("order");
       transporter.close();
       await server.close();
     }
