@@ -123,28 +123,43 @@ function deepProxy<T extends object>(policy: GuardPolicy, target: T, path: strin
   const handler: ProxyHandler<T> = {
     get(_, prop) {
       const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== "function" && (typeof value !== "object" || value === null || isBuiltIn(value))) return value;
-      const hit = cache.get(prop);
-      if (hit !== undefined && hit.original === value) return hit.made;
-      const sibling = inFamily(family, value);
-      if (sibling !== undefined) return sibling;
-      let made: unknown;
-      if (typeof prop === "symbol") {
-        // Symbol members (iterators, inspect hooks) are protocol plumbing, not named methods: bound, not guarded.
-        made = typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      } else if (prop === "constructor" && typeof value === "function") {
-        made = guardedConstructor(value as (...args: unknown[]) => unknown, family, (instance) => deepProxy(policy, instance, "", family));
-      } else if (typeof value === "function") {
-        if (isClass(value)) return value;
-        made = wrapMethod(policy, value as (...args: unknown[]) => unknown, target, join(path, prop), () => proxy, family);
-      } else {
-        made = deepProxy(policy, value as object, join(path, prop), family);
+      try {
+        return guardedProperty(prop, value);
+      } catch {
+        // A value whose traps throw when looked at (a hostile Proxy) is handed out as the target has
+        // it: reading a property must not throw where the real client's would not.
+        return value;
       }
-      cache.set(prop, { original: value, made });
-      return made;
     },
     ...forwardingTraps(target, (prop) => Reflect.get(proxy, prop)),
   };
+  /** What a property read hands out: a method wrapper, a nested proxy, or the value as it is. */
+  function guardedProperty(prop: string | symbol, value: unknown): unknown {
+    if (typeof value !== "function" && (typeof value !== "object" || value === null || (isBuiltIn(value) && !(value instanceof Promise)))) {
+      return value;
+    }
+    const hit = cache.get(prop);
+    if (hit !== undefined && hit.original === value) return hit.made;
+    const sibling = inFamily(family, value);
+    if (sibling !== undefined) return sibling;
+    let made: unknown;
+    if (typeof prop === "symbol") {
+      // Symbol members (iterators, inspect hooks) are protocol plumbing, not named methods: bound, not guarded.
+      made = typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    } else if (typeof value === "object" && value instanceof Promise) {
+      // A promise-valued property (`await client.ready`, resolving to the client) resolves guarded.
+      made = guardReturned(policy, family, value);
+    } else if (prop === "constructor" && typeof value === "function") {
+      made = guardedConstructor(value as (...args: unknown[]) => unknown, family, (instance) => deepProxy(policy, instance, "", family));
+    } else if (typeof value === "function") {
+      if (isClass(value)) return value;
+      made = wrapMethod(policy, value as (...args: unknown[]) => unknown, target, join(path, prop), () => proxy, family);
+    } else {
+      made = deepProxy(policy, value as object, join(path, prop), family);
+    }
+    cache.set(prop, { original: value, made });
+    return made;
+  }
   proxy = new Proxy(standIn, handler);
   enlist(family, target, proxy);
   return proxy;
@@ -159,12 +174,19 @@ function guardReturned(policy: GuardPolicy, family: Family, value: unknown): unk
   if (known !== undefined) return known;
   try {
     if (value instanceof Promise) return guardedPromise(value, (resolved) => guardReturned(policy, family, resolved));
+    // An array of clients (a cluster's nodes) comes back as a new array of guarded ones; data arrays as they are.
+    if (Array.isArray(value)) return value.some((item) => isRoute(family, item)) ? value.map((item) => guardReturned(policy, family, item)) : value;
     return isClientLike(value) ? deepProxy(policy, value, "", family) : value;
   } catch {
     // A value whose traps or getters throw when looked at is handed back untouched, as the real
     // method returned it: looking at it must not make the call throw.
     return value;
   }
+}
+
+/** True for a value a guarded method must not hand out as it is: a client, or the real object of a guarded one. */
+function isRoute(family: Family, value: unknown): boolean {
+  return inFamily(family, value) !== undefined || isClientLike(value);
 }
 
 /**

@@ -317,8 +317,8 @@ describe("guard and sideEffect over hostile targets", () => {
     assert.equal(pool.listenerCount("order"), 0);
   });
 
-  it("calls methods and callbacks that are Proxies with throwing traps, outside any experiment and in the control", async () => {
-    const hostile = <F extends (...args: never[]) => unknown>(fn: F, traps: readonly (keyof ProxyHandler<F>)[]): F => {
+  it("calls methods and callbacks and reads properties that are Proxies with throwing traps, outside any experiment and in the control", async () => {
+    const hostile = <F extends object>(fn: F, traps: readonly (keyof ProxyHandler<F>)[]): F => {
       const handler: ProxyHandler<F> = {};
       for (const trap of traps) {
         (handler as Record<string, unknown>)[trap] = () => {
@@ -342,12 +342,14 @@ describe("guard and sideEffect over hostile targets", () => {
               calls.push("fetch");
               callback("fetched");
             },
+            lazy: hostile({ region: "eu" }, traps),
           };
           const guarded = guard("client", client, { effects: asEffect ? ["deliver", "fetch"] : [] });
           const got: string[] = [];
           const use = (): void => {
             guarded.deliver((value) => got.push(value));
             guarded.fetch(hostile((value: string) => void got.push(value), traps));
+            assert.doesNotThrow(() => guarded.lazy);
           };
           use();
           const result = await run(
@@ -363,6 +365,54 @@ describe("guard and sideEffect over hostile targets", () => {
         },
       ),
       { numRuns: 40 },
+    );
+  });
+
+  it("guards the clients in an array a method returns (a cluster's nodes) and what a promise-valued property resolves to", async () => {
+    const written: string[] = [];
+    class Node {
+      constructor(readonly id: number) {}
+      set(key: string): string {
+        written.push(`${this.id}:${key}`);
+        return "OK";
+      }
+    }
+    class Cluster {
+      readonly #nodes = [new Node(1), new Node(2)];
+      /** Resolves to the client itself once connected, a common `await client.ready` shape. */
+      readonly ready: Promise<this> = Promise.resolve().then(() => this);
+      nodes(): Node[] {
+        return [...this.#nodes];
+      }
+      keys(): string[] {
+        return ["a", "b"];
+      }
+      set(key: string): string {
+        return this.#nodes[0]?.set(key) ?? "";
+      }
+    }
+    const guarded = guard("redis", new Cluster(), { effects: ["set"] });
+    // Outside any experiment: the same answers, data arrays as they are.
+    assert.deepEqual(
+      guarded.nodes().map((node) => node.set("outside")),
+      ["OK", "OK"],
+    );
+    assert.ok(guarded.nodes()[0] instanceof Node);
+    assert.equal((await guarded.ready).set("ready"), "OK");
+    assert.deepEqual(guarded.keys(), ["a", "b"]);
+    written.length = 0;
+    const result = await run(
+      async () => 1,
+      async () => {
+        for (const node of guarded.nodes()) node.set("candidate");
+        (await guarded.ready).set("candidate-ready");
+        return 1;
+      },
+    );
+    assert.deepEqual(written, []);
+    assert.deepEqual(
+      result.candidates[0]?.effects.map((effect) => effect.args[0]),
+      ["candidate", "candidate", "candidate-ready"],
     );
   });
 });
