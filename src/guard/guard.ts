@@ -66,8 +66,9 @@ interface GuardPolicy {
  *
  * No unguarded route is handed out: what a method returns that is itself a client (an instance of a
  * class with methods: a connection, a transaction, a statement) is guarded with the same options,
- * its method paths counted from the root again (`pool.connect().query` is `query`), and a promise of
- * one resolves to the guarded one, and so do the arguments (and `this`) a callback passed to a
+ * its method paths counted from the root again (`pool.connect().query` is `query`), an array of
+ * clients comes back as an array of guarded ones, a promise of one (a returned promise or a
+ * promise-valued property such as `client.ready`) resolves to the guarded one, and so do the arguments (and `this`) a callback passed to a
  * guarded method is called with; the real object, returned by a fluent method, comes back as its
  * proxy; `.constructor` is guarded (its `prototype`'s methods applied to a guarded object take the
  * guarded path, and `new` builds a guarded instance); `Object.getOwnPropertyDescriptor` describes
