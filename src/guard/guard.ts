@@ -173,6 +173,7 @@ function deepProxy<T extends object>(policy: GuardPolicy, target: T, path: strin
 function guardReturned(policy: GuardPolicy, family: Family, value: unknown): unknown {
   const known = inFamily(family, value);
   if (known !== undefined) return known;
+  if (typeof value === "function") return callbackOf.get(value) ?? value;
   try {
     if (value instanceof Promise) return guardedPromise(value, (resolved) => guardReturned(policy, family, resolved));
     // An array of clients (a cluster's nodes) comes back as a new array of guarded ones; data arrays as they are.
@@ -187,7 +188,7 @@ function guardReturned(policy: GuardPolicy, family: Family, value: unknown): unk
 
 /** True for a value a guarded method must not hand out as it is: a client, or the real object of a guarded one. */
 function isRoute(family: Family, value: unknown): boolean {
-  return inFamily(family, value) !== undefined || isClientLike(value);
+  return inFamily(family, value) !== undefined || (typeof value === "function" && callbackOf.has(value)) || isClientLike(value);
 }
 
 /**
@@ -280,7 +281,7 @@ function withGuardedCallbacks(policy: GuardPolicy, family: Family, method: (...a
 
 function guardedCallback(policy: GuardPolicy, family: Family, callback: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
   // Classes and the family's own values (a guarded method passed on) stay as they are.
-  if (isClass(callback) || inFamily(family, callback) !== undefined || rawCallbacks.has(callback)) return callback;
+  if (isClass(callback) || inFamily(family, callback) !== undefined || callbackOf.has(callback)) return callback;
   let made = policy.callbacks.get(callback);
   if (made === undefined) {
     made = withArity(callback, function (this: unknown, ...args: unknown[]): unknown {
@@ -295,14 +296,18 @@ function guardedCallback(policy: GuardPolicy, family: Family, callback: (...args
     } catch {
       // A Proxy callback whose `get` trap throws keeps the wrapper's own name: the call must not fail.
     }
-    rawCallbacks.add(made);
+    callbackOf.set(made, callback);
     policy.callbacks.set(callback, made);
   }
   return made;
 }
 
-/** The callback wrappers made by any guard: passed on to another guarded method, not wrapped again. */
-const rawCallbacks = new WeakSet<object>();
+/**
+ * The callback wrappers made by any guard, with the function each stands for: passed on to another
+ * guarded method, a wrapper is not wrapped again; handed back by the client (`listeners()`), it is
+ * the caller's own function again.
+ */
+const callbackOf = new WeakMap<object, (...args: unknown[]) => unknown>();
 
 /** A wrapper keeps its method's `length`: frameworks read arity (Express's four-parameter error handlers). */
 function withArity<F extends (...args: unknown[]) => unknown>(fn: (...args: unknown[]) => unknown, wrapper: F): F {

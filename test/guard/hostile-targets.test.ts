@@ -313,6 +313,9 @@ describe("guard and sideEffect over hostile targets", () => {
       result.candidates[0]?.effects.map((effect) => effect.name),
       ["db.query", "db.notify"],
     );
+    // The functions you passed are what the client hands back, not the guarding wrappers.
+    assert.deepEqual(guarded.listeners("order"), [onOrder]);
+    assert.equal(guarded.listeners("order")[0], onOrder);
     guarded.off("order", onOrder);
     assert.equal(pool.listenerCount("order"), 0);
   });
