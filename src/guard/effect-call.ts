@@ -37,6 +37,12 @@ export interface EffectPolicy {
   readonly sink: ((...args: unknown[]) => unknown) | undefined;
   /** The real function is declared `async`: blocked answers are then promises too. */
   readonly async: boolean;
+  /**
+   * The real function is a generator (`"sync"`) or an async generator (`"async"`): a blocked call
+   * without a sink answers with an iterator of that kind, empty (`"noop"`) or failing at its first
+   * step (`"throw"`), as a generator's own error would.
+   */
+  readonly generator?: "sync" | "async" | undefined;
 }
 
 const ON_SHADOW: readonly string[] = ["sink", "noop", "throw"];
@@ -76,6 +82,25 @@ export function isAsyncFunction(fn: unknown): boolean {
     // A Proxy function whose `get` trap throws (toString reads its Symbol.toStringTag): not declared async.
     return false;
   }
+}
+
+/**
+ * The kind of generator `fn` is declared as, if any (in any realm).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * generatorKind(async function* () {}); // "async"
+ * ```
+ */
+export function generatorKind(fn: unknown): "sync" | "async" | undefined {
+  let tag: string;
+  try {
+    tag = Object.prototype.toString.call(fn);
+  } catch {
+    return undefined;
+  }
+  return tag === "[object GeneratorFunction]" ? "sync" : tag === "[object AsyncGeneratorFunction]" ? "async" : undefined;
 }
 
 /**
@@ -119,6 +144,19 @@ function inShadow(frame: RunFrame): boolean {
 }
 
 function answer(policy: EffectPolicy, thisArg: unknown, args: unknown[]): unknown {
+  if (policy.generator !== undefined && (policy.answer !== "sink" || policy.sink === undefined)) {
+    // A generator runs nothing until its first step, so that is where it answers (`for … of` and
+    // `for await` keep working): empty, or failing there with the ShadowBlockedError.
+    const error = policy.answer === "throw" ? new ShadowBlockedError(policy.name) : undefined;
+    if (policy.generator === "async") {
+      return (async function* blocked(): AsyncGenerator<never> {
+        if (error !== undefined) throw error;
+      })();
+    }
+    return (function* blocked(): Generator<never> {
+      if (error !== undefined) throw error;
+    })();
+  }
   if (policy.answer === "throw") {
     const error = new ShadowBlockedError(policy.name);
     if (policy.async) return Promise.reject(error);

@@ -4,7 +4,7 @@
  * the real object and, for methods listed in `effects`, makes the `sideEffect` decision at the call.
  */
 import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
-import { callEffect, checkOnShadow, isAsyncFunction, type EffectPolicy, type ShadowAnswer } from "./effect-call";
+import { callEffect, checkOnShadow, generatorKind, isAsyncFunction, type EffectPolicy, type ShadowAnswer } from "./effect-call";
 import { enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, isClientLike, standInFor, type Family } from "./proxy-values";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: sinks of any shape */
@@ -37,7 +37,8 @@ export interface GuardOptions {
   /**
    * The answer to a blocked call: the path's sink (`"sink"`; paths without one answer `undefined`),
    * `undefined` (`"noop"`), or a `ShadowBlockedError` (`"throw"`). When given it applies to every
-   * path. Methods declared `async` get these answers as promises.
+   * path. Methods declared `async` get these answers as promises; generators and async generators
+   * without a sink get an iterator of their kind, empty or failing at its first step.
    * @default "sink" for paths that have a sink, else "noop"
    */
   onShadow?: "sink" | "noop" | "throw";
@@ -244,6 +245,7 @@ function wrapMethod(
     answer: policy.onShadow ?? (sink === undefined ? "noop" : "sink"),
     sink,
     async: isAsyncFunction(method),
+    generator: generatorKind(method),
   };
   // The sink's `this` is the guarded object, so a sink that calls another method of it stays guarded.
   return withArity(method, function (this: unknown, ...args: unknown[]): unknown {

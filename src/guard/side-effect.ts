@@ -1,7 +1,7 @@
 /**
  * `sideEffect`: one function made safe for shadow runs (API.md §3).
  */
-import { callEffect, checkOnShadow, isAsyncFunction, type EffectPolicy } from "./effect-call";
+import { callEffect, checkOnShadow, generatorKind, isAsyncFunction, type EffectPolicy } from "./effect-call";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: any function shape */
 /**
@@ -14,7 +14,8 @@ import { callEffect, checkOnShadow, isAsyncFunction, type EffectPolicy } from ".
  * - When `fn` is declared `async`, every blocked answer is a promise: `"noop"` resolves to
  *   `undefined`, a sink's value (or throw) becomes a resolved (or rejected) promise and `"throw"`
  *   rejects, so `await` and `.then` keep working. A plain function that returns a promise gets exactly
- *   what its sink returns (give it a sink that returns a promise).
+ *   what its sink returns (give it a sink that returns a promise). A generator or async generator
+ *   without a sink gets an iterator of its kind: empty, or (`"throw"`) failing at its first step.
  * - A sink that throws throws at the candidate's call: it is the candidate's call.
  * - Arguments are recorded as snapshots taken at the call. A control call is recorded on the current
  *   run's observation only (not on an enclosing run's), and only until that observation is taken.
@@ -54,6 +55,7 @@ export function sideEffect<F extends (...a: any[]) => any>(
     answer: onShadow ?? (sink === undefined ? "noop" : "sink"),
     sink: sink as ((...args: unknown[]) => unknown) | undefined,
     async: isAsyncFunction(fn),
+    generator: generatorKind(fn),
   };
   const real = fn as (...args: unknown[]) => unknown;
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {

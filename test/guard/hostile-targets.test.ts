@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import express from "express";
 import nodemailer from "nodemailer";
 import fc from "fast-check";
-import { guard, shadow, sideEffect, type Result } from "../../src/index";
+import { ShadowBlockedError, guard, shadow, sideEffect, type Result } from "../../src/index";
 import { guardMailer } from "../../src/adapters/nodemailer";
 import { collector, resetConfiguration } from "../support/capture";
 
@@ -417,5 +417,46 @@ describe("guard and sideEffect over hostile targets", () => {
       result.candidates[0]?.effects.map((effect) => effect.args[0]),
       ["candidate", "candidate", "candidate-ready"],
     );
+  });
+
+  it("answers a blocked generator or async generator method with an iterator of its kind: empty, or failing for onShadow throw", async () => {
+    const done: string[] = [];
+    class Exporter {
+      *rows(): Generator<string> {
+        done.push("rows");
+        yield "real";
+      }
+      async *stream(): AsyncGenerator<string> {
+        done.push("stream");
+        yield "real";
+      }
+    }
+    const drain = async (iterable: AsyncIterable<string> | Iterable<string>): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const item of iterable) out.push(item);
+      return out;
+    };
+    const noop = guard("export", new Exporter());
+    const throwing = guard("export", new Exporter(), { onShadow: "throw" });
+    const streamEffect = sideEffect("stream", async function* (): AsyncGenerator<string> {
+      done.push("sideEffect");
+      yield "real";
+    });
+    const seen: unknown[] = [];
+    const result = await run(
+      async () => [await drain(noop.rows()), await drain(noop.stream()), await drain(streamEffect())],
+      async () => {
+        seen.push([...noop.rows()], await drain(noop.stream()), await drain(streamEffect()));
+        for (const make of [() => throwing.rows(), () => throwing.stream()]) {
+          const iterator = make();
+          seen.push(await drain(iterator).catch((error: unknown) => error instanceof ShadowBlockedError));
+        }
+        return [["real"], ["real"], ["real"]];
+      },
+    );
+    assert.deepEqual(result.control.value, [["real"], ["real"], ["real"]]);
+    assert.deepEqual(done, ["rows", "stream", "sideEffect"]);
+    assert.deepEqual(seen, [[], [], [], true, true]);
+    assert.equal(result.candidates[0]?.error, undefined);
   });
 });
