@@ -331,36 +331,75 @@ function effectMatcher(name: string, effects: unknown): (path: string) => boolea
   if (!Array.isArray(effects)) {
     throw new TypeError(`penumbra: guard '${name}': effects must be "all" or an array of method paths`);
   }
-  const patterns = effects.map((glob: unknown) => {
+  const patterns = effects.map((glob: unknown): readonly string[] => {
     if (typeof glob !== "string" || glob === "" || glob.split(".").some((segment) => segment === "")) {
       throw new TypeError(`penumbra: guard '${name}': effects has an invalid method path ${JSON.stringify(glob) ?? String(glob)}`);
     }
-    const source = glob
-      .split(".")
-      .map((segment) =>
-        segment === "**"
-          ? "\u0000"
-          : segment
-              .split("*")
-              .map((part) => part.replace(/[\\^$.|?+()[\]{}]/g, "\\$&"))
-              .join("[^.]*"),
-      )
-      .join("\\.")
-      // `**` as a whole segment: any number of segments, none included.
-      .replace(/\\\.\u0000/g, "(?:\\.[^.]+)*")
-      .replace(/\u0000\\\./g, "(?:[^.]+\\.)*")
-      .replace(/\u0000/g, ".*");
-    return new RegExp(`^${source}$`);
+    return glob.split(".");
   });
   const cache = new Map<string, boolean>();
   return (path) => {
     let hit = cache.get(path);
     if (hit === undefined) {
-      hit = patterns.some((pattern) => pattern.test(path));
+      const segments = path.split(".");
+      hit = patterns.some((pattern) => matchesPath(pattern, segments));
+      // Bounded: a client with dynamic property names (a cache keyed by user ids) must not grow it for ever.
+      if (cache.size >= PATH_CACHE_SIZE) cache.clear();
       cache.set(path, hit);
     }
     return hit;
   };
+}
+
+const PATH_CACHE_SIZE = 4096;
+
+/**
+ * Whether a glob's segments match a method path's: `**` stands for any number of (non-empty)
+ * segments, none included, and a glob that is only `**` for any path. Memoised over positions, so
+ * the work is bounded by the product of the lengths (a regular expression backtracked exponentially
+ * on a glob with many stars and a long name, on the request path).
+ */
+function matchesPath(pattern: readonly string[], path: readonly string[]): boolean {
+  if (pattern.length === 1 && pattern[0] === "**") return true;
+  const memo = new Map<number, boolean>();
+  const from = (i: number, j: number): boolean => {
+    if (i === pattern.length) return j === path.length;
+    const key = i * (path.length + 1) + j;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    const glob = pattern[i] as string;
+    const result =
+      glob === "**"
+        ? from(i + 1, j) || (j < path.length && path[j] !== "" && from(i, j + 1))
+        : j < path.length && matchesSegment(glob, path[j] as string) && from(i + 1, j + 1);
+    memo.set(key, result);
+    return result;
+  };
+  return from(0, 0);
+}
+
+/** `*` in one segment stands for any characters: the greedy match with one backtrack point, O(glob × name). */
+function matchesSegment(glob: string, name: string): boolean {
+  let g = 0;
+  let n = 0;
+  let star = -1;
+  let mark = 0;
+  while (n < name.length) {
+    if (g < glob.length && glob[g] !== "*" && glob[g] === name[n]) {
+      g++;
+      n++;
+    } else if (g < glob.length && glob[g] === "*") {
+      star = g++;
+      mark = n;
+    } else if (star !== -1) {
+      g = star + 1;
+      n = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.length && glob[g] === "*") g++;
+  return g === glob.length;
 }
 
 function checkSink(
