@@ -459,4 +459,99 @@ describe("guard and sideEffect over hostile targets", () => {
     assert.deepEqual(seen, [[], [], [], true, true]);
     assert.equal(result.candidates[0]?.error, undefined);
   });
+
+  it("keeps a blocked async method's answer a promise when its sink returns a value whose then getter throws", async () => {
+    const hostileAnswer = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error("then getter");
+        },
+      },
+    );
+    class Mailer {
+      async send(): Promise<string> {
+        return "sent";
+      }
+    }
+    const guarded = guard("mailer", new Mailer(), { effects: ["send"], sink: { send: () => hostileAnswer } });
+    const send = sideEffect("send", async (): Promise<string> => "sent", { sink: () => hostileAnswer as unknown as string });
+    const shapes: string[] = [];
+    await run(
+      async () => 1,
+      async () => {
+        for (const call of [() => guarded.send(), () => send()]) {
+          try {
+            const answer = call();
+            shapes.push(answer instanceof Promise ? "promise" : "value");
+            await answer.catch(() => undefined);
+          } catch {
+            shapes.push("threw");
+          }
+        }
+        return 1;
+      },
+    );
+    assert.deepEqual(shapes, ["promise", "promise"]);
+  });
+
+  it("records and compares effects whose arguments are cyclic, huge, sparse or throw when read, and the control's call is untouched", async function () {
+    this.timeout(20_000);
+    const throwing = (): object =>
+      new Proxy(
+        { a: 1 },
+        {
+          get: () => {
+            throw new Error("getter");
+          },
+          ownKeys: () => {
+            throw new Error("ownKeys");
+          },
+        },
+      );
+    const cyclic = (): object => {
+      const node: Record<string, unknown> = { name: "n" };
+      node.self = node;
+      node.list = [node, { back: node }];
+      return node;
+    };
+    const huge = (): object => Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, i]));
+    const withGetter = (): object =>
+      Object.defineProperty({}, "boom", {
+        enumerable: true,
+        get() {
+          throw new Error("getter");
+        },
+      });
+    const hostileArg = fc.oneof(
+      fc.anything({ withNullPrototype: true, withBigInt: true, withMap: true, withSet: true, withTypedArray: true, withSparseArray: true }),
+      fc.constantFrom(throwing, cyclic, huge, withGetter).map((make) => make()),
+    );
+    await fc.assert(
+      fc.asyncProperty(hostileArg, hostileArg, async (controlArg, candidateArg) => {
+        let sent = 0;
+        const client = {
+          send(_arg: unknown): string {
+            sent++;
+            return "sent";
+          },
+        };
+        const guarded = guard("client", client, { effects: ["send"] });
+        const result = await run(
+          () => guarded.send(controlArg),
+          () => {
+            guarded.send(candidateArg);
+            return "sent";
+          },
+        );
+        assert.equal(sent, 1);
+        assert.equal(result.control.value, "sent");
+        assert.equal(result.control.error, undefined);
+        assert.equal(result.control.effects.length, 1);
+        assert.equal(result.candidates[0]?.effects.length, 1);
+        assert.ok(result.mismatches.every((mismatch) => typeof mismatch.summary === "string"));
+      }),
+      { numRuns: 60 },
+    );
+  });
 });
