@@ -4,7 +4,7 @@
  * arguments (a SQL statement), so each adapter supplies a `methodFor` hook instead of a policy.
  */
 import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
-import { enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, standInFor, type Family } from "../guard/proxy-values";
+import { OBJECT_METHODS, enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, standInFor, type Family } from "../guard/proxy-values";
 
 /** A method as the Proxy sees it: called with the real object as `this`. */
 export type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -71,7 +71,8 @@ export function proxyClient<T extends object>(target: T, path: string, hooks: Cl
       } else if (typeof value === "function") {
         if (isClass(value)) return value;
         const childPath = path === "" ? prop : `${path}.${prop}`;
-        made = hooks.methodFor(childPath, value as Method, target, proxyOf, family) ?? passThrough(value as Method, target, family);
+        const chosen = OBJECT_METHODS.has(value) ? undefined : hooks.methodFor(childPath, value as Method, target, proxyOf, family);
+        made = chosen ?? passThrough(value as Method, target, family);
       } else {
         const childPath = path === "" ? prop : `${path}.${prop}`;
         made = hooks.descend?.(childPath, value as object) === true ? proxyClient(value as object, childPath, hooks, family) : value;

@@ -5,7 +5,7 @@
  */
 import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
 import { callEffect, checkOnShadow, generatorKind, isAsyncFunction, type EffectPolicy, type ShadowAnswer } from "./effect-call";
-import { enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, isClientLike, standInFor, type Family } from "./proxy-values";
+import { OBJECT_METHODS, enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, isClientLike, standInFor, type Family } from "./proxy-values";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: sinks of any shape */
 /**
@@ -252,17 +252,6 @@ function wrapMethod(
     return guardReturned(policy, family, callEffect(effect, fn, self, args, proxyOf()));
   });
 }
-
-/**
- * The methods every object inherits from `Object.prototype` (`toString`, `valueOf`, `hasOwnProperty`,
- * …) are no client's effects, whatever `effects` says: blocked under `"all"`, a candidate's template
- * string of a guarded client read `"undefined"` and `hasOwnProperty` answered `undefined`.
- */
-const OBJECT_METHODS: ReadonlySet<unknown> = new Set(
-  Object.getOwnPropertyNames(Object.prototype)
-    .map((key) => Object.getOwnPropertyDescriptor(Object.prototype, key)?.value as unknown)
-    .filter((value) => typeof value === "function" && value !== Object),
-);
 
 /**
  * `method`, with every function argument replaced by its guarding wrapper: a callback-style client

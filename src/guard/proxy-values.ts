@@ -29,6 +29,24 @@ export function isBuiltIn(value: object): boolean {
 }
 
 /**
+ * The methods every object inherits from `Object.prototype` (`toString`, `valueOf`, `hasOwnProperty`,
+ * …): no client's effects, whatever a guard's `effects` or an adapter's naming rule says. Treated as
+ * effects, a candidate's template string of a guarded client read `"undefined"` (or threw, where the
+ * answer was a promise) and `hasOwnProperty` answered `undefined`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (OBJECT_METHODS.has(fn)) return passThrough(fn);
+ * ```
+ */
+export const OBJECT_METHODS: ReadonlySet<unknown> = new Set(
+  Object.getOwnPropertyNames(Object.prototype)
+    .map((key) => Object.getOwnPropertyDescriptor(Object.prototype, key)?.value as unknown)
+    .filter((value) => typeof value === "function" && value !== Object),
+);
+
+/**
  * True for a class (so `instanceof client.errors.X` and `new client.Cursor()` keep working: classes
  * are not wrapped), written as one or as an ES5 constructor (what TypeScript and Babel emit for an
  * ES5 target): a function whose `prototype` has members of its own or inherits from another
