@@ -43,6 +43,12 @@ export interface EffectPolicy {
    * step (`"throw"`), as a generator's own error would.
    */
   readonly generator?: "sync" | "async" | undefined;
+  /**
+   * The method is a thenable's `then` (a query builder that runs when awaited): a blocked call
+   * settles through the callbacks it was given, with the answer (or the error), so `await` of a
+   * blocked builder ends instead of waiting for ever.
+   */
+  readonly then?: boolean | undefined;
 }
 
 const ON_SHADOW: readonly string[] = ["sink", "noop", "throw"];
@@ -144,6 +150,19 @@ function inShadow(frame: RunFrame): boolean {
 }
 
 function answer(policy: EffectPolicy, thisArg: unknown, args: unknown[]): unknown {
+  if (policy.then === true) {
+    let settled: Promise<unknown>;
+    try {
+      settled = Promise.resolve(answer({ ...policy, then: false, async: false }, thisArg, args));
+    } catch (error) {
+      settled = Promise.reject(error);
+    }
+    const [onFulfilled, onRejected] = args;
+    return settled.then(
+      typeof onFulfilled === "function" ? (onFulfilled as (value: unknown) => unknown) : undefined,
+      typeof onRejected === "function" ? (onRejected as (reason: unknown) => unknown) : undefined,
+    );
+  }
   if (policy.generator !== undefined && (policy.answer !== "sink" || policy.sink === undefined)) {
     // A generator runs nothing until its first step, so that is where it answers (`for … of` and
     // `for await` keep working): empty, or failing there with the ShadowBlockedError.

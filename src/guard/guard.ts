@@ -246,6 +246,7 @@ function wrapMethod(
     sink,
     async: isAsyncFunction(method),
     generator: generatorKind(method),
+    then: path === "then" || path.endsWith(".then"),
   };
   // The sink's `this` is the guarded object, so a sink that calls another method of it stays guarded.
   return withArity(method, function (this: unknown, ...args: unknown[]): unknown {

@@ -215,7 +215,11 @@ export function inFamily(family: Family, value: unknown): object | undefined {
  * ```
  */
 export function isClientLike(value: unknown): value is object {
-  if (typeof value !== "object" || value === null || isBuiltIn(value)) return false;
+  if (typeof value !== "object" || value === null || value instanceof Promise) return false;
+  // A thenable class instance is a client too: a query builder that runs when awaited (Drizzle's
+  // QueryPromise, Prisma's promises) is a route to the effect its `then` starts.
+  if (isBuiltIn(value) && typeof (value as { then?: unknown }).then !== "function") return false;
+  if (Array.isArray(value)) return false;
   if (typeof (value as { next?: unknown }).next === "function" || typeof (value as { pipe?: unknown }).pipe === "function") return false;
   let proto = Object.getPrototypeOf(value) as object | null;
   if (proto === null || proto === Object.prototype) return false;

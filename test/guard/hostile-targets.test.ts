@@ -560,4 +560,64 @@ describe("guard and sideEffect over hostile targets", () => {
     );
     assert.ok(faults.every((operation) => operation === "guard" || operation === "compare"), faults.join());
   });
+
+  it("guards a thenable query builder a method returns (Drizzle's QueryPromise shape), and settles an await of it that is blocked", async () => {
+    const rows: string[] = [];
+    /** Runs when awaited, like Drizzle's inserts and Prisma's promises. */
+    class InsertQuery {
+      readonly #rows: string[];
+      readonly #values: string;
+      constructor(target: string[], values: string) {
+        this.#rows = target;
+        this.#values = values;
+      }
+      returning(): this {
+        return this;
+      }
+      async execute(): Promise<{ rowCount: number }> {
+        this.#rows.push(this.#values);
+        return { rowCount: 1 };
+      }
+      then<A, B = never>(onFulfilled?: (value: { rowCount: number }) => A, onRejected?: (reason: unknown) => B): Promise<A | B> {
+        return this.execute().then(onFulfilled, onRejected);
+      }
+    }
+    class InsertBuilder {
+      constructor(readonly target: string[]) {}
+      values(values: string): InsertQuery {
+        return new InsertQuery(this.target, values);
+      }
+    }
+    class Database {
+      readonly #rows = rows;
+      insert(): InsertBuilder {
+        return new InsertBuilder(this.#rows);
+      }
+    }
+    const db = guard("db", new Database(), { effects: ["execute", "then"] });
+    assert.deepEqual(await db.insert().values("outside"), { rowCount: 1 });
+    assert.deepEqual(await db.insert().values("outside").returning().execute(), { rowCount: 1 });
+    rows.length = 0;
+    const throwing = guard("db", new Database(), { effects: ["execute", "then"], onShadow: "throw" });
+    const answers: unknown[] = [];
+    const result = await run(
+      async () => {
+        await db.insert().values("control");
+        return 1;
+      },
+      async () => {
+        answers.push(await db.insert().values("candidate"));
+        answers.push(await db.insert().values("candidate").returning().execute());
+        answers.push(await throwing.insert().values("candidate").then(undefined, (error: unknown) => error instanceof ShadowBlockedError));
+        return 1;
+      },
+    );
+    assert.deepEqual(rows, ["control"]);
+    assert.deepEqual(answers, [undefined, undefined, true]);
+    assert.equal(result.candidates[0]?.error, undefined);
+    assert.deepEqual(
+      result.candidates[0]?.effects.map((effect) => effect.name),
+      ["db.then", "db.execute", "db.then"],
+    );
+  });
 });
