@@ -28,7 +28,7 @@ export interface GuardOptions {
   /**
    * The side-effecting methods, as method-path globs, or `"all"` for every method. Methods not
    * listed are reads: they pass through in every run and are not recorded. The methods inherited
-   * from `Object.prototype` (`toString`, `valueOf`, `hasOwnProperty`, …) are always reads.
+   * from `Object.prototype` (`toString`, `valueOf`, `hasOwnProperty`, …) and `toJSON` are always reads.
    * @default "all"
    */
   effects?: "all" | string[];
@@ -230,7 +230,8 @@ function wrapMethod(
   family: Family,
 ): (...args: unknown[]) => unknown {
   const fn = withGuardedCallbacks(policy, family, method);
-  if (!policy.isEffect(path) || OBJECT_METHODS.has(method)) {
+  // `toJSON`, like the Object.prototype methods, is how JSON.stringify looks at an object, not an effect.
+  if (!policy.isEffect(path) || OBJECT_METHODS.has(method) || path === "toJSON" || path.endsWith(".toJSON")) {
     // A read: the real object as `this` (so `#private` fields work). In a shadow run its own I/O is
     // declared, so the tripwire lets it out; effects it triggers through other guards stay blocked.
     return withArity(method, function (this: unknown, ...args: unknown[]): unknown {

@@ -71,17 +71,22 @@ describe("guard and sideEffect over hostile targets", () => {
     }
   });
 
-  it("treats the methods every object inherits from Object.prototype as reads, not effects, under effects all", async () => {
+  it("treats the methods every object inherits from Object.prototype, and toJSON, as reads, not effects, under effects all", async () => {
     class Client {
       #sent = 0;
       host = "smtp.example";
       send(): number {
         return ++this.#sent;
       }
+      /** The JSON protocol hook, like toString a way to look at the client, not an effect. */
+      toJSON(): { host: string } {
+        return { host: this.host };
+      }
     }
     const client = new Client();
     const guarded = guard("client", client);
     const look = (): unknown[] => [
+      JSON.stringify(guarded),
       String(guarded),
       `${guarded as unknown as string}`,
       guarded.toString(),
@@ -92,7 +97,7 @@ describe("guard and sideEffect over hostile targets", () => {
       guarded.valueOf() === guarded,
     ];
     const outside = look();
-    assert.deepEqual(outside, ["[object Object]", "[object Object]", "[object Object]", "[object Object]", true, true, true, true]);
+    assert.deepEqual(outside, ['{"host":"smtp.example"}', "[object Object]", "[object Object]", "[object Object]", "[object Object]", true, true, true, true]);
     let seen: unknown[] = [];
     const result = await run(
       () => look(),
