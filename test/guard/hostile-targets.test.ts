@@ -625,4 +625,35 @@ describe("guard and sideEffect over hostile targets", () => {
       ["db.then", "db.execute", "db.then"],
     );
   });
+
+  it("answers a blocked method bound in the constructor (this.send = this.send.bind(this)) in the shape of the async method it binds", async () => {
+    let sent = 0;
+    class Mailer {
+      constructor() {
+        this.send = this.send.bind(this);
+        this.rows = this.rows.bind(this);
+      }
+      async send(): Promise<string> {
+        sent++;
+        return "sent";
+      }
+      async *rows(): AsyncGenerator<string> {
+        sent++;
+        yield "row";
+      }
+    }
+    const guarded = guard("mailer", new Mailer(), { effects: ["send", "rows"] });
+    const seen: unknown[] = [];
+    const result = await run(
+      async () => 1,
+      async () => {
+        seen.push(await guarded.send().then((answer) => answer ?? "noop"));
+        for await (const row of guarded.rows()) seen.push(row);
+        return 1;
+      },
+    );
+    assert.equal(result.candidates[0]?.error, undefined);
+    assert.deepEqual(seen, ["noop"]);
+    assert.equal(sent, 0);
+  });
 });
