@@ -7,6 +7,7 @@ import nodemailer from "nodemailer";
 import pg from "pg";
 import { guard } from "../../src/index";
 import { guardMailer } from "../../src/adapters/nodemailer";
+import { guardPg } from "../../src/adapters/pg";
 import { runOnce } from "../support/one-run";
 import { connectWhenReady, smtpServer, startPostgres } from "../support/servers";
 
@@ -84,6 +85,31 @@ describe("guard() over real clients and servers, without the tripwire", function
           ],
         );
       } finally {
+        await pool.end();
+      }
+    });
+
+    it("never lets guardPg run a candidate's setval or pg_notify called by a quoted name, and runs the control's", async () => {
+      const pool = guardPg(new pg.Pool({ ...config, max: 2 }));
+      const listener = await connectWhenReady(config);
+      const heard: string[] = [];
+      listener.on("notification", (message) => heard.push(message.payload ?? ""));
+      await listener.query("LISTEN orders");
+      try {
+        await runOnce(
+          () => pool.query(`SELECT "pg_notify"('orders', 'control')`),
+          async () => {
+            await pool.query(`SELECT "setval"('orders_id_seq', 1000)`);
+            await pool.query(`SELECT "pg_catalog"."pg_notify"('orders', 'candidate')`);
+            return 1;
+          },
+        );
+        await admin.query("SELECT pg_sleep(0.2)");
+        assert.deepEqual(heard, ["control"]);
+        const { rows } = await admin.query<{ id: number }>("INSERT INTO orders (who) VALUES ('after') RETURNING id");
+        assert.ok((rows[0]?.id ?? 0) < 1000, `the sequence moved to ${rows[0]?.id}`);
+      } finally {
+        await listener.end();
         await pool.end();
       }
     });
