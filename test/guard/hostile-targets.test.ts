@@ -656,4 +656,67 @@ describe("guard and sideEffect over hostile targets", () => {
     assert.deepEqual(seen, ["noop"]);
     assert.equal(sent, 0);
   });
+
+  it("is transparent outside any experiment: same values, same errors (sync and rejected), same this, same sync or async shape", async () => {
+    /** What a generated method does with the value it is given. */
+    const behaviour = fc.constantFrom("return", "throw", "resolve", "reject", "returnThis", "callback", "getter");
+    const value = fc.oneof(
+      fc.anything({ withNullPrototype: true, withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true }),
+      fc.constant(new Error("boom")),
+      fc.constant(new Date(0)),
+    );
+    await fc.assert(
+      fc.asyncProperty(behaviour, value, fc.boolean(), async (kind, given, asEffect) => {
+        class Client {
+          readonly #secret = given;
+          run(callback?: (error: unknown, result?: unknown) => void): unknown {
+            switch (kind) {
+              case "throw":
+                throw this.#secret;
+              case "resolve":
+                return Promise.resolve(this.#secret);
+              case "reject":
+                return Promise.reject(this.#secret);
+              case "returnThis":
+                return this;
+              case "callback":
+                callback?.(null, this.#secret);
+                return undefined;
+              default:
+                return this.#secret;
+            }
+          }
+          get secret(): unknown {
+            return this.#secret;
+          }
+        }
+        const client = new Client();
+        const guarded = guard("client", client, { effects: asEffect ? ["run"] : [] });
+        const settle = async (call: () => unknown): Promise<{ shape: string; outcome: string; value: unknown }> => {
+          let returned: unknown;
+          try {
+            returned = call();
+          } catch (error) {
+            return { shape: "sync", outcome: "threw", value: error };
+          }
+          if (!(returned instanceof Promise)) return { shape: "sync", outcome: "returned", value: returned };
+          try {
+            return { shape: "async", outcome: "resolved", value: await returned };
+          } catch (error) {
+            return { shape: "async", outcome: "rejected", value: error };
+          }
+        };
+        const delivered: unknown[] = [];
+        const real = await settle(() => client.run((_, result) => delivered.push(result)));
+        const seen = await settle(() => guarded.run((_, result) => delivered.push(result)));
+        assert.equal(seen.shape, real.shape);
+        assert.equal(seen.outcome, real.outcome);
+        if (kind === "returnThis") assert.equal(seen.value, guarded);
+        else assert.ok(Object.is(seen.value, real.value), `${kind}: ${inspect(seen.value)} is not ${inspect(real.value)}`);
+        assert.ok(Object.is(guarded.secret, client.secret) || typeof client.secret === "object");
+        if (kind === "callback") assert.ok(Object.is(delivered[1], delivered[0]));
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
