@@ -4,7 +4,7 @@
  */
 import { callEffect, type EffectPolicy } from "../guard/effect-call";
 import type { Family } from "../guard/proxy-values";
-import { adapterName, proxyClient, type Method } from "./client-proxy";
+import { adapterName, inShadowRun, proxyClient, type Method } from "./client-proxy";
 
 /**
  * Options of {@link guardSqlite}.
@@ -57,10 +57,14 @@ const CONNECTION_STATEMENT = /^(?:begin|commit|end|rollback|savepoint|release|at
  *   `ATTACH`/`DETACH` count as writes although SQLite calls them read-only.
  * - A write statement's `run()`, `get()`, `all()` and `iterate()` are effects named `db.run`,
  *   `db.get`, … with the arguments `[sql, ...params]` (parameters given to `bind()` are recorded
- *   when the call gives none). In a shadow run they never execute and answer
+ *   when the call gives none). A `PRAGMA` is a read only in its getter form (`PRAGMA foreign_keys`)
+ *   or as a schema read (`table_info(t)`, `index_list(t)`, `integrity_check`, …): SQLite calls nearly
+ *   every pragma assignment read-only, but `query_only = 1` or `max_page_count = 1` on the shared
+ *   connection makes the control's next write fail, and `optimize` writes statistics. In a shadow run they never execute and answer
  *   `{ changes: 0, lastInsertRowid: 0 }`, `undefined`, `[]` and an empty iterator.
  * - `db.exec(sql)` is the effect `db.exec` (shadow answer: the database); `db.pragma(source)` is an
- *   effect `db.pragma` when the pragma writes (`user_version = 3`), a read otherwise; `close`,
+ *   effect `db.pragma` when the pragma sets or writes anything (`user_version = 3`, `foreign_keys =
+ *   OFF`, `optimize`), a read otherwise; `close`,
  *   `backup`, `function`, `aggregate`, `table`, `loadExtension`, `unsafeMode` and
  *   `defaultSafeIntegers` are effects too, since they change the connection the control shares.
  * - `db.prepare()` is a read that returns a guarded statement (read statements too, so that
@@ -94,6 +98,13 @@ export function guardSqlite<T extends object>(db: T, options?: GuardSqliteOption
     methodFor(path, fn, self, proxyOf, family) {
       if (path === "prepare") {
         return function prepare(this: unknown, ...args: unknown[]): unknown {
+          const [source] = args;
+          if (typeof source === "string" && inShadowRun() && settingPragma(source)) {
+            // SQLite applies many pragma settings while it prepares them (`query_only`, `foreign_keys`):
+            // a shadow run must not even prepare one. It gets a statement that reads nothing, whose
+            // runs are the blocked effects of the pragma.
+            return guardStatement(name, Reflect.apply(fn, self, [NOTHING]), family, source);
+          }
           return guardStatement(name, Reflect.apply(fn, self, args), family);
         };
       }
@@ -109,7 +120,8 @@ export function guardSqlite<T extends object>(db: T, options?: GuardSqliteOption
         return function pragma(this: unknown, ...args: unknown[]): unknown {
           const [source, pragmaOptions] = args;
           const sql = `PRAGMA ${String(source)}`;
-          if (pragmaIsRead(self, sql)) return Reflect.apply(fn, self, args);
+          // Classified by its text first: preparing a setting already applies it.
+          if (!settingPragma(sql) && pragmaIsRead(self, sql)) return Reflect.apply(fn, self, args);
           const simple = (pragmaOptions as { simple?: unknown } | undefined)?.simple === true;
           const policy: EffectPolicy = { name: `${name}.pragma`, answer: "sink", sink: () => (simple ? undefined : []), async: false };
           return callEffect(policy, () => Reflect.apply(fn, self, args), self, [sql], proxyOf());
@@ -143,9 +155,51 @@ function pragmaIsRead(db: object, sql: string): boolean {
   }
 }
 
+/** A statement that reads nothing: what a shadow run prepares in place of a pragma setting. */
+const NOTHING = "SELECT NULL WHERE 0";
+
+/** True for a PRAGMA text that sets or writes anything (see `pragmaOnlyReads`). */
+function settingPragma(source: string): boolean {
+  const sql = stripLeadingComments(source);
+  return /^pragma\b/i.test(sql) && !pragmaOnlyReads(sql);
+}
+
 function isReadStatement(statement: unknown): boolean {
   const { readonly, source } = statement as { readonly?: unknown; source?: unknown };
-  return readonly === true && !CONNECTION_STATEMENT.test(stripLeadingComments(String(source)));
+  const sql = stripLeadingComments(String(source));
+  return readonly === true && !CONNECTION_STATEMENT.test(sql) && (!/^pragma\b/i.test(sql) || pragmaOnlyReads(sql));
+}
+
+/**
+ * PRAGMAs that take an argument and only read (the schema and its checks). Any other pragma given an
+ * argument (`= value` or `(value)`) sets something, although SQLite calls nearly all of them
+ * read-only: `query_only`, `foreign_keys`, `max_page_count`, `locking_mode`, `synchronous` … stay on
+ * the connection the control shares and change what its next statement does.
+ */
+const READING_PRAGMAS: ReadonlySet<string> = new Set([
+  "table_info",
+  "table_xinfo",
+  "table_list",
+  "index_info",
+  "index_xinfo",
+  "index_list",
+  "foreign_key_list",
+  "foreign_key_check",
+  "integrity_check",
+  "quick_check",
+]);
+
+/** PRAGMAs that write without an argument: `optimize` runs ANALYZE (it writes `sqlite_stat1`). */
+const WRITING_PRAGMAS: ReadonlySet<string> = new Set(["optimize"]);
+
+/** A PRAGMA statement only reads: the getter form (no argument) or a schema read; anything unclear writes. */
+function pragmaOnlyReads(sql: string): boolean {
+  const match = /^pragma\s+(?:[^\s.=(]+\s*\.\s*)?([A-Za-z_]\w*)\s*([\s\S]*)$/i.exec(sql);
+  if (match === null) return false;
+  const pragma = (match[1] ?? "").toLowerCase();
+  const argument = (match[2] ?? "").replace(/[\s;]+$/, "");
+  if (WRITING_PRAGMAS.has(pragma)) return false;
+  return argument === "" || (READING_PRAGMAS.has(pragma) && argument.startsWith("("));
 }
 
 function stripLeadingComments(sql: string): string {
@@ -180,10 +234,10 @@ function guardTransaction(txn: unknown, proxyOf: () => object): unknown {
  * Every statement is handed out behind a Proxy, so none leads back to the raw database
  * (`statement.database` is the guarded one); a write statement's runs are effects.
  */
-function guardStatement(name: string, statement: unknown, family: Family): unknown {
+function guardStatement(name: string, statement: unknown, family: Family, standsFor?: string): unknown {
   if (typeof statement !== "object" || statement === null) return statement;
-  const write = !isReadStatement(statement);
-  const sql = String((statement as { source?: unknown }).source);
+  const write = standsFor !== undefined || !isReadStatement(statement);
+  const sql = standsFor ?? String((statement as { source?: unknown }).source);
   let bound: unknown[] = [];
   return proxyClient(statement, "", {
     methodFor(path, fn, self, proxyOf) {

@@ -4,7 +4,7 @@
  * arguments (a SQL statement), so each adapter supplies a `methodFor` hook instead of a policy.
  */
 import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
-import { enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, type Family } from "../guard/proxy-values";
+import { OBJECT_METHODS, enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, standInFor, type Family } from "../guard/proxy-values";
 
 /** A method as the Proxy sees it: called with the real object as `this`. */
 export type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -54,7 +54,7 @@ export function proxyClient<T extends object>(target: T, path: string, hooks: Cl
   const proxyOf = (): T => proxy;
   // A stand-in, not the target, is what the Proxy wraps, as in guard(): the Proxy invariants would
   // otherwise forbid answering a wrapper for a frozen or non-writable property.
-  const standIn = Object.create(Object.getPrototypeOf(target) as object | null) as T;
+  const standIn = standInFor(target);
   const handler: ProxyHandler<T> = {
     get(_, prop) {
       const value: unknown = Reflect.get(target, prop, target);
@@ -71,7 +71,8 @@ export function proxyClient<T extends object>(target: T, path: string, hooks: Cl
       } else if (typeof value === "function") {
         if (isClass(value)) return value;
         const childPath = path === "" ? prop : `${path}.${prop}`;
-        made = hooks.methodFor(childPath, value as Method, target, proxyOf, family) ?? passThrough(value as Method, target, family);
+        const chosen = OBJECT_METHODS.has(value) ? undefined : hooks.methodFor(childPath, value as Method, target, proxyOf, family);
+        made = chosen ?? passThrough(value as Method, target, family);
       } else {
         const childPath = path === "" ? prop : `${path}.${prop}`;
         made = hooks.descend?.(childPath, value as object) === true ? proxyClient(value as object, childPath, hooks, family) : value;
@@ -89,13 +90,54 @@ export function proxyClient<T extends object>(target: T, path: string, hooks: Cl
 /**
  * Not a declared read: an adapter declares its reads itself (a SELECT, a Stripe retrieve). Internals
  * reached through the proxy (`_pulseQueryQueue` run by a raw prototype method applied to it) must
- * stay visible to the tripwire.
+ * stay visible to the tripwire. Callbacks passed through see the family's proxies (`familyCallback`).
  */
 function passThrough(fn: Method, self: object, family: Family): Method {
   return function (this: unknown, ...args: unknown[]): unknown {
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      if (typeof arg === "function") args[i] = familyCallback(family, arg as Method);
+    }
     const value = Reflect.apply(fn, self, args);
     return inFamily(family, value) ?? value;
   };
+}
+
+/** The callback wrappers of each family, one per callback, so `off(fn)` still finds `on(fn)`'s listener. */
+const callbacksOf = new WeakMap<Family, WeakMap<Method, Method>>();
+const madeCallbacks = new WeakSet<Method>();
+
+/**
+ * A callback passed through to the client, called with the family's proxies in place of the real
+ * objects it guards: an emitter calls a listener with itself as `this` (`mailer.on("order",
+ * function () { this.sendMail(…) })`), which was the real transporter, an unguarded route.
+ */
+function familyCallback(family: Family, callback: Method): Method {
+  if (madeCallbacks.has(callback) || inFamily(family, callback) !== undefined || isClass(callback)) return callback;
+  let made = callbacksOf.get(family);
+  if (made === undefined) {
+    made = new WeakMap();
+    callbacksOf.set(family, made);
+  }
+  let wrapper = made.get(callback);
+  if (wrapper === undefined) {
+    wrapper = function (this: unknown, ...args: unknown[]): unknown {
+      return Reflect.apply(
+        callback,
+        inFamily(family, this) ?? this,
+        args.map((arg) => inFamily(family, arg) ?? arg),
+      );
+    };
+    try {
+      Object.defineProperty(wrapper, "length", { value: callback.length, configurable: true });
+      Object.defineProperty(wrapper, "name", { value: callback.name, configurable: true });
+    } catch {
+      // A Proxy callback whose traps throw keeps the wrapper's own name and arity: the call must not fail.
+    }
+    madeCallbacks.add(wrapper);
+    made.set(callback, wrapper);
+  }
+  return wrapper;
 }
 
 /**

@@ -132,7 +132,10 @@ function matchingParen(text: string, open: number): number {
   return -1;
 }
 
-/** Comments removed; string, dollar-quoted and quoted-identifier contents blanked, so no keyword hides in them. */
+/**
+ * Comments removed; string, dollar-quoted and quoted-identifier contents blanked, so no keyword hides
+ * in them (a quoted name followed by `(` is kept: it is a function call).
+ */
 function stripSql(sql: string): string {
   let out = "";
   let i = 0;
@@ -165,10 +168,13 @@ function stripSql(sql: string): string {
       i++;
       out += "''";
     } else if (c === '"') {
-      i++;
+      const start = ++i;
       while (i < sql.length && !(sql[i] === '"' && sql[i + 1] !== '"')) i += sql[i] === '"' ? 2 : 1;
+      const name = sql.slice(start, i);
       i++;
-      out += '"q"';
+      // A quoted function name is still the function (`"setval"(…)` calls setval): kept when a call
+      // follows, so WRITE_FUNCTION sees it; any other quoted identifier is blanked.
+      out += /^[A-Za-z_][\w$]*$/.test(name) && /^\s*\(/.test(sql.slice(i)) ? ` ${name}` : '"q"';
     } else if (c === "$" && !/[\w$]$/.test(out)) {
       const tag = /^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i))?.[0];
       if (tag === undefined) {

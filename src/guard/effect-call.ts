@@ -37,6 +37,18 @@ export interface EffectPolicy {
   readonly sink: ((...args: unknown[]) => unknown) | undefined;
   /** The real function is declared `async`: blocked answers are then promises too. */
   readonly async: boolean;
+  /**
+   * The real function is a generator (`"sync"`) or an async generator (`"async"`): a blocked call
+   * without a sink answers with an iterator of that kind, empty (`"noop"`) or failing at its first
+   * step (`"throw"`), as a generator's own error would.
+   */
+  readonly generator?: "sync" | "async" | undefined;
+  /**
+   * The method is a thenable's `then` (a query builder that runs when awaited): a blocked call
+   * settles through the callbacks it was given, with the answer (or the error), so `await` of a
+   * blocked builder ends instead of waiting for ever.
+   */
+  readonly then?: boolean | undefined;
 }
 
 const ON_SHADOW: readonly string[] = ["sink", "noop", "throw"];
@@ -70,7 +82,31 @@ export function checkOnShadow(value: unknown, label: string): ShadowAnswer | und
  * ```
  */
 export function isAsyncFunction(fn: unknown): boolean {
-  return Object.prototype.toString.call(fn) === "[object AsyncFunction]";
+  try {
+    return Object.prototype.toString.call(fn) === "[object AsyncFunction]";
+  } catch {
+    // A Proxy function whose `get` trap throws (toString reads its Symbol.toStringTag): not declared async.
+    return false;
+  }
+}
+
+/**
+ * The kind of generator `fn` is declared as, if any (in any realm).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * generatorKind(async function* () {}); // "async"
+ * ```
+ */
+export function generatorKind(fn: unknown): "sync" | "async" | undefined {
+  let tag: string;
+  try {
+    tag = Object.prototype.toString.call(fn);
+  } catch {
+    return undefined;
+  }
+  return tag === "[object GeneratorFunction]" ? "sync" : tag === "[object AsyncGeneratorFunction]" ? "async" : undefined;
 }
 
 /**
@@ -114,6 +150,32 @@ function inShadow(frame: RunFrame): boolean {
 }
 
 function answer(policy: EffectPolicy, thisArg: unknown, args: unknown[]): unknown {
+  if (policy.then === true) {
+    let settled: Promise<unknown>;
+    try {
+      settled = Promise.resolve(answer({ ...policy, then: false, async: false }, thisArg, args));
+    } catch (error) {
+      settled = Promise.reject(error);
+    }
+    const [onFulfilled, onRejected] = args;
+    return settled.then(
+      typeof onFulfilled === "function" ? (onFulfilled as (value: unknown) => unknown) : undefined,
+      typeof onRejected === "function" ? (onRejected as (reason: unknown) => unknown) : undefined,
+    );
+  }
+  if (policy.generator !== undefined && (policy.answer !== "sink" || policy.sink === undefined)) {
+    // A generator runs nothing until its first step, so that is where it answers (`for … of` and
+    // `for await` keep working): empty, or failing there with the ShadowBlockedError.
+    const error = policy.answer === "throw" ? new ShadowBlockedError(policy.name) : undefined;
+    if (policy.generator === "async") {
+      return (async function* blocked(): AsyncGenerator<never> {
+        if (error !== undefined) throw error;
+      })();
+    }
+    return (function* blocked(): Generator<never> {
+      if (error !== undefined) throw error;
+    })();
+  }
   if (policy.answer === "throw") {
     const error = new ShadowBlockedError(policy.name);
     if (policy.async) return Promise.reject(error);

@@ -29,7 +29,28 @@ export function isBuiltIn(value: object): boolean {
 }
 
 /**
- * True for a class (so `instanceof client.errors.X` keeps working: classes are not wrapped).
+ * The methods every object inherits from `Object.prototype` (`toString`, `valueOf`, `hasOwnProperty`,
+ * …): no client's effects, whatever a guard's `effects` or an adapter's naming rule says. Treated as
+ * effects, a candidate's template string of a guarded client read `"undefined"` (or threw, where the
+ * answer was a promise) and `hasOwnProperty` answered `undefined`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * if (OBJECT_METHODS.has(fn)) return passThrough(fn);
+ * ```
+ */
+export const OBJECT_METHODS: ReadonlySet<unknown> = new Set(
+  Object.getOwnPropertyNames(Object.prototype)
+    .map((key) => Object.getOwnPropertyDescriptor(Object.prototype, key)?.value as unknown)
+    .filter((value) => typeof value === "function" && value !== Object),
+);
+
+/**
+ * True for a class (so `instanceof client.errors.X` and `new client.Cursor()` keep working: classes
+ * are not wrapped), written as one or as an ES5 constructor (what TypeScript and Babel emit for an
+ * ES5 target): a function whose `prototype` has members of its own or inherits from another
+ * prototype. A plain `function` method's `prototype` has neither; a generator's is its generator prototype.
  *
  * @internal
  * @example
@@ -38,7 +59,17 @@ export function isBuiltIn(value: object): boolean {
  * ```
  */
 export function isClass(fn: unknown): boolean {
-  return /^class[\s{]/.test(Function.prototype.toString.call(fn));
+  const source = Function.prototype.toString.call(fn);
+  if (/^class[\s{]/.test(source)) return true;
+  try {
+    if (Object.prototype.toString.call(fn) !== "[object Function]") return false;
+    const prototype = Reflect.getOwnPropertyDescriptor(fn as object, "prototype")?.value as unknown;
+    if (typeof prototype !== "object" || prototype === null) return false;
+    return Object.getPrototypeOf(prototype) !== Object.prototype || Reflect.ownKeys(prototype).some((key) => key !== "constructor");
+  } catch {
+    // A function whose traps throw when looked at is not taken for a class: it stays guarded.
+    return false;
+  }
 }
 
 /**
@@ -77,6 +108,54 @@ export function forwardingTraps(target: object, read?: (prop: PropertyKey) => un
     defineProperty: (_, prop, descriptor) => Reflect.defineProperty(target, prop, { ...descriptor, configurable: true }),
     preventExtensions: () => false,
   };
+}
+
+const INSPECT = Symbol.for("nodejs.util.inspect.custom");
+
+/**
+ * The empty object a guarding Proxy wraps instead of `target` (see `forwardingTraps`), with its
+ * prototype, so `instanceof` holds. `util.inspect` (and so `console.log`) reads a Proxy's own target,
+ * traps bypassed, and showed that empty stand-in (`Mail {}`): the stand-in shows `target` instead.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * proxy = new Proxy(standInFor(target), handler);
+ * ```
+ */
+export function standInFor<T extends object>(target: T): T {
+  const standIn = Object.create(Object.getPrototypeOf(target) as object | null) as T;
+  showAs(standIn, target);
+  return standIn;
+}
+
+/**
+ * Makes `util.inspect` of a Proxy over `standIn` show `target`. A cycle back to the same proxy (only
+ * reachable with an unbounded depth) shows as `[Circular]`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * showAs(functionStandIn, cls);
+ * ```
+ */
+export function showAs(standIn: object, target: object): void {
+  let inside = false;
+  type Options = { depth?: number | null; stylize?: (text: string, style: string) => string };
+  Object.defineProperty(standIn, INSPECT, {
+    configurable: true,
+    writable: true,
+    enumerable: false,
+    value(depth: number, options: Options, show: unknown): string {
+      if (inside || typeof show !== "function") return options?.stylize?.("[Circular]", "special") ?? "[Circular]";
+      inside = true;
+      try {
+        return String(Reflect.apply(show, undefined, [target, { ...options, depth: options?.depth === null ? null : depth }]));
+      } finally {
+        inside = false;
+      }
+    },
+  });
 }
 
 /** Every guarding proxy, with the real object it stands for. */
@@ -136,7 +215,11 @@ export function inFamily(family: Family, value: unknown): object | undefined {
  * ```
  */
 export function isClientLike(value: unknown): value is object {
-  if (typeof value !== "object" || value === null || isBuiltIn(value)) return false;
+  if (typeof value !== "object" || value === null || value instanceof Promise) return false;
+  // A thenable class instance is a client too: a query builder that runs when awaited (Drizzle's
+  // QueryPromise, Prisma's promises) is a route to the effect its `then` starts.
+  if (isBuiltIn(value) && typeof (value as { then?: unknown }).then !== "function") return false;
+  if (Array.isArray(value)) return false;
   if (typeof (value as { next?: unknown }).next === "function" || typeof (value as { pipe?: unknown }).pipe === "function") return false;
   let proto = Object.getPrototypeOf(value) as object | null;
   if (proto === null || proto === Object.prototype) return false;
@@ -199,6 +282,7 @@ export function guardedConstructor(cls: (...args: unknown[]) => unknown, family:
   });
   const standIn = function () {} as unknown as object;
   Object.setPrototypeOf(standIn, Object.getPrototypeOf(cls) as object | null);
+  showAs(standIn, cls);
   ctor = new Proxy(standIn as (...args: unknown[]) => unknown, {
     get: (_, prop) => (prop === "prototype" ? protoView : Reflect.get(cls, prop, cls)),
     has: (_, prop) => Reflect.has(cls, prop),

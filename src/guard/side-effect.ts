@@ -1,7 +1,7 @@
 /**
  * `sideEffect`: one function made safe for shadow runs (API.md §3).
  */
-import { callEffect, checkOnShadow, isAsyncFunction, type EffectPolicy } from "./effect-call";
+import { callEffect, checkOnShadow, generatorKind, isAsyncFunction, type EffectPolicy } from "./effect-call";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: any function shape */
 /**
@@ -14,11 +14,12 @@ import { callEffect, checkOnShadow, isAsyncFunction, type EffectPolicy } from ".
  * - When `fn` is declared `async`, every blocked answer is a promise: `"noop"` resolves to
  *   `undefined`, a sink's value (or throw) becomes a resolved (or rejected) promise and `"throw"`
  *   rejects, so `await` and `.then` keep working. A plain function that returns a promise gets exactly
- *   what its sink returns (give it a sink that returns a promise).
+ *   what its sink returns (give it a sink that returns a promise). A generator or async generator
+ *   without a sink gets an iterator of its kind: empty, or (`"throw"`) failing at its first step.
  * - A sink that throws throws at the candidate's call: it is the candidate's call.
  * - Arguments are recorded as snapshots taken at the call. A control call is recorded on the current
  *   run's observation only (not on an enclosing run's), and only until that observation is taken.
- * - `this` is forwarded to `fn` and to `sink`.
+ * - `this` is forwarded to `fn` and to `sink`; the wrapper keeps `fn`'s `name` and `length`.
  *
  * @throws TypeError at construction when `name`, `fn`, `sink` or `onShadow` is invalid.
  *
@@ -54,13 +55,16 @@ export function sideEffect<F extends (...a: any[]) => any>(
     answer: onShadow ?? (sink === undefined ? "noop" : "sink"),
     sink: sink as ((...args: unknown[]) => unknown) | undefined,
     async: isAsyncFunction(fn),
+    generator: generatorKind(fn),
   };
   const real = fn as (...args: unknown[]) => unknown;
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     return callEffect(policy, real, this, args, this);
   };
-  // The wrapper reads as the function it stands for in stack traces and logs.
+  // The wrapper reads as the function it stands for in stack traces and logs, and keeps its arity:
+  // frameworks read `length` (Express takes a four-parameter middleware for an error handler).
   Object.defineProperty(wrapped, "name", { value: fn.name, configurable: true });
+  Object.defineProperty(wrapped, "length", { value: fn.length, configurable: true });
   return wrapped as unknown as F;
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
