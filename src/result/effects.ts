@@ -48,8 +48,32 @@ export function effectDiffs(
     }
   }
   if (control.length === 0 && candidate.length === 0) return NONE;
-  const found = diff(control.map(intent), candidate.map(intent));
-  return { diffs: found.map((d) => ({ ...d, path: `effects${d.path}` })), forced: undefined };
+  try {
+    const found = diff(control.map(intent), candidate.map(intent));
+    return { diffs: found.map((d) => ({ ...d, path: `effects${d.path}` })), forced: undefined };
+  } catch (error) {
+    // Arguments no walk can read (kept by reference when their snapshot failed: a Proxy whose traps
+    // throw, a revoked one): the effects are what could not be compared, so the mismatch is theirs.
+    report("compareEffects", error);
+    return { diffs: [], forced: `${UNCOMPARABLE} ${escapeLine(describeThrown(error))}` };
+  }
+}
+
+/** How a forced summary from the effect step starts when the effects themselves could not be walked. */
+const UNCOMPARABLE = "effects could not be compared:";
+
+/**
+ * True when a forced summary came from the effect step (a `compareEffects` callback's verdict or
+ * failure, or effects no walk could read): the mismatch's kind is then `"effects"`.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const kind = isEffectsForced(findings.forced) ? "effects" : "value";
+ * ```
+ */
+export function isEffectsForced(forced: string): boolean {
+  return forced.startsWith("compareEffects()") || forced.startsWith(UNCOMPARABLE);
 }
 
 /** True for a diff about effects. @internal @example `serious.filter(isEffectDiff)` */

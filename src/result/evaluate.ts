@@ -9,7 +9,7 @@ import { deepEqual } from "../compare/equal";
 import { diff } from "../compare/diff";
 import { ERROR_PATH, STATUS_PATH, describeOutcome, explainAlike, summarize } from "../compare/format";
 import type { CompareOptions } from "../compare/options";
-import { effectDiffs, isEffectDiff, summarizeEffects } from "./effects";
+import { effectDiffs, isEffectDiff, isEffectsForced, summarizeEffects } from "./effects";
 import { describeThrown } from "../describe";
 import { escapeLine } from "../compare/render";
 import { UNREADABLE, constructorOf, errorMessageOf, isErrorLike } from "../compare/safe-read";
@@ -213,7 +213,7 @@ function kindOf(serious: readonly FieldDiff[], forced: string | undefined): Mism
   if (serious.some((d) => d.path === STATUS_PATH)) return "status";
   if (serious.some((d) => !isEffectDiff(d))) return "value";
   if (serious.length > 0) return "effects";
-  return forced?.startsWith("compareEffects()") === true ? "effects" : "value";
+  return forced !== undefined && isEffectsForced(forced) ? "effects" : "value";
 }
 
 function describe(outcome: Outcome, context: EvaluationContext): string {

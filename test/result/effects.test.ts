@@ -2,6 +2,7 @@
 import { strict as assert } from "node:assert";
 import { guard, shadow, type Result } from "../../src/index";
 import { collector, errorSink } from "../support/capture";
+import { revokedProxy, throwingProxy } from "../reliability/hostile";
 
 function payments(): { charges: Array<{ amount: number; customer: string }>; charge(req: { amount: number; customer: string }): Promise<{ id: string }> } {
   const charges: Array<{ amount: number; customer: string }> = [];
@@ -116,5 +117,30 @@ describe("effect comparison", () => {
     assert.equal(broken.result.mismatches[0]?.kind, "effects");
     assert.match(broken.result.mismatches[0]?.summary ?? "", /compareEffects\(\) threw Error: cannot compare/);
     assert.deepEqual(errors.errors.map((e) => e.operation), ["compareEffects"]);
+  });
+
+  it("explains effects whose arguments cannot be walked as an effects mismatch, reported as 'compareEffects', whatever the values did", async () => {
+    for (const [label, makeArg] of [["throwing traps", () => throwingProxy({ amount: 1 })], ["revoked", revokedProxy]] as const) {
+      const sent: unknown[] = [];
+      const client = guard("payments", { charge: (req: unknown) => void sent.push(req) }, { effects: ["charge"] });
+      const sink = collector();
+      const errors = errorSink();
+      // Each side charges with its own unreadable argument: kept by reference, no walk can read either.
+      const checkout = shadow(
+        () => { client.charge(makeArg()); return { ok: true }; },
+        () => { client.charge(makeArg()); return { ok: true }; },
+        { name: `unwalkable-effects-${label}`, publish: sink, onError: errors.onError },
+      );
+      assert.deepEqual(checkout(), { ok: true });
+      await checkout.experiment.settled();
+      assert.equal(sent.length, 1, `${label}: only the control's charge ran`);
+      const mismatch = sink.results[0]?.mismatches[0];
+      assert.equal(mismatch?.kind, "effects", `${label}: the values matched; the effects could not be compared`);
+      assert.match(mismatch?.summary ?? "", /^effects could not be compared: /, label);
+      const operations = errors.errors.map((e) => e.operation);
+      assert.equal(operations.filter((o) => o === "compareEffects").length, 1, label);
+      // The guard says once per side that it could not snapshot the argument; nothing else fails.
+      assert.deepEqual(operations.filter((o) => o !== "compareEffects"), ["guard", "guard"], label);
+    }
   });
 });
