@@ -563,7 +563,8 @@ describe("guard and sideEffect over hostile targets", () => {
       }),
       { numRuns: 60 },
     );
-    assert.ok(faults.every((operation) => operation === "guard" || operation === "compare"), faults.join());
+    // A snapshot the guard could not take, and effects the comparison then could not walk: nothing else.
+    assert.ok(faults.every((operation) => operation === "guard" || operation === "compareEffects"), faults.join());
   });
 
   it("guards a thenable query builder a method returns (Drizzle's QueryPromise shape), and settles an await of it that is blocked", async () => {
