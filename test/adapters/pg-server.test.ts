@@ -12,35 +12,15 @@ import pg from "pg";
 import { installTripwire } from "../../src/index";
 import { guardPg } from "../../src/adapters/pg";
 import { leaksOf, runOnce } from "../support/one-run";
-import { connectWhenReady, startPostgres } from "../support/servers";
+import { postgresForSuite } from "../support/servers";
 
 describe("guardPg against a real PostgreSQL server", function () {
   this.timeout(60_000);
-  let stop: (() => Promise<void>) | undefined;
-  let config: pg.ClientConfig;
-  let admin: pg.Client;
+  const postgres = postgresForSuite("CREATE TABLE orders (id serial PRIMARY KEY, sku text NOT NULL, who text NOT NULL)");
   let uninstall: (() => void) | undefined;
 
-  before(async function () {
-    const server = await startPostgres();
-    if ("skip" in server) {
-      console.log(`      skipped: ${server.skip}`);
-      this.skip();
-      return;
-    }
-    stop = server.stop;
-    config = { host: server.host, port: server.port, user: "postgres", database: "postgres" };
-    admin = await connectWhenReady(config);
-    await admin.query("CREATE TABLE orders (id serial PRIMARY KEY, sku text NOT NULL, who text NOT NULL)");
-  });
-
-  after(async () => {
-    await admin?.end();
-    await stop?.();
-  });
-
   beforeEach(async () => {
-    await admin.query("TRUNCATE orders RESTART IDENTITY");
+    await postgres.admin.query("TRUNCATE orders RESTART IDENTITY");
     uninstall = installTripwire();
   });
 
@@ -51,12 +31,12 @@ describe("guardPg against a real PostgreSQL server", function () {
 
   /** Rows written by whom, as the database has them. */
   async function written(who: string): Promise<number> {
-    const { rows } = await admin.query<{ n: string }>("SELECT count(*) AS n FROM orders WHERE who = $1", [who]);
+    const { rows } = await postgres.admin.query<{ n: string }>("SELECT count(*) AS n FROM orders WHERE who = $1", [who]);
     return Number(rows[0]?.n ?? -1);
   }
 
   it("sinks a candidate's INSERT through a Pool in text, values and config forms, and a CTE with INSERT … RETURNING", async () => {
-    const pool = guardPg(new pg.Pool({ ...config, max: 2 }));
+    const pool = guardPg(new pg.Pool({ ...postgres.config, max: 2 }));
     const result = await runOnce(
       () => pool.query("INSERT INTO orders (sku, who) VALUES ('apple', 'control')"),
       async () => {
@@ -76,7 +56,7 @@ describe("guardPg against a real PostgreSQL server", function () {
   });
 
   it("sinks a candidate's prepared statement and transaction on a Client, and runs the control's", async () => {
-    const client = guardPg(new pg.Client(config));
+    const client = guardPg(new pg.Client(postgres.config));
     await client.connect();
     const insert = (who: string) => ({ name: "insert-order", text: "INSERT INTO orders (sku, who) VALUES ($1, $2)", values: ["plum", who] });
     const result = await runOnce(
@@ -104,7 +84,7 @@ describe("guardPg against a real PostgreSQL server", function () {
   });
 
   it("sinks a candidate's transaction on a client checked out with pool.connect(), and the client goes back to the pool", async () => {
-    const pool = guardPg(new pg.Pool({ ...config, max: 1 }));
+    const pool = guardPg(new pg.Pool({ ...postgres.config, max: 1 }));
     const result = await runOnce(
       async () => (await pool.query("SELECT 1 AS one")).rows[0],
       async () => {
@@ -128,7 +108,7 @@ describe("guardPg against a real PostgreSQL server", function () {
   });
 
   it("sinks a candidate's COPY to a server-side file: the file never appears", async () => {
-    const pool = guardPg(new pg.Pool(config));
+    const pool = guardPg(new pg.Pool(postgres.config));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-copy-"));
     fs.chmodSync(dir, 0o777);
     const file = path.join(dir, "orders.csv");
@@ -143,12 +123,12 @@ describe("guardPg against a real PostgreSQL server", function () {
   });
 
   it("delivers the control's NOTIFY once and none of the candidate's, whether NOTIFY, pg_notify or a LISTEN", async () => {
-    const listener = new pg.Client(config);
+    const listener = new pg.Client(postgres.config);
     await listener.connect();
     const heard: string[] = [];
     listener.on("notification", (n) => heard.push(n.payload ?? ""));
     await listener.query("LISTEN orders_changed");
-    const pool = guardPg(new pg.Pool(config));
+    const pool = guardPg(new pg.Pool(postgres.config));
     const result = await runOnce(
       () => pool.query("NOTIFY orders_changed, 'control'"),
       async () => {
@@ -165,8 +145,8 @@ describe("guardPg against a real PostgreSQL server", function () {
   });
 
   it("lets a candidate's read through the pool work on the connection the control opened, measured", async () => {
-    await admin.query("INSERT INTO orders (sku, who) VALUES ('apple', 'seed'), ('pear', 'seed')");
-    const raw = new pg.Pool({ ...config, max: 1 });
+    await postgres.admin.query("INSERT INTO orders (sku, who) VALUES ('apple', 'seed'), ('pear', 'seed')");
+    const raw = new pg.Pool({ ...postgres.config, max: 1 });
     const pool = guardPg(raw);
     const count = async () => (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM orders")).rows[0]?.n;
     const result = await runOnce(count, count);
@@ -178,7 +158,7 @@ describe("guardPg against a real PostgreSQL server", function () {
   });
 
   it("stops a raw prototype query applied to a pooled client as a socket write: a leak, 0 rows, and the pool recovers", async () => {
-    const raw = new pg.Pool({ ...config, max: 1 });
+    const raw = new pg.Pool({ ...postgres.config, max: 1 });
     raw.on("error", () => undefined);
     const pool = guardPg(raw);
     await pool.query("SELECT 1");
@@ -206,7 +186,7 @@ describe("guardPg against a real PostgreSQL server", function () {
     await pool.end();
     assert.equal(result.candidates[0]?.value, "refused ESHADOW");
     // The INSERT's write is the one leak; the pool then closing the broken client is the pool's, not the candidate's.
-    assert.deepEqual(leaksOf(result), [{ kind: "network", target: `127.0.0.1:${config.port ?? 0}`, blocked: true }]);
+    assert.deepEqual(leaksOf(result), [{ kind: "network", target: `127.0.0.1:${postgres.config.port ?? 0}`, blocked: true }]);
     assert.equal(again.rowCount, 1);
     assert.equal(await written("candidate"), 0);
   });

@@ -9,41 +9,21 @@ import { guard } from "../../src/index";
 import { guardMailer } from "../../src/adapters/nodemailer";
 import { guardPg } from "../../src/adapters/pg";
 import { runOnce } from "../support/one-run";
-import { connectWhenReady, smtpServer, startPostgres } from "../support/servers";
+import { connectWhenReady, postgresForSuite, smtpServer } from "../support/servers";
 
 describe("guard() over real clients and servers, without the tripwire", function () {
   this.timeout(60_000);
 
   describe("a pg Pool used callback-style", () => {
-    let stop: (() => Promise<void>) | undefined;
-    let config: pg.ClientConfig;
-    let admin: pg.Client;
-
-    before(async function () {
-      const server = await startPostgres();
-      if ("skip" in server) {
-        console.log(`      skipped: ${server.skip}`);
-        this.skip();
-        return;
-      }
-      stop = server.stop;
-      config = { host: server.host, port: server.port, user: "postgres", database: "postgres" };
-      admin = await connectWhenReady(config);
-      await admin.query("CREATE TABLE orders (id serial PRIMARY KEY, who text NOT NULL)");
-    });
-
-    after(async () => {
-      await admin?.end();
-      await stop?.();
-    });
+    const postgres = postgresForSuite("CREATE TABLE orders (id serial PRIMARY KEY, who text NOT NULL)");
 
     async function written(who: string): Promise<number> {
-      const { rows } = await admin.query<{ n: string }>("SELECT count(*) AS n FROM orders WHERE who = $1", [who]);
+      const { rows } = await postgres.admin.query<{ n: string }>("SELECT count(*) AS n FROM orders WHERE who = $1", [who]);
       return Number(rows[0]?.n ?? -1);
     }
 
     it("never lets a candidate's INSERT through the client pool.connect hands its callback arrive, and the control's once", async () => {
-      const pool = guard("pg", new pg.Pool({ ...config, max: 2 }), {
+      const pool = guard("pg", new pg.Pool({ ...postgres.config, max: 2 }), {
         effects: ["query"],
         sink: { query: async () => ({ rowCount: 0, rows: [] }) },
       });
@@ -90,8 +70,8 @@ describe("guard() over real clients and servers, without the tripwire", function
     });
 
     it("never lets guardPg run a candidate's setval or pg_notify called by a quoted name, and runs the control's", async () => {
-      const pool = guardPg(new pg.Pool({ ...config, max: 2 }));
-      const listener = await connectWhenReady(config);
+      const pool = guardPg(new pg.Pool({ ...postgres.config, max: 2 }));
+      const listener = await connectWhenReady(postgres.config);
       const heard: string[] = [];
       listener.on("notification", (message) => heard.push(message.payload ?? ""));
       await listener.query("LISTEN orders");
@@ -104,9 +84,9 @@ describe("guard() over real clients and servers, without the tripwire", function
             return 1;
           },
         );
-        await admin.query("SELECT pg_sleep(0.2)");
+        await postgres.admin.query("SELECT pg_sleep(0.2)");
         assert.deepEqual(heard, ["control"]);
-        const { rows } = await admin.query<{ id: number }>("INSERT INTO orders (who) VALUES ('after') RETURNING id");
+        const { rows } = await postgres.admin.query<{ id: number }>("INSERT INTO orders (who) VALUES ('after') RETURNING id");
         assert.ok((rows[0]?.id ?? 0) < 1000, `the sequence moved to ${rows[0]?.id}`);
       } finally {
         await listener.end();

@@ -265,6 +265,34 @@ export async function connectWhenReady(config: pg.ClientConfig): Promise<pg.Clie
   throw last;
 }
 
+/**
+ * A PostgreSQL server for the enclosing mocha suite: started in its `before` (the suite skips, printing
+ * why, where there is none), `schema` run over an admin connection, both closed in its `after`. Read
+ * `config` and `admin` inside hooks and tests, once `before` has run.
+ */
+export function postgresForSuite(schema: string): { config: pg.ClientConfig; admin: pg.Client } {
+  const suite = {} as { config: pg.ClientConfig; admin: pg.Client };
+  let stop: (() => Promise<void>) | undefined;
+  before(async function () {
+    this.timeout(60_000);
+    const server = await startPostgres();
+    if ("skip" in server) {
+      console.log(`      skipped: ${server.skip}`);
+      this.skip();
+      return;
+    }
+    stop = server.stop;
+    suite.config = { host: server.host, port: server.port, user: "postgres", database: "postgres" };
+    suite.admin = await connectWhenReady(suite.config);
+    await suite.admin.query(schema);
+  });
+  after(async () => {
+    await (suite.admin as pg.Client | undefined)?.end();
+    await stop?.();
+  });
+  return suite;
+}
+
 function postgresUid(): number {
   return Number(childProcess.execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
 }

@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import pg from "pg";
 import { installTripwire, isShadow, shadow, type Result } from "../../src/index";
-import { startPostgres, connectWhenReady } from "../support/servers";
+import { postgresForSuite } from "../support/servers";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -64,29 +64,8 @@ interface Scenario {
 
 describe("the tripwire against a pg Pool shared by overlapping control and candidate queries", function () {
   this.timeout(20_000);
-  let stop: (() => Promise<void>) | undefined;
-  let config: pg.PoolConfig;
-  let admin: pg.Client;
+  const postgres = postgresForSuite("CREATE TABLE orders (id serial PRIMARY KEY, who text NOT NULL)");
   let uninstall: (() => void) | undefined;
-
-  before(async function () {
-    this.timeout(60_000);
-    const server = await startPostgres();
-    if ("skip" in server) {
-      console.log(`      skipped: ${server.skip}`);
-      this.skip();
-      return;
-    }
-    stop = server.stop;
-    config = { host: server.host, port: server.port, user: "postgres", database: "postgres" };
-    admin = await connectWhenReady(config);
-    await admin.query("CREATE TABLE orders (id serial PRIMARY KEY, who text NOT NULL)");
-  });
-
-  after(async () => {
-    await admin?.end();
-    await stop?.();
-  });
 
   afterEach(() => {
     uninstall?.();
@@ -95,12 +74,12 @@ describe("the tripwire against a pg Pool shared by overlapping control and candi
 
   /** The rows whose `who` starts with `prefix`, as the database has them. */
   async function rowsOf(prefix: string): Promise<string[]> {
-    const { rows } = await admin.query<{ who: string }>("SELECT who FROM orders WHERE starts_with(who, $1) ORDER BY who", [prefix]);
+    const { rows } = await postgres.admin.query<{ who: string }>("SELECT who FROM orders WHERE starts_with(who, $1) ORDER BY who", [prefix]);
     return rows.map((r) => r.who);
   }
 
   async function check(scenario: Scenario, tag: string): Promise<void> {
-    const pool = new pg.Pool({ ...config, max: scenario.max });
+    const pool = new pg.Pool({ ...postgres.config, max: scenario.max });
     pool.on("error", () => undefined);
     const results: Result<unknown>[] = [];
     const controlOutcomes = new Map<number, string>();
@@ -148,7 +127,7 @@ describe("the tripwire against a pg Pool shared by overlapping control and candi
       // A checked-out client whose connection was closed may also raise 'error' with no listener: a fault of the candidate.
       assert.ok(candidate.threw || /^error /.test(String(candidate.value)), `candidate ${i}'s query fails`);
       assert.ok(candidate.leaks.length >= 1, `candidate ${i}'s attempt is a leak on its own observation`);
-      for (const leak of candidate.leaks) assert.deepEqual({ ...leak }, { kind: "network", target: `127.0.0.1:${String(config.port)}`, blocked: true });
+      for (const leak of candidate.leaks) assert.deepEqual({ ...leak }, { kind: "network", target: `127.0.0.1:${String(postgres.config.port)}`, blocked: true });
     }
   }
 
@@ -183,7 +162,7 @@ describe("the tripwire against a pg Pool shared by overlapping control and candi
 
   it("writes no candidate row through a single shared pg.Client when the candidate's query waits behind the control's", async () => {
     uninstall = installTripwire();
-    const client = new pg.Client(config);
+    const client = new pg.Client(postgres.config);
     await client.connect();
     const faults: unknown[] = [];
     client.on("error", (error) => faults.push(error));
@@ -212,7 +191,7 @@ describe("the tripwire against a pg Pool shared by overlapping control and candi
     const candidate = first?.candidates[0];
     assert.ok(candidate !== undefined, "a candidate's attempt is a leak");
     assert.equal(candidate.threw, true, "the candidate's query fails");
-    assert.deepEqual(candidate.leaks.map((l) => ({ ...l })), [{ kind: "network", target: `127.0.0.1:${String(config.port)}`, blocked: true }]);
+    assert.deepEqual(candidate.leaks.map((l) => ({ ...l })), [{ kind: "network", target: `127.0.0.1:${String(postgres.config.port)}`, blocked: true }]);
     for (const result of results) assert.deepEqual(result.control.leaks, []);
   });
 
@@ -220,7 +199,7 @@ describe("the tripwire against a pg Pool shared by overlapping control and candi
     // Report mode lets the candidate's queries out, so their answers come back on the shared client's
     // socket, in whichever run opened it; the callback must still be its caller's.
     uninstall = installTripwire({ network: "report" });
-    const pool = new pg.Pool({ ...config, max: 1 });
+    const pool = new pg.Pool({ ...postgres.config, max: 1 });
     const seen: string[] = [];
     const query = (role: string, who: string): Promise<string> =>
       new Promise((resolve) => {
@@ -249,7 +228,7 @@ describe("the tripwire against a pg Pool shared by overlapping control and candi
 
   it("closes an idle client a candidate only checked out and gave back without blaming the candidate: the idle timeout is the pool's", async () => {
     uninstall = installTripwire();
-    const pool = new pg.Pool({ ...config, max: 1, idleTimeoutMillis: 100 });
+    const pool = new pg.Pool({ ...postgres.config, max: 1, idleTimeoutMillis: 100 });
     await pool.query("SELECT 1");
     const trips: string[] = [];
     const results: Result<unknown>[] = [];
