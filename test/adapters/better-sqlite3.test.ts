@@ -3,18 +3,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { shadow, type Result } from "../../src/index";
 import { guardSqlite } from "../../src/adapters/better-sqlite3";
-import { collector, resetConfiguration } from "../support/capture";
-
-async function runOnce<T>(control: () => T, candidate: () => T): Promise<Result<unknown>> {
-  const sink = collector();
-  const wrapped = shadow(control, candidate, { publish: sink });
-  await wrapped();
-  await wrapped.experiment.settled();
-  assert.equal(sink.results.length, 1);
-  return sink.results[0] as Result<unknown>;
-}
+import { resetConfiguration } from "../support/capture";
+import { runOnce } from "../support/one-run";
 
 describe("guardSqlite", () => {
   let dir: string;

@@ -1,18 +1,9 @@
 import { strict as assert } from "node:assert";
 import Stripe from "stripe";
-import { shadow, type Result } from "../../src/index";
 import { guardStripe } from "../../src/adapters/stripe";
 import { classifyPgQuery } from "../../src/adapters/pg";
-import { collector, resetConfiguration } from "../support/capture";
-
-async function run<T>(control: () => T, candidate: () => T): Promise<Result<unknown>> {
-  const sink = collector();
-  const wrapped = shadow(control, candidate, { publish: sink });
-  await wrapped();
-  await wrapped.experiment.settled();
-  assert.equal(sink.results.length, 1);
-  return sink.results[0] as Result<unknown>;
-}
+import { resetConfiguration } from "../support/capture";
+import { runOnce as run } from "../support/one-run";
 
 describe("ready adapters over what every object has", () => {
   afterEach(resetConfiguration);

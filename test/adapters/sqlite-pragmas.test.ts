@@ -11,20 +11,9 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import fc from "fast-check";
-import { shadow, type Result } from "../../src/index";
 import { guardSqlite } from "../../src/adapters/better-sqlite3";
-import { collector, resetConfiguration } from "../support/capture";
-
-let experiments = 0;
-
-async function runOnce<T>(control: () => T, candidate: () => T): Promise<Result<unknown>> {
-  const sink = collector();
-  const wrapped = shadow(control, candidate, { publish: sink, name: `pragmas-${++experiments}` });
-  await wrapped();
-  await wrapped.experiment.settled();
-  assert.equal(sink.results.length, 1);
-  return sink.results[0] as Result<unknown>;
-}
+import { resetConfiguration } from "../support/capture";
+import { runOnce } from "../support/one-run";
 
 /** Pragma setters, with a value that differs from the default, and how to read the setting back. */
 const SETTERS: readonly [name: string, value: string][] = [

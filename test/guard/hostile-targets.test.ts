@@ -5,21 +5,10 @@ import type { AddressInfo } from "node:net";
 import express from "express";
 import nodemailer from "nodemailer";
 import fc from "fast-check";
-import { ShadowBlockedError, configure, guard, shadow, sideEffect, type Result } from "../../src/index";
+import { ShadowBlockedError, configure, guard, sideEffect } from "../../src/index";
 import { guardMailer } from "../../src/adapters/nodemailer";
-import { collector, resetConfiguration } from "../support/capture";
-
-let experiments = 0;
-
-/** Runs `control` and `candidate` as one experiment call (each its own experiment) and returns the published result. */
-async function run<T>(control: () => T, candidate: () => T): Promise<Result<unknown>> {
-  const sink = collector();
-  const wrapped = shadow(control, candidate, { publish: sink, name: `hostile-${++experiments}` });
-  await wrapped();
-  await wrapped.experiment.settled();
-  assert.equal(sink.results.length, 1);
-  return sink.results[0] as Result<unknown>;
-}
+import { resetConfiguration } from "../support/capture";
+import { runOnce as run } from "../support/one-run";
 
 /** A function with `n` declared parameters, as a framework that reads `fn.length` sees it. */
 function withArity(n: number, body: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {

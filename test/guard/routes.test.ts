@@ -10,6 +10,7 @@ import { PenumbraError, configure, guard, installTripwire, shadow, type ContextB
 import { collector, resetConfiguration } from "../support/capture";
 import { leaksOf } from "../support/one-run";
 import { get, httpServer } from "../support/servers";
+import { runOnce as run } from "../support/one-run";
 
 /** A client whose `send` does an in-memory effect, counted. */
 class Outbox {
@@ -39,15 +40,6 @@ class Connection {
     this.box.sent.push(`via connection: ${message}`);
     return "ok";
   }
-}
-
-async function run<T>(control: () => T, candidate: () => T): Promise<Result<unknown>> {
-  const sink = collector();
-  const wrapped = shadow(control, candidate, { publish: sink });
-  await wrapped();
-  await wrapped.experiment.settled();
-  assert.equal(sink.results.length, 1);
-  return sink.results[0] as Result<unknown>;
 }
 
 const blockedNames = (result: Result<unknown>): string[] => (result.candidates[0]?.effects ?? []).filter((e) => e.blocked).map((e) => e.name);

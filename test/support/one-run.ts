@@ -2,9 +2,13 @@
 import { strict as assert } from "node:assert";
 import { shadow, type Leak, type Result } from "../../src/index";
 
-export async function runOnce(control: () => Promise<unknown>, candidate: () => Promise<unknown>): Promise<Result<unknown>> {
+let runs = 0;
+
+export async function runOnce(control: () => unknown, candidate: () => unknown): Promise<Result<unknown>> {
   const results: Result<unknown>[] = [];
-  const wrapped = shadow<[], Promise<unknown>>(control, candidate, {
+  // A name of its own per call: experiments built by earlier calls may still be in use.
+  const wrapped = shadow<[], unknown>(control, candidate, {
+    name: `one-run-${++runs}`,
     publish: (r: Result<unknown>) => {
       results.push(r);
     },
