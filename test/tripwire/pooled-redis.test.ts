@@ -1,0 +1,252 @@
+/**
+ * The tripwire against one ioredis client shared by overlapping control and candidate runs, on a real
+ * redis-server (Debian's `redis-server`, started here as a plain process on a loopback port). A
+ * Redis client is a pipelined connection with queues of its own: the offline queue (commands issued
+ * before the connection is ready, flushed from the connect callback), the auto-pipeline (commands of
+ * one event-loop turn batched into one socket write, sent from the first caller's `setImmediate`)
+ * and the replies it waits for. Judged by what the server holds: no candidate write, each control's
+ * exactly once.
+ */
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import Redis from "ioredis";
+import { installTripwire, shadow, type Result } from "../../src/index";
+import { startRedis } from "../support/servers";
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How a behaviour writes to Redis. */
+type Form = "commands" | "pipeline" | "multi" | "callback";
+
+const FORMS: readonly Form[] = ["commands", "pipeline", "multi", "callback"];
+
+/**
+ * Writes for `who` through `client` in the given form: INCR of `<prefix>:count`, LPUSH of `who` on
+ * `<prefix>:list`, SET of `<prefix>:<who>`, then a GET of it. Settles with "written" or the error's
+ * code (a blocked command rejects), never rejects.
+ */
+async function write(client: Redis, form: Form, prefix: string, who: string): Promise<string> {
+  try {
+    if (form === "commands") {
+      await client.incr(`${prefix}:count`);
+      await client.lpush(`${prefix}:list`, who);
+      await client.set(`${prefix}:${who}`, "1");
+    } else if (form === "pipeline") {
+      const replies = await client.pipeline().incr(`${prefix}:count`).lpush(`${prefix}:list`, who).set(`${prefix}:${who}`, "1").exec();
+      const failed = replies?.find(([error]) => error !== null);
+      if (failed !== undefined) throw failed[0];
+    } else if (form === "multi") {
+      await client.multi().incr(`${prefix}:count`).lpush(`${prefix}:list`, who).set(`${prefix}:${who}`, "1").exec();
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        void client.incr(`${prefix}:count`, (error) => {
+          if (error) return reject(error);
+          void client.lpush(`${prefix}:list`, who, (error2) => {
+            if (error2) return reject(error2);
+            void client.set(`${prefix}:${who}`, "1", (error3) => (error3 ? reject(error3) : resolve()));
+          });
+        });
+      });
+    }
+    return "written";
+  } catch (error) {
+    return `error ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+  }
+}
+
+interface Call {
+  control: Form;
+  candidate: Form;
+  controlDelay: number;
+  candidateDelay: number;
+}
+
+describe("the tripwire against one ioredis client shared by overlapping control and candidate runs", function () {
+  this.timeout(20_000);
+  let stop: (() => Promise<void>) | undefined;
+  let port = 0;
+  let admin: Redis;
+  let uninstall: (() => void) | undefined;
+  const clients: Redis[] = [];
+
+  before(async function () {
+    this.timeout(30_000);
+    const server = await startRedis();
+    if ("skip" in server) {
+      console.log(`      skipped: ${server.skip}`);
+      this.skip();
+      return;
+    }
+    stop = server.stop;
+    port = server.port;
+    admin = new Redis({ port, host: "127.0.0.1", lazyConnect: true });
+    await admin.connect();
+  });
+
+  after(async () => {
+    admin?.disconnect();
+    await stop?.();
+  });
+
+  afterEach(() => {
+    uninstall?.();
+    uninstall = undefined;
+    for (const client of clients.splice(0)) client.disconnect();
+  });
+
+  function client(options: ConstructorParameters<typeof Redis>[0] & object = {}): Redis {
+    const made = new Redis({ port, host: "127.0.0.1", ...options });
+    made.on("error", () => undefined);
+    clients.push(made);
+    return made;
+  }
+
+  /** Every key under `prefix`, as the server has them. */
+  async function keysOf(prefix: string): Promise<string[]> {
+    return (await admin.keys(`${prefix}:*`)).sort();
+  }
+
+  async function check(shared: Redis, calls: readonly Call[], tag: string, timeoutMs = 4000): Promise<void> {
+    const results: Result<unknown>[] = [];
+    const reported: string[] = [];
+    const controlOutcomes = new Map<number, string>();
+    const run = shadow(
+      async (i: number) => {
+        const call = calls[i];
+        if (call === undefined) return "none";
+        await sleep(call.controlDelay);
+        controlOutcomes.set(i, await write(shared, call.control, `control-${tag}`, `c${i}`));
+        return String(i);
+      },
+      async (i: number) => {
+        const call = calls[i];
+        if (call === undefined) return "none";
+        await sleep(call.candidateDelay);
+        return write(shared, call.candidate, `candidate-${tag}`, `c${i}`);
+      },
+      {
+        name: `ioredis ${tag}`,
+        publish: (r: Result<unknown>) => void results.push(r),
+        onError: (e) => void reported.push(e.operation),
+        guardrails: { disableOnLeak: false },
+        timeoutMs,
+      },
+    );
+    const ids = calls.map((_, i) => i);
+    const answers = await Promise.all(ids.map((i) => run(i)));
+    await run.experiment.settled();
+    await sleep(50);
+
+    assert.deepEqual(answers, ids.map(String), "each caller gets its control's answer");
+    for (const i of ids) assert.equal(controlOutcomes.get(i), "written", `control ${i}'s commands succeed`);
+    assert.deepEqual(await keysOf(`candidate-${tag}`), [], "no candidate key is written");
+    assert.equal(await admin.get(`control-${tag}:count`), String(ids.length), "every control INCR arrives exactly once");
+    assert.deepEqual((await admin.lrange(`control-${tag}:list`, 0, -1)).sort(), ids.map((i) => `c${i}`).sort(), "every control LPUSH arrives exactly once");
+    assert.deepEqual(reported.filter((operation) => operation !== "candidateFault"), []);
+    assert.equal(results.length, ids.length, "one result per call");
+    for (const result of results) {
+      const i = Number(result.control.value);
+      const candidate = result.candidates[0];
+      assert.ok(candidate !== undefined);
+      assert.deepEqual(result.control.leaks, [], `control ${i} has no leak`);
+      assert.ok(candidate.threw || /^error /.test(String(candidate.value)), `candidate ${i}'s write fails`);
+      assert.ok(candidate.leaks.length >= 1, `candidate ${i}'s attempt is a leak on its own observation`);
+      for (const leak of candidate.leaks) assert.equal(leak.blocked, true);
+    }
+  }
+
+  it("writes no candidate key through a shared ready client, in each form", async () => {
+    uninstall = installTripwire();
+    const shared = client();
+    await shared.ping();
+    let n = 0;
+    for (const control of FORMS) {
+      for (const candidate of FORMS) {
+        await check(shared, [{ control, candidate, controlDelay: 0, candidateDelay: 0 }, { control, candidate, controlDelay: 0, candidateDelay: 0 }], `f${n++}`);
+      }
+    }
+  });
+
+  it("writes no candidate key and every control key once, for generated interleavings and forms", async () => {
+    uninstall = installTripwire();
+    const shared = client();
+    await shared.ping();
+    let n = 0;
+    const form = fc.constantFrom(...FORMS);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ control: form, candidate: form, controlDelay: fc.integer({ min: 0, max: 5 }), candidateDelay: fc.integer({ min: 0, max: 5 }) }), { minLength: 1, maxLength: 4 }),
+        async (calls) => check(shared, calls, `g${n++}`),
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it("writes no candidate key from the offline queue: commands issued before the connection is ready", async () => {
+    uninstall = installTripwire();
+    const shared = client({ lazyConnect: true });
+    await check(shared, FORMS.map((f) => ({ control: f, candidate: f, controlDelay: 0, candidateDelay: 0 })), "offline");
+  });
+
+  it("writes no candidate key through enableAutoPipelining, whose batches carry several runs' commands", async () => {
+    uninstall = installTripwire();
+    const shared = client({ enableAutoPipelining: true });
+    await shared.ping();
+    let n = 0;
+    const form = fc.constantFrom(...FORMS);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ control: form, candidate: form, controlDelay: fc.integer({ min: 0, max: 2 }), candidateDelay: fc.integer({ min: 0, max: 2 }) }), { minLength: 1, maxLength: 4 }),
+        async (calls) => check(shared, calls, `a${n++}`),
+      ),
+      { numRuns: 20 },
+    );
+  });
+
+  it("publishes nothing from a candidate: a subscriber on another connection hears the control only", async () => {
+    uninstall = installTripwire();
+    const shared = client();
+    const subscriber = client();
+    const heard: string[] = [];
+    subscriber.on("message", (_channel: string, message: string) => heard.push(message));
+    await subscriber.subscribe("orders");
+    const run = shadow(
+      async (id: string) => {
+        await shared.publish("orders", `control ${id}`);
+        return id;
+      },
+      async (id: string) => {
+        await shared.publish("orders", `CANDIDATE ${id}`);
+        return id;
+      },
+      { name: "ioredis publish", publish: () => undefined, onError: () => undefined, guardrails: { disableOnLeak: false } },
+    );
+    assert.deepEqual(await Promise.all(["1", "2", "3"].map((id) => run(id))), ["1", "2", "3"]);
+    await run.experiment.settled();
+    await sleep(100);
+    assert.deepEqual([...heard].sort(), ["control 1", "control 2", "control 3"]);
+  });
+
+  it("writes no candidate key when a candidate times out with its commands still in the offline queue", async () => {
+    uninstall = installTripwire();
+    const shared = client({ lazyConnect: true });
+    const results: Result<unknown>[] = [];
+    const run = shadow(
+      async () => "control",
+      async () => {
+        const written = write(shared, "commands", "late", "c0");
+        await sleep(10_000);
+        return written;
+      },
+      { name: "ioredis timeout", publish: (r: Result<unknown>) => void results.push(r), onError: () => undefined, guardrails: { disableOnLeak: false }, timeoutMs: 50 },
+    );
+    assert.equal(await run(), "control");
+    await run.experiment.settled();
+    assert.equal(results[0]?.candidates[0]?.timedOut, true);
+    // The connection comes up after the candidate's run is over; its queued commands must not go out.
+    await shared.connect().catch(() => undefined);
+    await shared.ping().catch(() => undefined);
+    await sleep(100);
+    assert.deepEqual(await keysOf("late"), []);
+  });
+});
