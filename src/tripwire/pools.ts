@@ -30,6 +30,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { contextBackend } from "../context/slot";
+import { authority, socketProbe } from "./network";
+import { inspect, watchedFrame, type Probe } from "./verdict";
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -345,6 +347,106 @@ function patchPgClient(file: string, seen: Set<object>, undo: Array<() => void>)
   undo.push(queued, pulsed);
 }
 
+const IOREDIS_FILE = /[\\/]ioredis[\\/]built[\\/]Redis\.js$/;
+
+/** Every ioredis `Redis` module the application can reach, and any already loaded. */
+function ioredisFiles(): string[] {
+  const files = new Set<string>(loadedFiles(IOREDIS_FILE));
+  for (const main of resolveFrom("ioredis", searchPaths())) files.add(path.join(path.dirname(main), "Redis.js"));
+  return [...files].filter((file) => IOREDIS_FILE.test(file) && fs.existsSync(file));
+}
+
+/** The server an ioredis client talks to: its socket's peer, else its options. */
+function redisProbe(client: unknown): Probe {
+  const self = (isObject(client) ? client : {}) as { stream?: unknown; options?: { host?: unknown; port?: unknown; path?: unknown } };
+  const stream = self.stream;
+  const fromSocket = isObject(stream) && typeof (stream as { remotePort?: unknown }).remotePort === "number" ? socketProbe(stream as import("node:net").Socket) : undefined;
+  if (fromSocket !== undefined) return fromSocket;
+  const options = isObject(self.options) ? self.options : {};
+  if (typeof options.path === "string") return { kind: "network", target: options.path };
+  const host = typeof options.host === "string" ? options.host : "localhost";
+  const port = typeof options.port === "number" ? options.port : 6379;
+  return { kind: "network", host, port, target: authority(host, port) };
+}
+
+/**
+ * Whether an ioredis command may be sent, judged in the run it belongs to: a blocked shadow run's
+ * command is rejected before ioredis queues or writes it. Returns the error to reject it with.
+ */
+function refusedRedisCommand(client: unknown): Error | undefined {
+  const frame = watchedFrame();
+  if (frame === undefined) return undefined;
+  const probe = redisProbe(client);
+  // Several commands of one run to one server are one leak, as several writes on one socket are.
+  const known = frame.leaks.some((leak) => leak.blocked && leak.target === probe.target);
+  if (known) return Object.assign(new Error(`penumbra: network '${probe.target}' blocked by the tripwire in a shadow run`), { code: "ESHADOW" });
+  const verdict = inspect(probe);
+  return verdict.action === "block" ? verdict.error : undefined;
+}
+
+/**
+ * Judges the commands of the ioredis `Redis` class in `file` in the run that issued them. ioredis
+ * writes a command at once when the connection is ready, but also later, outside the caller's run:
+ * from the offline queue (flushed by the connect callback), from an auto-pipeline (one socket write
+ * for every command of an event-loop turn, sent from the first caller's `setImmediate`), and again
+ * after a reconnect (its unanswered commands are resent). And a command the socket hook blocks
+ * closes the connection under the client, which then resends every unanswered command, the
+ * candidate's and the control's. So `Pipeline#sendCommand` and `Redis#sendCommand` remember the run
+ * of each command when it is first given to them, and `Redis#sendCommand` runs in that run: a
+ * blocked shadow run's command is rejected with the `ESHADOW` error before it is queued or written
+ * (nothing reaches the socket, the connection stays up); a control's command is sent as the
+ * control's wherever ioredis flushes it from.
+ */
+function patchIoredis(file: string, seen: Set<object>, undo: Array<() => void>): void {
+  const redis = exportedClass(load(file));
+  const pipeline = exportedClass(load(path.join(path.dirname(file), "Pipeline.js")));
+  if (redis === undefined || pipeline === undefined || seen.has(redis.prototype)) return;
+  if (!hasMethods(redis.prototype, ["sendCommand", "connect"]) || !hasMethods(pipeline.prototype, ["sendCommand", "exec"])) return;
+  seen.add(redis.prototype);
+  const remember = (command: unknown): Runner | undefined => {
+    if (!isObject(command)) return undefined;
+    let run = queuedFrom.get(command);
+    if (run === undefined) {
+      run = captureContext();
+      if (run !== undefined) queuedFrom.set(command, run);
+    }
+    return run;
+  };
+  const queued = wrapMethod(pipeline.prototype, "sendCommand", (original) =>
+    function (this: unknown, command: unknown, ...rest: unknown[]): unknown {
+      remember(command);
+      return original.call(this, command, ...rest);
+    },
+  );
+  const sent = wrapMethod(redis.prototype, "sendCommand", (original) =>
+    function (this: unknown, command: unknown, stream: unknown, ...rest: unknown[]): unknown {
+      const send = (): unknown => {
+        const refused = refusedRedisCommand(this);
+        if (refused === undefined) return original.call(this, command, stream, ...rest);
+        const self = command as { reject?: unknown; promise?: unknown };
+        if (typeof self.reject !== "function") return original.call(this, command, stream, ...rest);
+        (self.reject as Method).call(command, refused);
+        // A pipeline writes its batch once each of its commands has written: this one writes nothing,
+        // outside any run, so the batch (the other runs' commands) goes out as theirs.
+        const batch = isObject(stream) ? (stream as { isPipeline?: unknown; write?: unknown }) : undefined;
+        if (batch?.isPipeline === true && typeof batch.write === "function") {
+          const write = batch.write as Method;
+          contextBackend().run(undefined, () => write.call(batch, ""));
+        }
+        return self.promise;
+      };
+      const run = remember(command);
+      return run === undefined ? send() : run(send);
+    },
+  );
+  if (queued === undefined || sent === undefined) {
+    queued?.();
+    sent?.();
+    return;
+  }
+  undo.push(queued, sent);
+}
+
 /** Runs `patchOne` on every file `files()` finds, each class patched once; a failure skips that file only. */
 function patchClasses(
   files: () => string[],
@@ -373,6 +475,7 @@ export function patchPools(): () => void {
   patchClasses(smtpPoolFiles, patchSmtpPool, undo); // nodemailer's queued mails
   patchClasses(pgPoolFiles, patchPgPool, undo); // pg-pool's pending checkouts
   patchClasses(pgClientFiles, patchPgClient, undo); // a pg Client's waiting queries
+  patchClasses(ioredisFiles, patchIoredis, undo); // ioredis commands, wherever the client flushes them from
   return () => {
     for (const u of undo.reverse()) u();
   };

@@ -8,9 +8,12 @@
  * exactly once.
  */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import fc from "fast-check";
-import Redis from "ioredis";
-import { installTripwire, shadow, type Result } from "../../src/index";
+import Redis, { type RedisOptions } from "ioredis";
+import { guard, installTripwire, shadow, type Result } from "../../src/index";
 import { startRedis } from "../support/servers";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -94,7 +97,7 @@ describe("the tripwire against one ioredis client shared by overlapping control 
     for (const client of clients.splice(0)) client.disconnect();
   });
 
-  function client(options: ConstructorParameters<typeof Redis>[0] & object = {}): Redis {
+  function client(options: RedisOptions = {}): Redis {
     const made = new Redis({ port, host: "127.0.0.1", ...options });
     made.on("error", () => undefined);
     clients.push(made);
@@ -248,5 +251,177 @@ describe("the tripwire against one ioredis client shared by overlapping control 
     await shared.ping().catch(() => undefined);
     await sleep(100);
     assert.deepEqual(await keysOf("late"), []);
+  });
+
+  /** The commands redis-server executes from now on, as MONITOR lines, until `stop()`. */
+  async function monitor(): Promise<{ lines: string[]; stop(): Promise<void> }> {
+    const watcher = client();
+    const lines: string[] = [];
+    const feed = await watcher.monitor();
+    feed.on("monitor", (_time: string, args: string[]) => lines.push(args.join(" ")));
+    return { lines, stop: async () => void feed.disconnect() };
+  }
+
+  for (const first of ["candidate", "control"] as const) {
+    it(`sends a control's auto-pipelined command once and a candidate's never when both share one batch, the ${first}'s queued first`, async () => {
+      uninstall = installTripwire();
+      const shared = client({ enableAutoPipelining: true });
+      await shared.ping();
+      const feed = await monitor();
+      // Auto-pipelining makes one pipeline per batch: counting them shows both commands shared one.
+      let batches = 0;
+      const makePipeline = shared.pipeline.bind(shared);
+      shared.pipeline = ((...args: Parameters<typeof shared.pipeline>) => {
+        batches++;
+        return makePipeline(...args);
+      }) as typeof shared.pipeline;
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const outcomes: string[] = [];
+      const results: Result<unknown>[] = [];
+      const run = shadow(
+        async (id: string) => {
+          if (id === "b") {
+            // Queued in the same event-loop turn as call a's candidate: one auto-pipeline batch.
+            if (first === "candidate") await gate;
+            else await Promise.resolve();
+            await shared.incr(`batch-${first}:control`);
+          }
+          return id;
+        },
+        async (id: string) => {
+          if (id !== "a") return "idle";
+          await gate;
+          try {
+            await shared.incr(`batch-${first}:CANDIDATE`);
+            return "written";
+          } catch (error) {
+            return `error ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
+          }
+        },
+        { name: `ioredis batch ${first}`, publish: (r: Result<unknown>) => void results.push(r), onError: (e) => void outcomes.push(e.operation), guardrails: { disableOnLeak: false } },
+      );
+      assert.equal(await run("a"), "a");
+      await sleep(20); // call a's candidate is now waiting at the gate
+      const b = run("b");
+      if (first === "candidate") {
+        await sleep(20);
+        open();
+      } else {
+        // The control queues its command first, then the gate lets the candidate queue in the same turn.
+        setImmediate(() => undefined);
+        queueMicrotask(open);
+      }
+      assert.equal(await b, "b");
+      await run.experiment.settled();
+      await sleep(50);
+      await feed.stop();
+      assert.equal(batches, 1, "the candidate's and the control's INCR were queued in one batch");
+      assert.equal(await admin.get(`batch-${first}:control`), "1", "the control's INCR arrives once");
+      assert.equal(await admin.get(`batch-${first}:CANDIDATE`), null, "the candidate's INCR never arrives");
+      assert.deepEqual(feed.lines.filter((line) => line.startsWith(`incr batch-${first}`)), [`incr batch-${first}:control`], "the server executes the control's INCR only");
+      const a = results.find((r) => r.control.value === "a");
+      assert.equal(a?.candidates[0]?.value, "error ESHADOW");
+      assert.deepEqual(a?.candidates[0]?.leaks, [{ kind: "network", target: `127.0.0.1:${String(port)}`, blocked: true }]);
+      assert.deepEqual(outcomes, []);
+    });
+  }
+
+  it("refuses a candidate's reads on a raw client too, without closing the connection the control keeps using", async () => {
+    uninstall = installTripwire();
+    const shared = client();
+    await shared.set("read:key", "stored");
+    const socket = shared.stream;
+    const results: Result<unknown>[] = [];
+    const run = shadow(
+      async () => shared.get("read:key"),
+      async () => {
+        try {
+          return await shared.get("read:key");
+        } catch (error) {
+          return `error ${(error as NodeJS.ErrnoException).code ?? String(error)}`;
+        }
+      },
+      { name: "ioredis read", publish: (r: Result<unknown>) => void results.push(r), onError: () => undefined, guardrails: { disableOnLeak: false } },
+    );
+    assert.equal(await run(), "stored");
+    await run.experiment.settled();
+    assert.equal(results[0]?.candidates[0]?.value, "error ESHADOW", "the candidate's GET is refused");
+    assert.deepEqual(results[0]?.candidates[0]?.leaks, [{ kind: "network", target: `127.0.0.1:${String(port)}`, blocked: true }]);
+    assert.equal(shared.stream, socket, "the shared connection was not closed");
+    assert.equal(shared.status, "ready");
+    assert.equal(await shared.get("read:key"), "stored");
+  });
+
+  it("lets a candidate read through a guard that declares the client's writes, and still writes nothing", async () => {
+    uninstall = installTripwire();
+    const raw = client();
+    await raw.set("guarded:key", "stored");
+    const shared = guard("redis", raw, { effects: ["set", "incr", "lpush", "publish"] });
+    const results: Result<unknown>[] = [];
+    const run = shadow(
+      async () => {
+        await shared.incr("guarded:count");
+        return shared.get("guarded:key");
+      },
+      async () => {
+        await shared.incr("guarded:count");
+        await shared.set("guarded:CANDIDATE", "1");
+        return shared.get("guarded:key");
+      },
+      { name: "ioredis guarded", publish: (r: Result<unknown>) => void results.push(r), onError: () => undefined, guardrails: { disableOnLeak: false } },
+    );
+    assert.equal(await run(), "stored");
+    await run.experiment.settled();
+    const candidate = results[0]?.candidates[0];
+    assert.equal(candidate?.value, "stored", "the candidate's GET read the server");
+    assert.deepEqual(candidate?.leaks, [], "a declared read is no leak");
+    assert.deepEqual(candidate?.effects.map((e) => `${e.name} ${String(e.blocked)}`), ["redis.incr true", "redis.set true"]);
+    assert.equal(await admin.get("guarded:count"), "1", "only the control's INCR arrives");
+    assert.equal(await admin.get("guarded:CANDIDATE"), null);
+  });
+
+  it("puts ioredis's own methods back with the last uninstall, and leaves lookalike ioredis modules alone", async () => {
+    type WithSendCommand = { prototype: { sendCommand: unknown } };
+    const RedisClass = Redis as unknown as WithSendCommand;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const PipelineClass = (require("ioredis/built/Pipeline") as { default: WithSendCommand }).default;
+    const before = [RedisClass.prototype.sendCommand, PipelineClass.prototype.sendCommand];
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-ioredis-lookalike-"));
+    const loaded: string[] = [];
+    const hostile = [
+      "module.exports = 42;",
+      "module.exports = class { get sendCommand() { throw new Error('getter'); } connect() {} };",
+      "module.exports = new Proxy(function () {}, { get() { throw new Error('proxy'); } });",
+      "module.exports = class { sendCommand() {} connect() {} };", // no Pipeline.js beside it
+      "throw new Error('broken module');",
+    ];
+    try {
+      hostile.forEach((text, i) => {
+        const dir = path.join(root, String(i), "node_modules", "ioredis", "built");
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "Redis.js"), text);
+        try {
+          require(path.join(dir, "Redis.js"));
+        } catch {
+          // a module that throws is never in the cache
+        }
+        if (require.cache[path.join(dir, "Redis.js")] !== undefined) loaded.push(path.join(dir, "Redis.js"));
+      });
+      const first = installTripwire();
+      const second = installTripwire();
+      assert.notEqual(RedisClass.prototype.sendCommand, before[0]);
+      first();
+      assert.notEqual(RedisClass.prototype.sendCommand, before[0], "still attributed while one installation is in force");
+      uninstall = second;
+      await check(client(), [{ control: "commands", candidate: "commands", controlDelay: 0, candidateDelay: 0 }], "lookalike");
+      second();
+      uninstall = undefined;
+      assert.equal(RedisClass.prototype.sendCommand, before[0]);
+      assert.equal(PipelineClass.prototype.sendCommand, before[1]);
+    } finally {
+      for (const file of loaded) Reflect.deleteProperty(require.cache, file);
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });
