@@ -13,7 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import fc from "fast-check";
 import Redis, { type RedisOptions } from "ioredis";
-import { guard, installTripwire, shadow, type Result } from "../../src/index";
+import { guard, installTripwire, isShadow, shadow, type Result } from "../../src/index";
 import { startRedis } from "../support/servers";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -379,6 +379,36 @@ describe("the tripwire against one ioredis client shared by overlapping control 
     assert.deepEqual(candidate?.effects.map((e) => `${e.name} ${String(e.blocked)}`), ["redis.incr true", "redis.set true"]);
     assert.equal(await admin.get("guarded:count"), "1", "only the control's INCR arrives");
     assert.equal(await admin.get("guarded:CANDIDATE"), null);
+  });
+
+  it("calls a callback-style caller back in its own run, control and candidate alike (report mode: the candidate's commands go out)", async () => {
+    uninstall = installTripwire({ network: "report" });
+    const shared = client({ enableAutoPipelining: true });
+    await shared.ping();
+    const seen: string[] = [];
+    const incr = (role: string, key: string): Promise<string> =>
+      new Promise((resolve) => {
+        void shared.incr(key, (error) => {
+          seen.push(`${role} shadow=${String(isShadow())}`);
+          resolve(error ? "error" : "written");
+        });
+      });
+    const run = shadow(
+      (id: string) => incr("control", `callback:control:${id}`),
+      (id: string) => incr("candidate", `callback:candidate:${id}`),
+      { name: "ioredis callbacks", publish: () => undefined, onError: () => undefined, guardrails: { disableOnLeak: false } },
+    );
+    assert.deepEqual(await Promise.all(["1", "2", "3"].map((id) => run(id))), ["written", "written", "written"]);
+    await run.experiment.settled();
+    assert.deepEqual([...seen].sort(), [
+      "candidate shadow=true",
+      "candidate shadow=true",
+      "candidate shadow=true",
+      "control shadow=false",
+      "control shadow=false",
+      "control shadow=false",
+    ]);
+    assert.deepEqual(await keysOf("callback:candidate"), ["callback:candidate:1", "callback:candidate:2", "callback:candidate:3"], "report mode lets them out");
   });
 
   it("puts ioredis's own methods back with the last uninstall, and leaves lookalike ioredis modules alone", async () => {
