@@ -29,6 +29,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { currentFrame } from "../context/frame";
 import { contextBackend } from "../context/slot";
 import { authority, socketProbe } from "./network";
 import { inspect, watchedFrame, type Probe } from "./verdict";
@@ -356,6 +357,9 @@ function ioredisFiles(): string[] {
   return [...files].filter((file) => IOREDIS_FILE.test(file) && fs.existsSync(file));
 }
 
+/** Runs a task outside any run: for work issued outside experiments and dispatched from inside one. */
+const outsideRuns: Runner = (task) => contextBackend().run(undefined, task);
+
 /** The server an ioredis client talks to: its socket's peer, else its options. */
 function redisProbe(client: unknown): Probe {
   const self = (isObject(client) ? client : {}) as { stream?: unknown; options?: { host?: unknown; port?: unknown; path?: unknown } };
@@ -407,7 +411,9 @@ function patchIoredis(file: string, seen: Set<object>, undo: Array<() => void>):
     if (!isObject(command)) return undefined;
     let run = queuedFrom.get(command);
     if (run === undefined) {
-      run = captureContext();
+      // Most commands are issued outside any run: one shared runner that leaves runs, instead of a
+      // captured context per command (binding one costs more than the command itself).
+      run = currentFrame() === undefined ? outsideRuns : captureContext();
       if (run !== undefined) queuedFrom.set(command, run);
     }
     return run;
@@ -431,7 +437,7 @@ function patchIoredis(file: string, seen: Set<object>, undo: Array<() => void>):
         const batch = isObject(stream) ? (stream as { isPipeline?: unknown; write?: unknown }) : undefined;
         if (batch?.isPipeline === true && typeof batch.write === "function") {
           const write = batch.write as Method;
-          contextBackend().run(undefined, () => write.call(batch, ""));
+          outsideRuns(() => write.call(batch, ""));
         }
         return self.promise;
       };

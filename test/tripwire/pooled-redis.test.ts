@@ -327,6 +327,34 @@ describe("the tripwire against one ioredis client shared by overlapping control 
     });
   }
 
+  it("sends an application command issued outside any run once when it shares an auto-pipeline batch a candidate started", async () => {
+    uninstall = installTripwire();
+    const shared = client({ enableAutoPipelining: true });
+    await shared.ping();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const results: Result<unknown>[] = [];
+    const run = shadow(
+      async () => "control",
+      async () => {
+        await gate;
+        return shared.incr("outside:CANDIDATE").then(String, (error: NodeJS.ErrnoException) => `error ${String(error.code)}`);
+      },
+      { name: "ioredis outside", publish: (r: Result<unknown>) => void results.push(r), onError: () => undefined, guardrails: { disableOnLeak: false } },
+    );
+    assert.equal(await run(), "control");
+    await sleep(20);
+    open();
+    // Outside any run, after the gate's continuation queued the candidate's INCR in this turn's batch.
+    await Promise.resolve();
+    const app = await shared.incr("outside:app");
+    await run.experiment.settled();
+    assert.equal(app, 1);
+    assert.equal(results[0]?.candidates[0]?.value, "error ESHADOW");
+    assert.equal(await admin.get("outside:app"), "1");
+    assert.equal(await admin.get("outside:CANDIDATE"), null);
+  });
+
   it("refuses a candidate's reads on a raw client too, without closing the connection the control keeps using", async () => {
     uninstall = installTripwire();
     const shared = client();
