@@ -16,6 +16,10 @@
  * - pg's `Client`: `query()` remembers the caller of a query that has to wait behind another (and
  *   calls a callback-style caller back in its context); `_pulseQueryQueue()`, which sends the head of
  *   the queue once the connection is ready, runs in that caller's context.
+ * - ioredis's `Redis`: every command remembers its caller when it is issued or queued in a pipeline,
+ *   and is judged and sent in that caller's context wherever ioredis sends it from (at once, the
+ *   offline queue, an auto-pipeline batch, a resend after a reconnect); a blocked shadow run's
+ *   command is rejected before it is queued or written, so the connection stays up.
  *
  * Only the dispatch of an item runs in its queuer's context (pg-pool's `connect` and `acquire`
  * events, emitted while a client is handed over, with it); the pools' other events (nodemailer's
