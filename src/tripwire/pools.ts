@@ -457,6 +457,80 @@ function patchIoredis(file: string, seen: Set<object>, undo: Array<() => void>):
   undo.push(queued, sent);
 }
 
+const NODE_REDIS_FILE = /[\\/]@redis[\\/]client[\\/]dist[\\/]lib[\\/]client[\\/]index\.js$/;
+
+/** Every node-redis `RedisClient` module (`@redis/client`, also through `redis`) the application can reach. */
+function nodeRedisFiles(): string[] {
+  const bases = searchPaths();
+  const mains = new Set<string>(resolveFrom("@redis/client", bases));
+  for (const redis of resolveFrom("redis", bases)) for (const main of resolveFrom("@redis/client", [path.dirname(redis)])) mains.add(main);
+  const files = new Set<string>(loadedFiles(NODE_REDIS_FILE));
+  for (const main of mains) files.add(path.join(path.dirname(main), "lib", "client", "index.js"));
+  return [...files].filter((file) => NODE_REDIS_FILE.test(file) && fs.existsSync(file));
+}
+
+/** The server a node-redis client talks to, from its options (`socket.host`/`port`/`path`, or `url`). */
+function nodeRedisProbe(client: unknown): Probe {
+  let options: unknown;
+  try {
+    options = isObject(client) ? (client as { options?: unknown }).options : undefined;
+  } catch {
+    options = undefined;
+  }
+  const own = (isObject(options) ? options : {}) as { socket?: unknown; url?: unknown };
+  const socket = (isObject(own.socket) ? own.socket : {}) as { host?: unknown; port?: unknown; path?: unknown };
+  if (typeof socket.path === "string") return { kind: "network", target: socket.path };
+  let host = typeof socket.host === "string" ? socket.host : undefined;
+  let port = typeof socket.port === "number" ? socket.port : undefined;
+  if (typeof own.url === "string") {
+    try {
+      const url = new URL(own.url);
+      host ??= url.hostname;
+      port ??= url.port === "" ? undefined : Number(url.port);
+    } catch {
+      // an unparsable url: the defaults below
+    }
+  }
+  host ??= "localhost";
+  port ??= 6379;
+  return { kind: "network", host, port, target: authority(host, port) };
+}
+
+/**
+ * Judges the commands of the node-redis `RedisClient` class in `file` where they are issued. node-redis
+ * writes every command of an event-loop turn from one `setImmediate`, started by the first command
+ * queued, in that command's run: a candidate's command queued first had the control's written from
+ * the candidate's run (blocked, the shared connection closed under everyone), and one queued after a
+ * control's went out in the control's write. So `sendCommand` (every command method goes through it),
+ * `_executeMulti` and `_executePipeline` refuse a blocked shadow run's commands before they reach the
+ * queue, with the `ESHADOW` error: a candidate never starts a write and never rides in one.
+ */
+function patchNodeRedis(file: string, seen: Set<object>, undo: Array<() => void>): void {
+  const client = exportedClass(load(file));
+  if (client === undefined || seen.has(client.prototype) || !hasMethods(client.prototype, ["sendCommand", "_executeMulti", "_executePipeline"])) return;
+  seen.add(client.prototype);
+  const judged = ["sendCommand", "_executeMulti", "_executePipeline"].map((name) =>
+    wrapMethod(client.prototype, name, (original) =>
+      function (this: unknown, ...args: unknown[]): unknown {
+        const frame = watchedFrame();
+        if (frame === undefined) return original.apply(this, args);
+        const probe = nodeRedisProbe(this);
+        // Several commands of one run to one server are one leak, as several writes on one socket are.
+        if (frame.leaks.some((leak) => leak.blocked && leak.target === probe.target)) {
+          return Promise.reject(Object.assign(new Error(`penumbra: network '${probe.target}' blocked by the tripwire in a shadow run`), { code: "ESHADOW" }));
+        }
+        const verdict = inspect(probe);
+        return verdict.action === "block" ? Promise.reject(verdict.error) : original.apply(this, args);
+      },
+    ),
+  );
+  if (judged.some((u) => u === undefined)) {
+    for (const u of judged) u?.();
+    return;
+  }
+  for (const u of judged) if (u !== undefined) undo.push(u);
+}
+
 /** Runs `patchOne` on every file `files()` finds, each class patched once; a failure skips that file only. */
 function patchClasses(
   files: () => string[],
@@ -486,6 +560,7 @@ export function patchPools(): () => void {
   patchClasses(pgPoolFiles, patchPgPool, undo); // pg-pool's pending checkouts
   patchClasses(pgClientFiles, patchPgClient, undo); // a pg Client's waiting queries
   patchClasses(ioredisFiles, patchIoredis, undo); // ioredis commands, wherever the client flushes them from
+  patchClasses(nodeRedisFiles, patchNodeRedis, undo); // node-redis commands, refused where a blocked run issues them
   return () => {
     for (const u of undo.reverse()) u();
   };

@@ -1,10 +1,10 @@
 /**
- * node-redis (the `redis` package) shared by overlapping control and candidate runs, on a real
- * redis-server. Its commands are not attributed (docs/side-effects.md, "Pools shared by overlapping
- * runs"): every command of an event-loop turn is written by one `setImmediate` started by the first
- * command queued, in that command's run. The documented workaround is a guard that declares the
- * client's writes: the candidate's writes never reach the client, its reads are declared reads.
- * Judged by what the server holds: no candidate write, each control's exactly once.
+ * The tripwire against one node-redis client (the `redis` package) shared by overlapping control and
+ * candidate runs, on a real redis-server. node-redis writes every command of an event-loop turn from
+ * one `setImmediate` started by the first command queued, in that command's run; with the tripwire
+ * installed a blocked shadow run's commands are refused before they are queued. Judged by what the
+ * server holds: no candidate write, each control's exactly once. A guard that declares the client's
+ * writes lets a candidate read.
  */
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
@@ -14,12 +14,35 @@ import { startRedis } from "../support/servers";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-type Client = ReturnType<typeof createClient>;
+/** A client of the server on `port`, with the types node-redis gives one made that way. */
+const connectTo = (port: number, reconnectStrategy?: () => number) => createClient({ socket: { host: "127.0.0.1", port, ...(reconnectStrategy ? { reconnectStrategy } : {}) } });
+type Client = ReturnType<typeof connectTo>;
 
 /** The node-redis methods that change the server, declared as the guard's effects. */
 const WRITES = ["incr", "set", "lPush", "publish", "del", "multi", "eval", "evalSha"];
 
-describe("node-redis shared by overlapping runs, behind the documented guard", function () {
+/** How a behaviour writes through node-redis. */
+type Form = "commands" | "multi" | "pipeline";
+
+/** INCR, LPUSH and SET for `who` in the given form; settles with "written" or the error's code. */
+async function write(client: Client, form: Form, prefix: string, who: string): Promise<string> {
+  try {
+    if (form === "commands") {
+      await client.incr(`${prefix}:count`);
+      await client.lPush(`${prefix}:list`, who);
+      await client.set(`${prefix}:${who}`, "1");
+    } else if (form === "multi") {
+      await client.multi().incr(`${prefix}:count`).lPush(`${prefix}:list`, who).set(`${prefix}:${who}`, "1").exec();
+    } else {
+      await client.multi().incr(`${prefix}:count`).lPush(`${prefix}:list`, who).set(`${prefix}:${who}`, "1").execAsPipeline();
+    }
+    return "written";
+  } catch (error) {
+    return `error ${String((error as NodeJS.ErrnoException).code ?? (error as Error).message)}`;
+  }
+}
+
+describe("the tripwire against one node-redis client shared by overlapping control and candidate runs", function () {
   this.timeout(20_000);
   let stop: (() => Promise<void>) | undefined;
   let port = 0;
@@ -36,7 +59,7 @@ describe("node-redis shared by overlapping runs, behind the documented guard", f
     }
     stop = server.stop;
     port = server.port;
-    admin = createClient({ socket: { host: "127.0.0.1", port } });
+    admin = connectTo(port);
     admin.on("error", () => undefined);
     await admin.connect();
   });
@@ -53,7 +76,7 @@ describe("node-redis shared by overlapping runs, behind the documented guard", f
 
   it("writes no candidate key, every control key once, and lets the candidate read, for generated interleavings", async () => {
     uninstall = installTripwire();
-    const raw = createClient({ socket: { host: "127.0.0.1", port } });
+    const raw = connectTo(port);
     raw.on("error", () => undefined);
     await raw.connect();
     await raw.set("stored", "value");
@@ -104,9 +127,134 @@ describe("node-redis shared by overlapping runs, behind the documented guard", f
     }
   });
 
-  it("keeps a shared client usable after a raw candidate's write was blocked: the connection the tripwire closed reconnects outside the shadow run", async () => {
+  it("writes no candidate key and every control key once through a raw client, for generated interleavings and forms", async () => {
     uninstall = installTripwire();
-    const raw = createClient({ socket: { host: "127.0.0.1", port, reconnectStrategy: () => 20 } });
+    const raw = connectTo(port);
+    raw.on("error", () => undefined);
+    await raw.connect();
+    let n = 0;
+    const form = fc.constantFrom<Form>("commands", "multi", "pipeline");
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.record({ control: form, candidate: form, controlDelay: fc.integer({ min: 0, max: 3 }), candidateDelay: fc.integer({ min: 0, max: 3 }) }), { minLength: 1, maxLength: 4 }),
+          async (calls) => {
+            const tag = `r${n++}`;
+            const results: Result<unknown>[] = [];
+            const controls = new Map<number, string>();
+            const run = shadow(
+              async (i: number) => {
+                const call = calls[i];
+                await sleep(call?.controlDelay ?? 0);
+                controls.set(i, await write(raw, call?.control ?? "commands", `control-${tag}`, `c${i}`));
+                return String(i);
+              },
+              async (i: number) => {
+                const call = calls[i];
+                await sleep(call?.candidateDelay ?? 0);
+                return write(raw, call?.candidate ?? "commands", `candidate-${tag}`, `c${i}`);
+              },
+              { name: `node-redis raw ${tag}`, publish: (r: Result<unknown>) => void results.push(r), onError: () => undefined, guardrails: { disableOnLeak: false } },
+            );
+            const ids = calls.map((_, i) => i);
+            assert.deepEqual(await Promise.all(ids.map((i) => run(i))), ids.map(String));
+            await run.experiment.settled();
+            for (const i of ids) assert.equal(controls.get(i), "written", `control ${i}'s commands succeed`);
+            assert.deepEqual(await admin.keys(`candidate-${tag}:*`), [], "no candidate key is written");
+            assert.equal(await admin.get(`control-${tag}:count`), String(ids.length), "every control INCR arrives once");
+            assert.deepEqual((await admin.lRange(`control-${tag}:list`, 0, -1)).sort(), ids.map((i) => `c${i}`).sort());
+            for (const result of results) {
+              assert.equal(result.candidates[0]?.value, "error ESHADOW");
+              assert.deepEqual(result.candidates[0]?.leaks, [{ kind: "network", target: `127.0.0.1:${String(port)}`, blocked: true }]);
+              assert.deepEqual(result.control.leaks, []);
+            }
+          },
+        ),
+        { numRuns: 20 },
+      );
+    } finally {
+      raw.destroy();
+    }
+  });
+
+  for (const first of ["candidate", "control"] as const) {
+    it(`sends a control's command once and a candidate's never when both are queued in one turn, the ${first}'s first`, async () => {
+      uninstall = installTripwire();
+      const raw = connectTo(port);
+      raw.on("error", () => undefined);
+      await raw.connect();
+      try {
+        let open!: () => void;
+        const gate = new Promise<void>((resolve) => (open = resolve));
+        const results: Result<unknown>[] = [];
+        const run = shadow(
+          async (id: string) => {
+            if (id !== "b") return id;
+            if (first === "candidate") await gate;
+            return String(await raw.incr(`turn-${first}:control`));
+          },
+          async (id: string) => {
+            if (id !== "a") return "idle";
+            await gate;
+            return raw.incr(`turn-${first}:CANDIDATE`).then(String, (error: NodeJS.ErrnoException) => `error ${String(error.code)}`);
+          },
+          { name: `node-redis turn ${first}`, publish: (r: Result<unknown>) => void results.push(r), onError: () => undefined, guardrails: { disableOnLeak: false } },
+        );
+        assert.equal(await run("a"), "a");
+        await sleep(20); // call a's candidate waits at the gate
+        const b = run("b");
+        if (first === "candidate") {
+          await sleep(20);
+          open();
+        } else {
+          queueMicrotask(open);
+        }
+        assert.equal(await b, "1", "the control's INCR succeeds");
+        await run.experiment.settled();
+        assert.equal(await admin.get(`turn-${first}:control`), "1");
+        assert.equal(await admin.get(`turn-${first}:CANDIDATE`), null);
+        assert.equal(results.find((r) => r.control.value === "a")?.candidates[0]?.value, "error ESHADOW");
+      } finally {
+        raw.destroy();
+      }
+    });
+  }
+
+  it("publishes nothing from a candidate: a subscriber on another connection hears the control only", async () => {
+    uninstall = installTripwire();
+    const raw = connectTo(port);
+    raw.on("error", () => undefined);
+    const subscriber = raw.duplicate();
+    subscriber.on("error", () => undefined);
+    await raw.connect();
+    await subscriber.connect();
+    const heard: string[] = [];
+    await subscriber.subscribe("orders", (message) => void heard.push(message));
+    try {
+      const run = shadow(
+        async (id: string) => {
+          await raw.publish("orders", `control ${id}`);
+          return id;
+        },
+        async (id: string) => {
+          await raw.publish("orders", `CANDIDATE ${id}`);
+          return id;
+        },
+        { name: "node-redis publish", publish: () => undefined, onError: () => undefined, guardrails: { disableOnLeak: false } },
+      );
+      assert.deepEqual(await Promise.all(["1", "2", "3"].map((id) => run(id))), ["1", "2", "3"]);
+      await run.experiment.settled();
+      await sleep(100);
+      assert.deepEqual([...heard].sort(), ["control 1", "control 2", "control 3"]);
+    } finally {
+      raw.destroy();
+      subscriber.destroy();
+    }
+  });
+
+  it("keeps a shared client connected and usable after a raw candidate's write was refused", async () => {
+    uninstall = installTripwire();
+    const raw = connectTo(port, () => 20);
     raw.on("error", () => undefined);
     await raw.connect();
     try {
