@@ -20,6 +20,9 @@
  *   and is judged and sent in that caller's context wherever ioredis sends it from (at once, the
  *   offline queue, an auto-pipeline batch, a resend after a reconnect); a blocked shadow run's
  *   command is rejected before it is queued or written, so the connection stays up.
+ * - node-redis's `RedisClient`: a blocked shadow run's commands (`sendCommand`, `_executeMulti`,
+ *   `_executePipeline`) are refused where they are issued, so a candidate never starts or joins the
+ *   `setImmediate` write that carries a turn's commands.
  *
  * Only the dispatch of an item runs in its queuer's context (pg-pool's `connect` and `acquire`
  * events, emitted while a client is handed over, with it); the pools' other events (nodemailer's
