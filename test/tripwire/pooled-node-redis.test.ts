@@ -7,6 +7,9 @@
  * writes lets a candidate read.
  */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import fc from "fast-check";
 import { createClient } from "redis";
 import { guard, installTripwire, shadow, type Result } from "../../src/index";
@@ -276,6 +279,58 @@ describe("the tripwire against one node-redis client shared by overlapping contr
       assert.equal(await admin.get("reconnect:CANDIDATE"), null);
     } finally {
       raw.destroy();
+    }
+  });
+
+  it("puts node-redis's own methods back with the last uninstall, and leaves lookalike @redis/client modules alone", async () => {
+    type Judged = { prototype: Record<string, unknown> };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const RedisClient = (require("@redis/client/dist/lib/client/index.js") as { default: Judged }).default;
+    const names = ["sendCommand", "_executeMulti", "_executePipeline"];
+    const before = names.map((name) => RedisClient.prototype[name]);
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-node-redis-lookalike-"));
+    const loaded: string[] = [];
+    const hostile = [
+      "module.exports = { default: 42 };",
+      "exports.default = class { get sendCommand() { throw new Error('getter'); } _executeMulti() {} _executePipeline() {} };",
+      "exports.default = new Proxy(function () {}, { get() { throw new Error('proxy'); } });",
+      "exports.default = class { sendCommand() {} };",
+    ];
+    try {
+      hostile.forEach((text, i) => {
+        const dir = path.join(root, String(i), "node_modules", "@redis", "client", "dist", "lib", "client");
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "index.js"), text);
+        require(path.join(dir, "index.js"));
+        loaded.push(path.join(dir, "index.js"));
+      });
+      const first = installTripwire();
+      const second = installTripwire();
+      assert.ok(names.every((name, i) => RedisClient.prototype[name] !== before[i]), "judged while installed");
+      first();
+      assert.ok(names.every((name, i) => RedisClient.prototype[name] !== before[i]), "still judged while one installation is in force");
+      uninstall = second;
+      const raw = connectTo(port);
+      raw.on("error", () => undefined);
+      await raw.connect();
+      try {
+        const run = shadow(
+          async () => write(raw, "commands", "lookalike-control", "c0"),
+          async () => write(raw, "commands", "lookalike-candidate", "c0"),
+          { name: "node-redis lookalikes", publish: () => undefined, onError: () => undefined, guardrails: { disableOnLeak: false } },
+        );
+        assert.equal(await run(), "written");
+        await run.experiment.settled();
+        assert.deepEqual(await admin.keys("lookalike-candidate:*"), []);
+      } finally {
+        raw.destroy();
+      }
+      second();
+      uninstall = undefined;
+      assert.deepEqual(names.map((name) => RedisClient.prototype[name]), before);
+    } finally {
+      for (const file of loaded) Reflect.deleteProperty(require.cache, file);
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 });
