@@ -355,6 +355,26 @@ describe("the tripwire against one ioredis client shared by overlapping control 
     assert.equal(await admin.get("outside:CANDIDATE"), null);
   });
 
+  it("survives a batch of nothing but refused candidate commands on a client that has not connected yet (pipeline, multi, auto-pipeline)", async () => {
+    uninstall = installTripwire();
+    for (const options of [{ lazyConnect: true }, { lazyConnect: true, enableAutoPipelining: true }] satisfies RedisOptions[]) {
+      const shared = client(options);
+      const results: Result<unknown>[] = [];
+      const run = shadow(
+        async () => "control",
+        async () => (await Promise.all(FORMS.map((form) => write(shared, form, "unconnected", form)))).join(", "),
+        { name: `ioredis unconnected ${String(options.enableAutoPipelining === true)}`, publish: (r: Result<unknown>) => void results.push(r), onError: () => undefined, guardrails: { disableOnLeak: false } },
+      );
+      assert.equal(await run(), "control");
+      await run.experiment.settled();
+      await sleep(20);
+      assert.equal(results[0]?.candidates[0]?.value, FORMS.map(() => "error ESHADOW").join(", "));
+      assert.equal(await shared.incr("unconnected:app"), 1, "the client connects and serves the application afterwards");
+      await shared.del("unconnected:app");
+    }
+    assert.deepEqual(await keysOf("unconnected"), []);
+  });
+
   it("refuses a candidate's reads on a raw client too, without closing the connection the control keeps using", async () => {
     uninstall = installTripwire();
     const shared = client();
