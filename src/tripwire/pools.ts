@@ -444,7 +444,11 @@ function patchIoredis(file: string, seen: Set<object>, undo: Array<() => void>):
         const batch = isObject(stream) ? (stream as { isPipeline?: unknown; write?: unknown }) : undefined;
         if (batch?.isPipeline === true && typeof batch.write === "function") {
           const write = batch.write as Method;
-          outsideRuns(() => write.call(batch, ""));
+          try {
+            outsideRuns(() => write.call(batch, ""));
+          } catch {
+            // A batch whose commands were all refused, before the client has a socket: nothing to write.
+          }
         }
         return self.promise;
       };
