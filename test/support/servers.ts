@@ -274,7 +274,11 @@ export type Redis = { port: number; host: string; stop(): Promise<void> } | { sk
  * when there is no server or it does not start.
  */
 export async function startRedis(): Promise<Redis> {
-  const binary = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].find((file) => fs.existsSync(file));
+  const binary = (process.env.PATH ?? "")
+    .split(path.delimiter)
+    .concat(["/usr/bin", "/usr/local/bin"])
+    .map((dir) => path.join(dir, "redis-server"))
+    .find((file) => fs.existsSync(file));
   if (binary === undefined) return { skip: "no redis-server (apt-get install redis-server)" };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-redis-"));
   const port = await freePort();
