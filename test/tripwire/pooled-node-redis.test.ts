@@ -255,6 +255,33 @@ describe("the tripwire against one node-redis client shared by overlapping contr
     }
   });
 
+  it("records one reported leak per candidate run in report mode, however many commands it sends", async () => {
+    uninstall = installTripwire({ network: "report" });
+    const raw = connectTo(port);
+    raw.on("error", () => undefined);
+    await raw.connect();
+    try {
+      const results: Result<unknown>[] = [];
+      const run = shadow(
+        async () => "control",
+        async () => {
+          await raw.incr("report:count");
+          await raw.multi().incr("report:count").incr("report:count").execAsPipeline();
+          await raw.incr("report:count");
+          return "written";
+        },
+        { name: "node-redis report", publish: (r: Result<unknown>) => void results.push(r), onError: () => undefined, guardrails: { disableOnLeak: false } },
+      );
+      assert.equal(await run(), "control");
+      await run.experiment.settled();
+      assert.equal(results[0]?.candidates[0]?.value, "written");
+      assert.deepEqual(results[0]?.candidates[0]?.leaks, [{ kind: "network", target: `127.0.0.1:${String(port)}`, blocked: false }]);
+      assert.equal(await admin.get("report:count"), "4", "report mode lets every command out");
+    } finally {
+      raw.destroy();
+    }
+  });
+
   it("keeps a shared client connected and usable after a raw candidate's write was refused", async () => {
     uninstall = installTripwire();
     const raw = connectTo(port, () => 20);

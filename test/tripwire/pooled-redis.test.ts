@@ -459,6 +459,28 @@ describe("the tripwire against one ioredis client shared by overlapping control 
     assert.deepEqual(await keysOf("callback:candidate"), ["callback:candidate:1", "callback:candidate:2", "callback:candidate:3"], "report mode lets them out");
   });
 
+  it("records one reported leak per candidate run in report mode, however many commands it sends", async () => {
+    uninstall = installTripwire({ network: "report" });
+    const shared = client();
+    await shared.ping();
+    const results: Result<unknown>[] = [];
+    const run = shadow(
+      async () => "control",
+      async () => {
+        await shared.incr("report:count");
+        await shared.pipeline().incr("report:count").incr("report:count").exec();
+        await shared.incr("report:count");
+        return "written";
+      },
+      { name: "ioredis report", publish: (r: Result<unknown>) => void results.push(r), onError: () => undefined, guardrails: { disableOnLeak: false } },
+    );
+    assert.equal(await run(), "control");
+    await run.experiment.settled();
+    assert.equal(results[0]?.candidates[0]?.value, "written");
+    assert.deepEqual(results[0]?.candidates[0]?.leaks, [{ kind: "network", target: `127.0.0.1:${String(port)}`, blocked: false }]);
+    assert.equal(await admin.get("report:count"), "4", "report mode lets every command out");
+  });
+
   it("puts ioredis's own methods back with the last uninstall, and leaves lookalike ioredis modules alone", async () => {
     type WithSendCommand = { prototype: { sendCommand: unknown } };
     const RedisClass = Redis as unknown as WithSendCommand;
