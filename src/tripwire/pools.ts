@@ -381,18 +381,26 @@ function redisProbe(client: unknown): Probe {
 }
 
 /**
- * Whether an ioredis command may be sent, judged in the run it belongs to: a blocked shadow run's
- * command is rejected before ioredis queues or writes it. Returns the error to reject it with.
+ * Whether a Redis command to `probe` may be sent from the current run: undefined to send it, or the
+ * `ESHADOW` error to refuse it with (a blocked shadow run). Several commands of one run to one server
+ * are one leak, as several writes on one socket are: a run's first command is judged and recorded,
+ * its later ones go the same way unrecorded.
  */
-function refusedRedisCommand(client: unknown): Error | undefined {
+function redisRefusal(probe: () => Probe): Error | undefined {
   const frame = watchedFrame();
   if (frame === undefined) return undefined;
-  const probe = redisProbe(client);
-  // Several commands of one run to one server are one leak, as several writes on one socket are.
-  const known = frame.leaks.some((leak) => leak.blocked && leak.target === probe.target);
-  if (known) return Object.assign(new Error(`penumbra: network '${probe.target}' blocked by the tripwire in a shadow run`), { code: "ESHADOW" });
-  const verdict = inspect(probe);
+  const target = probe();
+  const earlier = frame.leaks.find((leak) => leak.target === target.target);
+  if (earlier !== undefined) {
+    return earlier.blocked ? Object.assign(new Error(`penumbra: network '${target.target}' blocked by the tripwire in a shadow run`), { code: "ESHADOW" }) : undefined;
+  }
+  const verdict = inspect(target);
   return verdict.action === "block" ? verdict.error : undefined;
+}
+
+/** Whether an ioredis command may be sent, judged in the run it belongs to (see `redisRefusal`). */
+function refusedRedisCommand(client: unknown): Error | undefined {
+  return redisRefusal(() => redisProbe(client));
 }
 
 /**
@@ -519,15 +527,8 @@ function patchNodeRedis(file: string, seen: Set<object>, undo: Array<() => void>
   const judged = ["sendCommand", "_executeMulti", "_executePipeline"].map((name) =>
     wrapMethod(client.prototype, name, (original) =>
       function (this: unknown, ...args: unknown[]): unknown {
-        const frame = watchedFrame();
-        if (frame === undefined) return original.apply(this, args);
-        const probe = nodeRedisProbe(this);
-        // Several commands of one run to one server are one leak, as several writes on one socket are.
-        if (frame.leaks.some((leak) => leak.blocked && leak.target === probe.target)) {
-          return Promise.reject(Object.assign(new Error(`penumbra: network '${probe.target}' blocked by the tripwire in a shadow run`), { code: "ESHADOW" }));
-        }
-        const verdict = inspect(probe);
-        return verdict.action === "block" ? Promise.reject(verdict.error) : original.apply(this, args);
+        const refused = redisRefusal(() => nodeRedisProbe(this));
+        return refused === undefined ? original.apply(this, args) : Promise.reject(refused);
       },
     ),
   );
