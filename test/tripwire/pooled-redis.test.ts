@@ -375,6 +375,30 @@ describe("the tripwire against one ioredis client shared by overlapping control 
     assert.deepEqual(await keysOf("unconnected"), []);
   });
 
+  it("flushes the offline queue with the control's commands only, when a candidate issued commands while the client was still connecting", async () => {
+    uninstall = installTripwire();
+    for (const options of [{}, { enableAutoPipelining: true }] satisfies RedisOptions[]) {
+      const tag = options.enableAutoPipelining === true ? "auto" : "plain";
+      const shared = client(options); // connecting now: commands wait in the offline queue
+      const results: Result<unknown>[] = [];
+      const run = shadow(
+        async (id: string) => {
+          if (id === "b") await shared.incr(`connecting-${tag}:control`);
+          return id;
+        },
+        async (id: string) => (id === "a" ? write(shared, "commands", `connecting-${tag}-CANDIDATE`, id) : "idle"),
+        { name: `ioredis connecting ${tag}`, publish: (r: Result<unknown>) => void results.push(r), onError: () => undefined, guardrails: { disableOnLeak: false } },
+      );
+      assert.equal(shared.status === "ready", false, "the client is still connecting");
+      const [a, b] = await Promise.all([run("a"), run("b")]);
+      assert.deepEqual([a, b], ["a", "b"]);
+      await run.experiment.settled();
+      assert.equal(await admin.get(`connecting-${tag}:control`), "1");
+      assert.deepEqual(await keysOf(`connecting-${tag}-CANDIDATE`), []);
+      assert.equal(results.find((r) => r.control.value === "a")?.candidates[0]?.value, "error ESHADOW");
+    }
+  });
+
   it("refuses a candidate's reads on a raw client too, without closing the connection the control keeps using", async () => {
     uninstall = installTripwire();
     const shared = client();
