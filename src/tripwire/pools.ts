@@ -35,6 +35,7 @@
  * here throws: a pool that cannot be attributed behaves as it did before.
  */
 import * as fs from "node:fs";
+import type * as net from "node:net";
 import * as path from "node:path";
 import { currentFrame } from "../context/frame";
 import { contextBackend } from "../context/slot";
@@ -367,17 +368,22 @@ function ioredisFiles(): string[] {
 /** Runs a task outside any run: for work issued outside experiments and dispatched from inside one. */
 const outsideRuns: Runner = (task) => contextBackend().run(undefined, task);
 
-/** The server an ioredis client talks to: its socket's peer, else its options. */
+/** The server an ioredis client talks to: its socket's peer, else its options, else Redis's default. */
 function redisProbe(client: unknown): Probe {
-  const self = (isObject(client) ? client : {}) as { stream?: unknown; options?: { host?: unknown; port?: unknown; path?: unknown } };
-  const stream = self.stream;
-  const fromSocket = isObject(stream) && typeof (stream as { remotePort?: unknown }).remotePort === "number" ? socketProbe(stream as import("node:net").Socket) : undefined;
-  if (fromSocket !== undefined) return fromSocket;
-  const options = isObject(self.options) ? self.options : {};
-  if (typeof options.path === "string") return { kind: "network", target: options.path };
-  const host = typeof options.host === "string" ? options.host : "localhost";
-  const port = typeof options.port === "number" ? options.port : 6379;
-  return { kind: "network", host, port, target: authority(host, port) };
+  try {
+    const self = (isObject(client) ? client : {}) as { stream?: unknown; options?: { host?: unknown; port?: unknown; path?: unknown } };
+    const stream = self.stream;
+    const fromSocket = isObject(stream) && typeof (stream as { remotePort?: unknown }).remotePort === "number" ? socketProbe(stream as net.Socket) : undefined;
+    if (fromSocket !== undefined) return fromSocket;
+    const options = isObject(self.options) ? self.options : {};
+    if (typeof options.path === "string") return { kind: "network", target: options.path };
+    const host = typeof options.host === "string" ? options.host : "localhost";
+    const port = typeof options.port === "number" ? options.port : 6379;
+    return { kind: "network", host, port, target: authority(host, port) };
+  } catch {
+    // a client whose getters throw: judged as the default server
+    return { kind: "network", host: "localhost", port: 6379, target: authority("localhost", 6379) };
+  }
 }
 
 /**
