@@ -16,6 +16,13 @@
  * - pg's `Client`: `query()` remembers the caller of a query that has to wait behind another (and
  *   calls a callback-style caller back in its context); `_pulseQueryQueue()`, which sends the head of
  *   the queue once the connection is ready, runs in that caller's context.
+ * - ioredis's `Redis`: every command remembers its caller when it is issued or queued in a pipeline,
+ *   and is judged and sent in that caller's context wherever ioredis sends it from (at once, the
+ *   offline queue, an auto-pipeline batch, a resend after a reconnect); a blocked shadow run's
+ *   command is rejected before it is queued or written, so the connection stays up.
+ * - node-redis's `RedisClient`: a blocked shadow run's commands (`sendCommand`, `_executeMulti`,
+ *   `_executePipeline`) are refused where they are issued, so a candidate never starts or joins the
+ *   `setImmediate` write that carries a turn's commands.
  *
  * Only the dispatch of an item runs in its queuer's context (pg-pool's `connect` and `acquire`
  * events, emitted while a client is handed over, with it); the pools' other events (nodemailer's
@@ -28,8 +35,12 @@
  * here throws: a pool that cannot be attributed behaves as it did before.
  */
 import * as fs from "node:fs";
+import type * as net from "node:net";
 import * as path from "node:path";
+import { currentFrame } from "../context/frame";
 import { contextBackend } from "../context/slot";
+import { authority, socketProbe } from "./network";
+import { inspect, watchedFrame, type Probe } from "./verdict";
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -345,6 +356,195 @@ function patchPgClient(file: string, seen: Set<object>, undo: Array<() => void>)
   undo.push(queued, pulsed);
 }
 
+const IOREDIS_FILE = /[\\/]ioredis[\\/]built[\\/]Redis\.js$/;
+
+/** Every ioredis `Redis` module the application can reach, and any already loaded. */
+function ioredisFiles(): string[] {
+  const files = new Set<string>(loadedFiles(IOREDIS_FILE));
+  for (const main of resolveFrom("ioredis", searchPaths())) files.add(path.join(path.dirname(main), "Redis.js"));
+  return [...files].filter((file) => IOREDIS_FILE.test(file) && fs.existsSync(file));
+}
+
+/** Runs a task outside any run: for work issued outside experiments and dispatched from inside one. */
+const outsideRuns: Runner = (task) => contextBackend().run(undefined, task);
+
+/** The server an ioredis client talks to: its socket's peer, else its options, else Redis's default. */
+function redisProbe(client: unknown): Probe {
+  try {
+    const self = (isObject(client) ? client : {}) as { stream?: unknown; options?: { host?: unknown; port?: unknown; path?: unknown } };
+    const stream = self.stream;
+    const fromSocket = isObject(stream) && typeof (stream as { remotePort?: unknown }).remotePort === "number" ? socketProbe(stream as net.Socket) : undefined;
+    if (fromSocket !== undefined) return fromSocket;
+    const options = isObject(self.options) ? self.options : {};
+    if (typeof options.path === "string") return { kind: "network", target: options.path };
+    const host = typeof options.host === "string" ? options.host : "localhost";
+    const port = typeof options.port === "number" ? options.port : 6379;
+    return { kind: "network", host, port, target: authority(host, port) };
+  } catch {
+    // a client whose getters throw: judged as the default server
+    return { kind: "network", host: "localhost", port: 6379, target: authority("localhost", 6379) };
+  }
+}
+
+/**
+ * Whether a Redis command to `probe` may be sent from the current run: undefined to send it, or the
+ * `ESHADOW` error to refuse it with (a blocked shadow run). Several commands of one run to one server
+ * are one leak, as several writes on one socket are: a run's first command is judged and recorded,
+ * its later ones go the same way unrecorded.
+ */
+function redisRefusal(probe: () => Probe): Error | undefined {
+  const frame = watchedFrame();
+  if (frame === undefined) return undefined;
+  const target = probe();
+  const earlier = frame.leaks.find((leak) => leak.target === target.target);
+  if (earlier !== undefined) {
+    return earlier.blocked ? Object.assign(new Error(`penumbra: network '${target.target}' blocked by the tripwire in a shadow run`), { code: "ESHADOW" }) : undefined;
+  }
+  const verdict = inspect(target);
+  return verdict.action === "block" ? verdict.error : undefined;
+}
+
+/** Whether an ioredis command may be sent, judged in the run it belongs to (see `redisRefusal`). */
+function refusedRedisCommand(client: unknown): Error | undefined {
+  return redisRefusal(() => redisProbe(client));
+}
+
+/**
+ * Judges the commands of the ioredis `Redis` class in `file` in the run that issued them. ioredis
+ * writes a command at once when the connection is ready, but also later, outside the caller's run:
+ * from the offline queue (flushed by the connect callback), from an auto-pipeline (one socket write
+ * for every command of an event-loop turn, sent from the first caller's `setImmediate`), and again
+ * after a reconnect (its unanswered commands are resent). And a command the socket hook blocks
+ * closes the connection under the client, which then resends every unanswered command, the
+ * candidate's and the control's. So `Pipeline#sendCommand` and `Redis#sendCommand` remember the run
+ * of each command when it is first given to them, and `Redis#sendCommand` runs in that run: a
+ * blocked shadow run's command is rejected with the `ESHADOW` error before it is queued or written
+ * (nothing reaches the socket, the connection stays up); a control's command is sent as the
+ * control's wherever ioredis flushes it from.
+ */
+function patchIoredis(file: string, seen: Set<object>, undo: Array<() => void>): void {
+  const redis = exportedClass(load(file));
+  const pipeline = exportedClass(load(path.join(path.dirname(file), "Pipeline.js")));
+  if (redis === undefined || pipeline === undefined || seen.has(redis.prototype)) return;
+  if (!hasMethods(redis.prototype, ["sendCommand", "connect"]) || !hasMethods(pipeline.prototype, ["sendCommand", "exec"])) return;
+  seen.add(redis.prototype);
+  const remember = (command: unknown): Runner | undefined => {
+    if (!isObject(command)) return undefined;
+    let run = queuedFrom.get(command);
+    if (run === undefined) {
+      // Most commands are issued outside any run: one shared runner that leaves runs, instead of a
+      // captured context per command (binding one costs more than the command itself).
+      run = currentFrame() === undefined ? outsideRuns : captureContext();
+      if (run !== undefined) queuedFrom.set(command, run);
+    }
+    return run;
+  };
+  const queued = wrapMethod(pipeline.prototype, "sendCommand", (original) =>
+    function (this: unknown, command: unknown, ...rest: unknown[]): unknown {
+      remember(command);
+      return original.call(this, command, ...rest);
+    },
+  );
+  const sent = wrapMethod(redis.prototype, "sendCommand", (original) =>
+    function (this: unknown, command: unknown, stream: unknown, ...rest: unknown[]): unknown {
+      const send = (): unknown => {
+        const refused = refusedRedisCommand(this);
+        if (refused === undefined) return original.call(this, command, stream, ...rest);
+        const self = command as { reject?: unknown; promise?: unknown };
+        if (typeof self.reject !== "function") return original.call(this, command, stream, ...rest);
+        (self.reject as Method).call(command, refused);
+        // A pipeline writes its batch once each of its commands has written: this one writes nothing,
+        // outside any run, so the batch (the other runs' commands) goes out as theirs.
+        const batch = isObject(stream) ? (stream as { isPipeline?: unknown; write?: unknown }) : undefined;
+        if (batch?.isPipeline === true && typeof batch.write === "function") {
+          const write = batch.write as Method;
+          try {
+            outsideRuns(() => write.call(batch, ""));
+          } catch {
+            // A batch whose commands were all refused, before the client has a socket: nothing to write.
+          }
+        }
+        return self.promise;
+      };
+      const run = remember(command);
+      return run === undefined ? send() : run(send);
+    },
+  );
+  if (queued === undefined || sent === undefined) {
+    queued?.();
+    sent?.();
+    return;
+  }
+  undo.push(queued, sent);
+}
+
+const NODE_REDIS_FILE = /[\\/]@redis[\\/]client[\\/]dist[\\/]lib[\\/]client[\\/]index\.js$/;
+
+/** Every node-redis `RedisClient` module (`@redis/client`, also through `redis`) the application can reach. */
+function nodeRedisFiles(): string[] {
+  const bases = searchPaths();
+  const mains = new Set<string>(resolveFrom("@redis/client", bases));
+  for (const redis of resolveFrom("redis", bases)) for (const main of resolveFrom("@redis/client", [path.dirname(redis)])) mains.add(main);
+  const files = new Set<string>(loadedFiles(NODE_REDIS_FILE));
+  for (const main of mains) files.add(path.join(path.dirname(main), "lib", "client", "index.js"));
+  return [...files].filter((file) => NODE_REDIS_FILE.test(file) && fs.existsSync(file));
+}
+
+/** The server a node-redis client talks to, from its options (`socket.host`/`port`/`path`, or `url`). */
+function nodeRedisProbe(client: unknown): Probe {
+  let options: unknown;
+  try {
+    options = isObject(client) ? (client as { options?: unknown }).options : undefined;
+  } catch {
+    options = undefined;
+  }
+  const own = (isObject(options) ? options : {}) as { socket?: unknown; url?: unknown };
+  const socket = (isObject(own.socket) ? own.socket : {}) as { host?: unknown; port?: unknown; path?: unknown };
+  if (typeof socket.path === "string") return { kind: "network", target: socket.path };
+  let host = typeof socket.host === "string" ? socket.host : undefined;
+  let port = typeof socket.port === "number" ? socket.port : undefined;
+  if (typeof own.url === "string") {
+    try {
+      const url = new URL(own.url);
+      host ??= url.hostname;
+      port ??= url.port === "" ? undefined : Number(url.port);
+    } catch {
+      // an unparsable url: the defaults below
+    }
+  }
+  host ??= "localhost";
+  port ??= 6379;
+  return { kind: "network", host, port, target: authority(host, port) };
+}
+
+/**
+ * Judges the commands of the node-redis `RedisClient` class in `file` where they are issued. node-redis
+ * writes every command of an event-loop turn from one `setImmediate`, started by the first command
+ * queued, in that command's run: a candidate's command queued first had the control's written from
+ * the candidate's run (blocked, the shared connection closed under everyone), and one queued after a
+ * control's went out in the control's write. So `sendCommand` (every command method goes through it),
+ * `_executeMulti` and `_executePipeline` refuse a blocked shadow run's commands before they reach the
+ * queue, with the `ESHADOW` error: a candidate never starts a write and never rides in one.
+ */
+function patchNodeRedis(file: string, seen: Set<object>, undo: Array<() => void>): void {
+  const client = exportedClass(load(file));
+  if (client === undefined || seen.has(client.prototype) || !hasMethods(client.prototype, ["sendCommand", "_executeMulti", "_executePipeline"])) return;
+  seen.add(client.prototype);
+  const judged = ["sendCommand", "_executeMulti", "_executePipeline"].map((name) =>
+    wrapMethod(client.prototype, name, (original) =>
+      function (this: unknown, ...args: unknown[]): unknown {
+        const refused = redisRefusal(() => nodeRedisProbe(this));
+        return refused === undefined ? original.apply(this, args) : Promise.reject(refused);
+      },
+    ),
+  );
+  if (judged.some((u) => u === undefined)) {
+    for (const u of judged) u?.();
+    return;
+  }
+  for (const u of judged) if (u !== undefined) undo.push(u);
+}
+
 /** Runs `patchOne` on every file `files()` finds, each class patched once; a failure skips that file only. */
 function patchClasses(
   files: () => string[],
@@ -373,6 +573,8 @@ export function patchPools(): () => void {
   patchClasses(smtpPoolFiles, patchSmtpPool, undo); // nodemailer's queued mails
   patchClasses(pgPoolFiles, patchPgPool, undo); // pg-pool's pending checkouts
   patchClasses(pgClientFiles, patchPgClient, undo); // a pg Client's waiting queries
+  patchClasses(ioredisFiles, patchIoredis, undo); // ioredis commands, wherever the client flushes them from
+  patchClasses(nodeRedisFiles, patchNodeRedis, undo); // node-redis commands, refused where a blocked run issues them
   return () => {
     for (const u of undo.reverse()) u();
   };

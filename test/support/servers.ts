@@ -293,6 +293,44 @@ export function postgresForSuite(schema: string): { config: pg.ClientConfig; adm
   return suite;
 }
 
+/** A Redis server started for a test, or the reason it could not be. */
+export type Redis = { port: number; host: string; stop(): Promise<void> } | { skip: string };
+
+/**
+ * Starts Debian's `redis-server` as a plain process on a free loopback port, in its own temp
+ * directory, with persistence off (`--save "" --appendonly no`). Returns `{ skip }` with the reason
+ * when there is no server or it does not start.
+ */
+export async function startRedis(): Promise<Redis> {
+  const binary = (process.env.PATH ?? "")
+    .split(path.delimiter)
+    .concat(["/usr/bin", "/usr/local/bin"])
+    .map((dir) => path.join(dir, "redis-server"))
+    .find((file) => fs.existsSync(file));
+  if (binary === undefined) return { skip: "no redis-server (apt-get install redis-server)" };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "penumbra-redis-"));
+  const port = await freePort();
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", ""];
+  const server = childProcess.spawn(binary, args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  server.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  server.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const exited = new Promise<void>((resolve) => server.on("exit", () => resolve()));
+  server.on("error", (error) => (log += error.message));
+  const stop = async (): Promise<void> => {
+    if (server.exitCode === null && server.signalCode === null) server.kill("SIGTERM");
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 100; i++) {
+    if (server.exitCode !== null) break;
+    if (await canConnect(port)) return { port, host: "127.0.0.1", stop };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await stop();
+  return { skip: `redis-server did not start: ${log.trim().split("\n").slice(-2).join(" ")}` };
+}
+
 function postgresUid(): number {
   return Number(childProcess.execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
 }
