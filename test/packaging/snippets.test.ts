@@ -102,6 +102,7 @@ declare global {
   const receipt: object;
   const pool: { query(sql: string, callback: (error: Error | null, rows: unknown[]) => void): void };
   const sql: string;
+  const redisClient: { get(key: string): Promise<string | null>; set(key: string, value: string): Promise<unknown> };
   function chargeIfNeeded(rows: unknown[]): void;
   class Pool { constructor(config?: object); query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> }
 }
