@@ -84,10 +84,10 @@ function resolve(root: unknown, path: string): unknown {
     if (segment.startsWith(".get(")) {
       if (!(at instanceof Map)) return ABSENT;
       const rendered = segment.slice(".get(".length, -1);
-      const entry = [...at].find(([k]) => renderMapKey(k) === rendered);
-      // Keys matched by structure, or two keys that render alike: the path is for reading.
-      if (entry === undefined) return UNRESOLVED;
-      at = entry[1];
+      const entries = [...at].filter(([k]) => renderMapKey(k) === rendered);
+      // Keys matched by structure, or two keys that render alike (two Invalid Dates): the path is for reading.
+      if (entries.length !== 1) return UNRESOLVED;
+      at = (entries[0] as [unknown, unknown])[1];
       continue;
     }
     const index = /^\[(\d+)\]$/.exec(segment);
