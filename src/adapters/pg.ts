@@ -50,9 +50,9 @@ export interface PgShadowResult {
   fields: never[];
 }
 
-/** Functions that change state even inside a SELECT (sequences, notifications, session settings, locks). */
+/** Functions that change state even inside a SELECT (sequences, notifications, session settings and the random seed, locks, server files, replication). */
 const WRITE_FUNCTION =
-  /\b(?:nextval|setval|pg_notify|set_config|pg_(?:try_)?advisory_\w+|lo_\w+|pg_terminate_backend|pg_cancel_backend|pg_reload_conf|pg_rotate_logfile|pg_switch_wal|pg_create_\w+|pg_drop_\w+|pg_stat_reset\w*|pg_logical_emit_message|dblink_exec|dblink)\s*\(/;
+  /\b(?:nextval|setval|pg_notify|set_config|pg_(?:try_)?advisory_\w+|lo_\w+|pg_terminate_backend|pg_cancel_backend|pg_reload_conf|pg_rotate_logfile|pg_switch_wal|pg_create_\w+|pg_drop_\w+|pg_stat_reset\w*|pg_logical_emit_message|dblink_exec|dblink|setseed|pg_file_(?:write|rename|unlink|sync)|pg_promote|pg_wal_replay_(?:pause|resume)|pg_replication_origin_\w+)\s*\(/;
 const LOCKING_CLAUSE = /\bfor\s+(?:update|no\s+key\s+update|share|key\s+share)\b/;
 const READ_VERBS: ReadonlySet<string> = new Set(["select", "values", "table", "show"]);
 

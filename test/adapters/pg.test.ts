@@ -83,6 +83,13 @@ describe("classifyPgQuery", () => {
     ["SELECT set_config('app.user', '1', false)", "write", "SELECT"],
     ["SELECT pg_advisory_lock(42)", "write", "SELECT"],
     ["SELECT pg_try_advisory_xact_lock(42)", "write", "SELECT"],
+    // Session state a pooled connection carries into the control's next query, and server files.
+    ["SELECT setseed(0.5)", "write", "SELECT"],
+    ["SELECT pg_file_write('/tmp/x', 'data', false)", "write", "SELECT"],
+    ["SELECT pg_file_unlink('/tmp/x')", "write", "SELECT"],
+    ["SELECT pg_promote()", "write", "SELECT"],
+    ["SELECT pg_replication_origin_advance('o', '0/1')", "write", "SELECT"],
+    ["SELECT pg_read_file('postgresql.conf')", "read", "SELECT"],
     ["SELECT * INTO backup FROM orders", "write", "SELECT"],
     ["SELECT 1; DELETE FROM orders", "write", "DELETE"],
     ["VACUUM", "write", "VACUUM"],
