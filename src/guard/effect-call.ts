@@ -71,26 +71,6 @@ export function checkOnShadow(value: unknown, label: string): ShadowAnswer | und
 }
 
 /**
- * True for functions declared `async` (in any realm): only their blocked answers are promises, since
- * a plain function returning a promise cannot be told apart from one that returns a value.
- *
- * @internal
- * @example
- * ```ts
- * isAsyncFunction(async () => 1); // true
- * isAsyncFunction(() => Promise.resolve(1)); // false
- * ```
- */
-export function isAsyncFunction(fn: unknown): boolean {
-  try {
-    return Object.prototype.toString.call(fn) === "[object AsyncFunction]";
-  } catch {
-    // A Proxy function whose `get` trap throws (toString reads its Symbol.toStringTag): not declared async.
-    return false;
-  }
-}
-
-/**
  * The kind of generator `fn` is declared as, if any (in any realm).
  *
  * @internal

@@ -4,8 +4,9 @@
  * the real object and, for methods listed in `effects`, makes the `sideEffect` decision at the call.
  */
 import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
-import { callEffect, checkOnShadow, generatorKind, isAsyncFunction, type EffectPolicy, type ShadowAnswer } from "./effect-call";
+import { callEffect, checkOnShadow, generatorKind, type EffectPolicy, type ShadowAnswer } from "./effect-call";
 import { OBJECT_METHODS, enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, isClientLike, standInFor, type Family } from "./proxy-values";
+import { isAsyncFunction } from "../util/thenable";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: sinks of any shape */
 /**

@@ -1,7 +1,8 @@
 /**
  * `sideEffect`: one function made safe for shadow runs (API.md §3).
  */
-import { callEffect, checkOnShadow, generatorKind, isAsyncFunction, type EffectPolicy } from "./effect-call";
+import { callEffect, checkOnShadow, generatorKind, type EffectPolicy } from "./effect-call";
+import { isAsyncFunction } from "../util/thenable";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: any function shape */
 /**

@@ -18,14 +18,23 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 /**
- * True for a function declared `async`, which penumbra can know returns a promise without calling it.
+ * True for a function declared `async` (in any realm), which penumbra can know returns a promise
+ * without calling it; a plain function returning a promise cannot be told apart from one that
+ * returns a value.
  *
  * @internal
  * @example
  * ```ts
  * const controlIsAsync = core.controlIsAsync ?? (isAsyncFunction(core.control.fn) ? true : undefined);
+ * isAsyncFunction(() => Promise.resolve(1)); // false
  * ```
  */
 export function isAsyncFunction(fn: unknown): boolean {
-  return typeof fn === "function" && Object.prototype.toString.call(fn) === "[object AsyncFunction]";
+  if (typeof fn !== "function") return false;
+  try {
+    return Object.prototype.toString.call(fn) === "[object AsyncFunction]";
+  } catch {
+    // A Proxy function whose `get` trap throws (toString reads its Symbol.toStringTag): not declared async.
+    return false;
+  }
 }
