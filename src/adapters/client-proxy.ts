@@ -4,7 +4,9 @@
  * arguments (a SQL statement), so each adapter supplies a `methodFor` hook instead of a policy.
  */
 import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
-import { OBJECT_METHODS, enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, standInFor, type Family } from "../guard/proxy-values";
+import {
+  OBJECT_METHODS, enlist, familyCallback, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, standInFor, type Family,
+} from "../guard/proxy-values";
 
 /** A method as the Proxy sees it: called with the real object as `this`. */
 export type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -93,10 +95,12 @@ export function proxyClient<T extends object>(target: T, path: string, hooks: Cl
  * stay visible to the tripwire. Callbacks passed through see the family's proxies (`familyCallback`).
  */
 function passThrough(fn: Method, self: object, family: Family): Method {
+  const made = callbacksOf(family);
+  const view = (value: unknown): unknown => inFamily(family, value) ?? value;
   return function (this: unknown, ...args: unknown[]): unknown {
     for (let i = 0; i < args.length; i++) {
       const arg = args[i];
-      if (typeof arg === "function") args[i] = familyCallback(family, arg as Method);
+      if (typeof arg === "function") args[i] = familyCallback(family, arg as Method, made, view);
     }
     const value = Reflect.apply(fn, self, args);
     return inFamily(family, value) ?? value;
@@ -104,40 +108,15 @@ function passThrough(fn: Method, self: object, family: Family): Method {
 }
 
 /** The callback wrappers of each family, one per callback, so `off(fn)` still finds `on(fn)`'s listener. */
-const callbacksOf = new WeakMap<Family, WeakMap<Method, Method>>();
-const madeCallbacks = new WeakSet<Method>();
+const callbackStores = new WeakMap<Family, WeakMap<object, Method>>();
 
-/**
- * A callback passed through to the client, called with the family's proxies in place of the real
- * objects it guards: an emitter calls a listener with itself as `this` (`mailer.on("order",
- * function () { this.sendMail(…) })`), which was the real transporter, an unguarded route.
- */
-function familyCallback(family: Family, callback: Method): Method {
-  if (madeCallbacks.has(callback) || inFamily(family, callback) !== undefined || isClass(callback)) return callback;
-  let made = callbacksOf.get(family);
+function callbacksOf(family: Family): WeakMap<object, Method> {
+  let made = callbackStores.get(family);
   if (made === undefined) {
     made = new WeakMap();
-    callbacksOf.set(family, made);
+    callbackStores.set(family, made);
   }
-  let wrapper = made.get(callback);
-  if (wrapper === undefined) {
-    wrapper = function (this: unknown, ...args: unknown[]): unknown {
-      return Reflect.apply(
-        callback,
-        inFamily(family, this) ?? this,
-        args.map((arg) => inFamily(family, arg) ?? arg),
-      );
-    };
-    try {
-      Object.defineProperty(wrapper, "length", { value: callback.length, configurable: true });
-      Object.defineProperty(wrapper, "name", { value: callback.name, configurable: true });
-    } catch {
-      // A Proxy callback whose traps throw keeps the wrapper's own name and arity: the call must not fail.
-    }
-    madeCallbacks.add(wrapper);
-    made.set(callback, wrapper);
-  }
-  return wrapper;
+  return made;
 }
 
 /**

@@ -5,7 +5,10 @@
  */
 import { currentFrame, ioAllowed, runInFrame } from "../context/frame";
 import { callEffect, checkOnShadow, generatorKind, type EffectPolicy, type ShadowAnswer } from "./effect-call";
-import { OBJECT_METHODS, enlist, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, isClientLike, standInFor, type Family } from "./proxy-values";
+import {
+  OBJECT_METHODS, callbackFor, enlist, familyCallback, forwardingTraps, guardedConstructor, inFamily, isBuiltIn, isClass, isClientLike,
+  standInFor, withArity, type Family,
+} from "./proxy-values";
 import { isAsyncFunction } from "../util/thenable";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the contract's signature: sinks of any shape */
@@ -175,7 +178,7 @@ function deepProxy<T extends object>(policy: GuardPolicy, target: T, path: strin
 function guardReturned(policy: GuardPolicy, family: Family, value: unknown): unknown {
   const known = inFamily(family, value);
   if (known !== undefined) return known;
-  if (typeof value === "function") return callbackOf.get(value) ?? value;
+  if (typeof value === "function") return callbackFor(value) ?? value;
   try {
     if (value instanceof Promise) return guardedPromise(value, (resolved) => guardReturned(policy, family, resolved));
     // An array of clients (a cluster's nodes) comes back as a new array of guarded ones; data arrays as they are.
@@ -190,7 +193,7 @@ function guardReturned(policy: GuardPolicy, family: Family, value: unknown): unk
 
 /** True for a value a guarded method must not hand out as it is: a client, or the real object of a guarded one. */
 function isRoute(family: Family, value: unknown): boolean {
-  return inFamily(family, value) !== undefined || (typeof value === "function" && callbackOf.has(value)) || isClientLike(value);
+  return inFamily(family, value) !== undefined || callbackFor(value) !== undefined || isClientLike(value);
 }
 
 /**
@@ -264,53 +267,14 @@ function wrapMethod(
  * return them (a client guarded, the real guarded object as its proxy).
  */
 function withGuardedCallbacks(policy: GuardPolicy, family: Family, method: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  const view = (value: unknown): unknown => guardReturned(policy, family, value);
   return function (this: unknown, ...args: unknown[]): unknown {
     for (let i = 0; i < args.length; i++) {
       const arg = args[i];
-      if (typeof arg === "function") args[i] = guardedCallback(policy, family, arg as (...a: unknown[]) => unknown);
+      if (typeof arg === "function") args[i] = familyCallback(family, arg as (...a: unknown[]) => unknown, policy.callbacks, view);
     }
     return Reflect.apply(method, this, args);
   };
-}
-
-function guardedCallback(policy: GuardPolicy, family: Family, callback: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
-  // Classes and the family's own values (a guarded method passed on) stay as they are.
-  if (isClass(callback) || inFamily(family, callback) !== undefined || callbackOf.has(callback)) return callback;
-  let made = policy.callbacks.get(callback);
-  if (made === undefined) {
-    made = withArity(callback, function (this: unknown, ...args: unknown[]): unknown {
-      return Reflect.apply(
-        callback,
-        inFamily(family, this) ?? this,
-        args.map((arg) => guardReturned(policy, family, arg)),
-      );
-    });
-    try {
-      Object.defineProperty(made, "name", { value: callback.name, configurable: true });
-    } catch {
-      // A Proxy callback whose `get` trap throws keeps the wrapper's own name: the call must not fail.
-    }
-    callbackOf.set(made, callback);
-    policy.callbacks.set(callback, made);
-  }
-  return made;
-}
-
-/**
- * The callback wrappers made by any guard, with the function each stands for: passed on to another
- * guarded method, a wrapper is not wrapped again; handed back by the client (`listeners()`), it is
- * the caller's own function again.
- */
-const callbackOf = new WeakMap<object, (...args: unknown[]) => unknown>();
-
-/** A wrapper keeps its method's `length`: frameworks read arity (Express's four-parameter error handlers). */
-function withArity<F extends (...args: unknown[]) => unknown>(fn: (...args: unknown[]) => unknown, wrapper: F): F {
-  try {
-    Object.defineProperty(wrapper, "length", { value: fn.length, configurable: true });
-  } catch {
-    // A Proxy function whose `get` trap throws: reading its arity must not make the call (or the read) throw.
-  }
-  return wrapper;
 }
 
 function join(path: string, prop: string): string {

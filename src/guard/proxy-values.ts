@@ -294,3 +294,76 @@ export function guardedConstructor(cls: (...args: unknown[]) => unknown, family:
   });
   return ctor;
 }
+
+/** A function as a guard calls it: any `this`, any arguments. */
+type Callable = (...args: unknown[]) => unknown;
+
+/**
+ * The callback wrappers made by any guard or adapter, with the function each stands for: passed on to
+ * another guarded method, a wrapper is not wrapped again; handed back by the client (`listeners()`),
+ * it is the caller's own function again.
+ */
+const callbackOf = new WeakMap<object, Callable>();
+
+/**
+ * The caller's own function when `value` is a callback wrapper made by {@link familyCallback}, else undefined.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * return callbackFor(returned) ?? returned; // emitter.listeners() hands back the caller's functions
+ * ```
+ */
+export function callbackFor(value: unknown): Callable | undefined {
+  return typeof value === "function" ? callbackOf.get(value) : undefined;
+}
+
+/**
+ * A callback passed to a guarded client, wrapped so that the client calls it with `this` and its
+ * arguments as the guard hands them out (`view`): a callback-style client hands its connection to a
+ * callback (`pool.getConnection((error, connection) => …)`) and an emitter calls a listener with
+ * itself as `this`, and both were the real objects, an unguarded route to the effects. One wrapper
+ * per callback in `made`, so `off(fn)` still removes `on(fn)`'s listener; it keeps the callback's
+ * `length` and `name`. Classes, the family's own values and wrappers are handed on as they are.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * args[i] = familyCallback(family, arg, made, (value) => inFamily(family, value) ?? value);
+ * ```
+ */
+export function familyCallback(family: Family, callback: Callable, made: WeakMap<object, Callable>, view: (value: unknown) => unknown): Callable {
+  if (callbackOf.has(callback) || inFamily(family, callback) !== undefined || isClass(callback)) return callback;
+  let wrapper = made.get(callback);
+  if (wrapper === undefined) {
+    wrapper = withArity(callback, function (this: unknown, ...args: unknown[]): unknown {
+      return Reflect.apply(callback, inFamily(family, this) ?? this, args.map(view));
+    });
+    try {
+      Object.defineProperty(wrapper, "name", { value: callback.name, configurable: true });
+    } catch {
+      // A Proxy callback whose `get` trap throws keeps the wrapper's own name: the call must not fail.
+    }
+    callbackOf.set(wrapper, callback);
+    made.set(callback, wrapper);
+  }
+  return wrapper;
+}
+
+/**
+ * `wrapper`, with `fn`'s `length`: frameworks read arity (Express's four-parameter error handlers).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * return withArity(method, function (this: unknown, ...args: unknown[]) { return method.apply(this, args); });
+ * ```
+ */
+export function withArity<F extends Callable>(fn: Callable, wrapper: F): F {
+  try {
+    Object.defineProperty(wrapper, "length", { value: fn.length, configurable: true });
+  } catch {
+    // A Proxy function whose `get` trap throws: reading its arity must not make the call (or the read) throw.
+  }
+  return wrapper;
+}
