@@ -9,7 +9,7 @@ import { escapeLine, formatValue, truncate } from "../compare/render";
 import { describeThrown } from "../describe";
 import type { Operation } from "../errors";
 import type { Effect, FieldDiff } from "../types/results";
-import { CallbackAnswerError, booleanAnswer } from "./synchronous";
+import { booleanAnswer, forcedBy } from "./synchronous";
 
 /** An effect's name is a guard's name and a method path: a few words, never a page. */
 const MAX_NAME_LENGTH = 80;
@@ -43,8 +43,7 @@ export function effectDiffs(
       return { diffs: [], forced: "compareEffects() returned false" };
     } catch (error) {
       report("compareEffects", error);
-      const forced = error instanceof CallbackAnswerError ? error.summary : `compareEffects() threw ${escapeLine(describeThrown(error))}`;
-      return { diffs: [], forced };
+      return { diffs: [], forced: forcedBy("compareEffects", error) };
     }
   }
   if (control.length === 0 && candidate.length === 0) return NONE;

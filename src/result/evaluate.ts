@@ -14,7 +14,7 @@ import { describeThrown } from "../describe";
 import { escapeLine } from "../compare/render";
 import { UNREADABLE, constructorOf, errorMessageOf, isErrorLike } from "../compare/safe-read";
 import type { Operation } from "../errors";
-import { CallbackAnswerError, booleanAnswer, synchronous } from "./synchronous";
+import { booleanAnswer, forcedBy, synchronous } from "./synchronous";
 import type { BucketRule, ExperimentOptions } from "../types/options";
 import type { FieldDiff, Mismatch, MismatchKind, Outcome as Verdict, RawObservation as Outcome } from "../types/results";
 
@@ -172,7 +172,7 @@ function statusDiff(context: EvaluationContext, controlValue: unknown, candidate
     candidateStatus = synchronous("statusOf", statusOf(candidateValue as never));
   } catch (error) {
     context.report("statusOf", error);
-    return { forced: error instanceof CallbackAnswerError ? error.summary : `statusOf() threw ${escapeLine(describeThrown(error))}` };
+    return { forced: forcedBy("statusOf", error) };
   }
   // Statuses follow the value rules: +0 is -0, NaN is NaN, and a status that is an object
   // (`{ code, reason }`) is compared by structure, never by identity.
@@ -190,7 +190,7 @@ function valueDiffs(context: EvaluationContext, controlValue: unknown, candidate
         forced = "compare() returned false";
       } catch (error) {
         context.report("compare", error);
-        forced = error instanceof CallbackAnswerError ? error.summary : `compare() threw ${escapeLine(describeThrown(error))}`;
+        forced = forcedBy("compare", error);
       }
     } else if (deepEqual(controlValue, candidateValue)) {
       // The fast path of a healthy rollout: equal values never pay for a diff.

@@ -4,6 +4,7 @@
  * promise. Any other answer is that callback's error, never a silent verdict.
  */
 import { escapeLine, formatValue } from "../compare/render";
+import { describeThrown } from "../describe";
 import { isThenable } from "../util/thenable";
 
 /**
@@ -15,7 +16,7 @@ import { isThenable } from "../util/thenable";
  * @internal
  * @example
  * ```ts
- * try { answer("compare", compare(a, b)); } catch (e) { if (e instanceof CallbackAnswerError) forced = e.summary; }
+ * try { booleanAnswer("compare", compare(a, b)); } catch (e) { forced = forcedBy("compare", e); }
  * ```
  */
 export class CallbackAnswerError extends TypeError {
@@ -65,4 +66,19 @@ export function booleanAnswer(operation: string, verdict: unknown): boolean {
     `penumbra: ${operation}() returned ${shown}; it must return a boolean`,
     `${operation}() returned a non-boolean (${shown})`,
   );
+}
+
+/**
+ * The summary of a mismatch a comparison callback forced by failing: what its answer was
+ * (`compare() returned a promise; it must be synchronous`), or what it threw (`statusOf() threw
+ * TypeError: …`, escaped to one line).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * catch (error) { report("compare", error); forced = forcedBy("compare", error); }
+ * ```
+ */
+export function forcedBy(operation: string, error: unknown): string {
+  return error instanceof CallbackAnswerError ? error.summary : `${operation}() threw ${escapeLine(describeThrown(error))}`;
 }
