@@ -199,18 +199,23 @@ function typeName(value: unknown): string {
 
 /** `from character 103: …"xxxxxxx<b>old</b>" vs …"xxxxxxx<b>new</b>"`: ten shared characters, then the rest, cut. */
 function stringDifference(control: string, candidate: string): string {
-  let at = 0;
-  while (at < control.length && at < candidate.length && control.charCodeAt(at) === candidate.charCodeAt(at)) at++;
+  const at = sharedPrefixLength(control, candidate);
   const from = Math.max(0, at - STRING_CONTEXT);
   const lead = from > 0 ? "…" : "";
   return `from character ${at}: ${lead}${formatValue(control.slice(from), 40)} vs ${lead}${formatValue(candidate.slice(from), 40)}`;
 }
 
+/** How many leading UTF-16 units two strings share. */
+function sharedPrefixLength(a: string, b: string): number {
+  let at = 0;
+  while (at < a.length && at < b.length && a.charCodeAt(at) === b.charCodeAt(at)) at++;
+  return at;
+}
+
 /** `101 digits vs 102 digits`, or `from digit 422: …1234n vs …1244n` for two BigInts of one length. */
 function digitDifference(control: string, candidate: string): string {
   if (control.length !== candidate.length) return `${control.length} digits vs ${candidate.length} digits`;
-  let at = 0;
-  while (at < control.length && control.charCodeAt(at) === candidate.charCodeAt(at)) at++;
+  const at = sharedPrefixLength(control, candidate);
   const from = Math.max(0, at - STRING_CONTEXT);
   const lead = from > 0 ? "…" : "";
   const show = (digits: string): string => `${lead}${truncate(digits.slice(from), 30)}n`;
