@@ -23,8 +23,12 @@ const EXAMPLE_DIFFS = 3;
 const REASON_CHARS = 200;
 /** The example beside a reason is cut likewise. */
 const EXAMPLE_CHARS = 500;
-/** A forced mismatch's summary starts with the callback that forced it, e.g. `compare() returned false`. */
-const FORCED = /^(\w+\(\) returned false|\w+\(\) returned a promise|\w+\(\) returned a non-boolean|\w+\(\) threw|comparison threw)/;
+/**
+ * A forced mismatch's summary starts with the callback that forced it, e.g. `compare() returned false`,
+ * or with the step that could not compare (`comparison threw`, `effects could not be compared`: see
+ * result/evaluate.ts and result/effects.ts).
+ */
+const FORCED = /^(\w+\(\) returned false|\w+\(\) returned a promise|\w+\(\) returned a non-boolean|\w+\(\) threw|comparison threw|effects could not be compared)/;
 
 /**
  * The facts one result contributes to one candidate's window.

@@ -1,6 +1,6 @@
 /** Step 4 of a comparison: intended effects against performed ones, on the published result. */
 import { strict as assert } from "node:assert";
-import { guard, shadow, type Result } from "../../src/index";
+import { Scorecard, guard, shadow, type Result } from "../../src/index";
 import { collector, errorSink } from "../support/capture";
 import { revokedProxy, throwingProxy } from "../reliability/hostile";
 
@@ -137,6 +137,9 @@ describe("effect comparison", () => {
       const mismatch = sink.results[0]?.mismatches[0];
       assert.equal(mismatch?.kind, "effects", `${label}: the values matched; the effects could not be compared`);
       assert.match(mismatch?.summary ?? "", /^effects could not be compared: /, label);
+      const card = new Scorecard();
+      card.publish(sink.results[0] as Result<unknown>);
+      assert.deepEqual(card.summary(`unwalkable-effects-${label}`)?.reasons.map((r) => r.reason), ["effects could not be compared"], `${label}: a named reason, not "unexplained"`);
       const operations = errors.errors.map((e) => e.operation);
       assert.equal(operations.filter((o) => o === "compareEffects").length, 1, label);
       // The guard says once per side that it could not snapshot the argument; nothing else fails.
