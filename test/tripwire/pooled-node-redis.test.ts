@@ -21,6 +21,14 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const connectTo = (port: number, reconnectStrategy?: () => number) => createClient({ socket: { host: "127.0.0.1", port, ...(reconnectStrategy ? { reconnectStrategy } : {}) } });
 type Client = ReturnType<typeof connectTo>;
 
+/** A client connected to `port`, with the error listener a shared client needs (a refused write closes its connection). */
+async function connected(port: number, reconnectStrategy?: () => number): Promise<Client> {
+  const client = connectTo(port, reconnectStrategy);
+  client.on("error", () => undefined);
+  await client.connect();
+  return client;
+}
+
 /** The node-redis methods that change the server, declared as the guard's effects. */
 const WRITES = ["incr", "set", "lPush", "publish", "del", "multi", "eval", "evalSha"];
 
@@ -79,9 +87,7 @@ describe("the tripwire against one node-redis client shared by overlapping contr
 
   it("writes no candidate key, every control key once, and lets the candidate read, for generated interleavings", async () => {
     uninstall = installTripwire();
-    const raw = connectTo(port);
-    raw.on("error", () => undefined);
-    await raw.connect();
+    const raw = await connected(port);
     await raw.set("stored", "value");
     const shared = guard("redis", raw, { effects: WRITES });
     let n = 0;
@@ -132,9 +138,7 @@ describe("the tripwire against one node-redis client shared by overlapping contr
 
   it("writes no candidate key and every control key once through a raw client, for generated interleavings and forms", async () => {
     uninstall = installTripwire();
-    const raw = connectTo(port);
-    raw.on("error", () => undefined);
-    await raw.connect();
+    const raw = await connected(port);
     let n = 0;
     const form = fc.constantFrom<Form>("commands", "multi", "pipeline");
     try {
@@ -183,9 +187,7 @@ describe("the tripwire against one node-redis client shared by overlapping contr
   for (const first of ["candidate", "control"] as const) {
     it(`sends a control's command once and a candidate's never when both are queued in one turn, the ${first}'s first`, async () => {
       uninstall = installTripwire();
-      const raw = connectTo(port);
-      raw.on("error", () => undefined);
-      await raw.connect();
+      const raw = await connected(port);
       try {
         let open!: () => void;
         const gate = new Promise<void>((resolve) => (open = resolve));
@@ -257,9 +259,7 @@ describe("the tripwire against one node-redis client shared by overlapping contr
 
   it("records one reported leak per candidate run in report mode, however many commands it sends", async () => {
     uninstall = installTripwire({ network: "report" });
-    const raw = connectTo(port);
-    raw.on("error", () => undefined);
-    await raw.connect();
+    const raw = await connected(port);
     try {
       const results: Result<unknown>[] = [];
       const run = shadow(
@@ -284,9 +284,7 @@ describe("the tripwire against one node-redis client shared by overlapping contr
 
   it("keeps a shared client connected and usable after a raw candidate's write was refused", async () => {
     uninstall = installTripwire();
-    const raw = connectTo(port, () => 20);
-    raw.on("error", () => undefined);
-    await raw.connect();
+    const raw = await connected(port, () => 20);
     try {
       const results: Result<unknown>[] = [];
       const run = shadow(
@@ -337,9 +335,7 @@ describe("the tripwire against one node-redis client shared by overlapping contr
       first();
       assert.ok(names.every((name, i) => RedisClient.prototype[name] !== before[i]), "still judged while one installation is in force");
       uninstall = second;
-      const raw = connectTo(port);
-      raw.on("error", () => undefined);
-      await raw.connect();
+      const raw = await connected(port);
       try {
         const run = shadow(
           async () => write(raw, "commands", "lookalike-control", "c0"),
